@@ -1,0 +1,104 @@
+//! Command-line flags and their environment equivalents. `Debug` never prints a password
+//! embedded in a connection URL.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "roomcast", version, about = "Real-time chat rooms over GraphQL (HTTP + graphql-ws)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print the GraphQL schema (SDL) and exit.
+    PrintSchema,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "ROOMCAST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `sqlite://path` (created and migrated on start) or `postgres://...`.
+    #[arg(long, env = "ROOMCAST_DATABASE_URL", default_value = "sqlite://roomcast.db")]
+    pub database_url: String,
+    /// Directory of the built playground (index.html, graphiql.html, assets).
+    #[arg(long, env = "ROOMCAST_PLAYGROUND_DIR", default_value = "playground/dist")]
+    pub playground_dir: PathBuf,
+    /// Milliseconds a WebSocket may take to send `connection_init` (then close 4408).
+    #[arg(long, env = "ROOMCAST_INIT_TIMEOUT_MS", default_value_t = 3000)]
+    pub init_timeout_ms: u64,
+    /// The most members any room may have; also the upper bound of `maxUsers`.
+    #[arg(long, env = "ROOMCAST_MAX_USERS_CAP", default_value_t = 10_000)]
+    pub max_users_cap: i64,
+    /// Per-room live buffer (messages); a subscriber further behind is caught up from storage.
+    #[arg(long, env = "ROOMCAST_BROADCAST_CAPACITY", default_value_t = 1024)]
+    pub broadcast_capacity: usize,
+    /// Most concurrent operations on one WebSocket.
+    #[arg(long, env = "ROOMCAST_MAX_OPERATIONS_PER_SOCKET", default_value_t = 100)]
+    pub max_operations_per_socket: usize,
+    /// Milliseconds to let open work finish at shutdown before giving up.
+    #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+impl Config {
+    /// Defaults as the CLI would give them, for tests and embedding.
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        let mut cfg = Cli::parse_from(["roomcast"]).config;
+        cfg.database_url = database_url.into();
+        cfg
+    }
+}
+
+/// `scheme://user:***@host/db`: a URL fit for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("playground_dir", &self.playground_dir)
+            .field("init_timeout_ms", &self.init_timeout_ms)
+            .field("max_users_cap", &self.max_users_cap)
+            .field("broadcast_capacity", &self.broadcast_capacity)
+            .field("max_operations_per_socket", &self.max_operations_per_socket)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/chat"),
+            "postgres://app:***@db:5432/chat"
+        );
+        assert_eq!(redact_url("sqlite://roomcast.db"), "sqlite://roomcast.db");
+        let cfg = Config::with_database("postgres://u:pw@h/d");
+        assert!(!format!("{cfg:?}").contains("pw"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Who is asking. Sign-up, sign-in and tokens: opaque random bearer tokens of which only a
+//! SHA-256 hash is stored, and Argon2id password hashes computed on the blocking pool so a
+//! burst of logins cannot stall the async runtime.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use chrono::Utc;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::error::{DomainError, DomainResult};
+use super::model::User;
+use super::values::{Password, UserId, Username};
+use crate::store::Store;
+
+/// The caller of an operation, as established by the transport from its token.
+#[derive(Debug, Clone, Default)]
+pub enum Viewer {
+    #[default]
+    Anonymous,
+    User(User),
+}
+
+impl Viewer {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Viewer::Anonymous => None,
+            Viewer::User(u) => Some(u.id),
+        }
+    }
+
+    pub fn require(&self) -> DomainResult<&User> {
+        match self {
+            Viewer::Anonymous => Err(DomainError::unauthenticated()),
+            Viewer::User(u) => Ok(u),
+        }
+    }
+}
+
+/// A bearer token as the client holds it. Only `hash()` is ever stored.
+pub struct Token(String);
+
+impl Token {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn from_client(raw: &str) -> Self {
+        Self(raw.trim().to_owned())
+    }
+
+    pub fn hash(&self) -> Vec<u8> {
+        Sha256::digest(self.0.as_bytes()).to_vec()
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    store: Arc<dyn Store>,
+    /// Verified against when the username does not exist, so a wrong username and a wrong
+    /// password take the same time.
+    decoy_hash: Arc<str>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> DomainResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DomainError::Internal(anyhow::anyhow!("password hashing task failed: {e}")))
+}
+
+fn hash_password(password: &str) -> DomainResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DomainError::Internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Identity {
+    pub async fn new(store: Arc<dyn Store>) -> DomainResult<Self> {
+        let decoy = blocking(|| hash_password("decoy password, never matches")).await??;
+        Ok(Self {
+            store,
+            decoy_hash: decoy.into(),
+        })
+    }
+
+    pub async fn register(&self, username: Username, password: Password) -> DomainResult<(Token, User)> {
+        let hash = blocking(move || hash_password(password.expose())).await??;
+        let user = User {
+            id: UserId::new(),
+            username: username.as_str().to_owned(),
+            created_at: Utc::now(),
+        };
+        self.store.create_user(&user, &hash).await?;
+        let token = self.open_session(&user).await?;
+        Ok((token, user))
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> DomainResult<(Token, User)> {
+        let wrong = || DomainError::Unauthenticated("wrong username or password".into());
+        // Over-long input cannot match a stored user; refuse before any hashing work.
+        if username.len() > 64 || password.len() > 512 {
+            return Err(wrong());
+        }
+        let found = self.store.user_credentials(username).await?;
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, self.decoy_hash.to_string()),
+        };
+        let password = password.to_owned();
+        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        match (user, ok) {
+            (Some(user), true) => {
+                let token = self.open_session(&user).await?;
+                Ok((token, user))
+            }
+            _ => Err(wrong()),
+        }
+    }
+
+    async fn open_session(&self, user: &User) -> DomainResult<Token> {
+        let token = Token::generate();
+        self.store
+            .create_session(&token.hash(), user.id, Utc::now())
+            .await?;
+        Ok(token)
+    }
+
+    /// The user a token belongs to. An unknown or revoked token is an error, never anonymous.
+    pub async fn authenticate(&self, token: &Token) -> DomainResult<User> {
+        self.store
+            .session_user(&token.hash())
+            .await?
+            .ok_or_else(|| DomainError::Unauthenticated("invalid or revoked token".into()))
+    }
+
+    pub async fn logout(&self, token: &Token) -> DomainResult<()> {
+        self.store.revoke_session(&token.hash()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The domain: rules of rooms, identity, permissions and validated values. It knows nothing
+//! of GraphQL, HTTP or SQL; it talks to storage and fan-out through the `Store` and `Bus`
+//! traits.
+
+pub mod error;
+pub mod identity;
+pub mod model;
+pub mod permissions;
+pub mod rooms;
+pub mod values;

@@ -1,0 +1,384 @@
+//! The one place that decides whether a user may do something to a room.
+//!
+//! Every mutation, every room-scoped query field and every live subscription loads a
+//! [`RoomAccess`] (room + the viewer's membership + whether they are banned) and asks
+//! [`authorize`]. Live feeds additionally ask [`feed_verdict`] about each event, so a ban, a
+//! kick or a deletion ends them with the same reasoning. Nothing else in the code compares roles.
+
+use super::error::{DomainError, DomainResult};
+use super::model::{Role, RoomAccess, RoomEvent, RoomType, Timestamp};
+use super::values::UserId;
+
+/// What a user is trying to do to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// See the room's name, topic, type and member count.
+    ViewRoom,
+    /// Read history, subscribe to messages and events.
+    ReadMessages,
+    /// See who the members are.
+    ViewMembers,
+    Join,
+    RequestToJoin,
+    Leave,
+    SendMessage,
+    DeleteMessage {
+        author: UserId,
+    },
+    UpdateRoom,
+    DeleteRoom,
+    /// See bans and pending join requests.
+    ViewModeration,
+    DecideJoinRequest,
+    AddMember,
+    Unban,
+    /// Remove, mute, unmute or ban someone; `target_role` is None when they are not a member.
+    ActOnMember {
+        target: UserId,
+        target_role: Option<Role>,
+    },
+    SetRole {
+        target_role: Role,
+    },
+    TransferOwnership {
+        target: UserId,
+    },
+}
+
+impl Action {
+    fn needs_user(self) -> bool {
+        !matches!(self, Action::ViewRoom)
+    }
+}
+
+fn forbidden(msg: &str) -> DomainError {
+    DomainError::Forbidden(msg.to_owned())
+}
+
+fn require_role(role: Option<Role>, at_least: Role) -> DomainResult<()> {
+    match role {
+        Some(r) if r >= at_least => Ok(()),
+        Some(_) => Err(forbidden(match at_least {
+            Role::Owner => "only the room owner may do this",
+            _ => "only room admins may do this",
+        })),
+        None => Err(forbidden("you are not a member of this room")),
+    }
+}
+
+/// May `viewer` (None: anonymous) perform `action` on the room described by `access`?
+pub fn authorize(
+    viewer: Option<UserId>,
+    access: &RoomAccess,
+    action: Action,
+    now: Timestamp,
+) -> DomainResult<()> {
+    let room_type = access.room.room_type;
+    let role = access.membership.as_ref().map(|m| m.role);
+
+    if viewer.is_none() {
+        if action.needs_user() {
+            return Err(DomainError::unauthenticated());
+        }
+        // Anonymous visitors see the listed rooms only.
+        return if room_type == RoomType::Private {
+            Err(DomainError::room_not_found())
+        } else {
+            Ok(())
+        };
+    }
+    let viewer = viewer.unwrap_or_default();
+
+    if action == Action::ViewRoom {
+        return if room_type == RoomType::Private && role.is_none() {
+            Err(DomainError::room_not_found())
+        } else {
+            Ok(())
+        };
+    }
+    if access.banned {
+        return Err(DomainError::Banned);
+    }
+    if room_type == RoomType::Private && role.is_none() {
+        return Err(DomainError::room_not_found());
+    }
+
+    match action {
+        Action::ViewRoom => Ok(()),
+        Action::ReadMessages | Action::ViewMembers => match (room_type, role) {
+            (RoomType::Public, _) | (_, Some(_)) => Ok(()),
+            _ => Err(forbidden("only members may read this room")),
+        },
+        Action::Join => match (room_type, role) {
+            (_, Some(_)) => Err(DomainError::Conflict(
+                "you are already a member of this room".into(),
+            )),
+            (RoomType::Public, None) => Ok(()),
+            _ => Err(forbidden(
+                "this room needs an admin's approval to join: use requestToJoin",
+            )),
+        },
+        Action::RequestToJoin => match (room_type, role) {
+            (_, Some(_)) => Err(DomainError::Conflict(
+                "you are already a member of this room".into(),
+            )),
+            (RoomType::Restricted, None) => Ok(()),
+            _ => Err(DomainError::bad_input(
+                "roomId",
+                "this room is public: use joinRoom",
+            )),
+        },
+        Action::Leave => match role {
+            None => Err(DomainError::NotFound(
+                "you are not a member of this room".into(),
+            )),
+            Some(Role::Owner) => Err(DomainError::Conflict(
+                "the owner cannot leave: transfer ownership first".into(),
+            )),
+            Some(_) => Ok(()),
+        },
+        Action::SendMessage => {
+            let Some(membership) = &access.membership else {
+                return Err(forbidden("join the room to send messages"));
+            };
+            if membership.is_muted_at(now) {
+                return Err(DomainError::Muted {
+                    until: membership.muted_until,
+                });
+            }
+            Ok(())
+        }
+        Action::DeleteMessage { author } => {
+            if author == viewer {
+                Ok(())
+            } else {
+                require_role(role, Role::Admin)
+            }
+        }
+        Action::UpdateRoom
+        | Action::DeleteRoom
+        | Action::ViewModeration
+        | Action::DecideJoinRequest
+        | Action::AddMember
+        | Action::Unban => require_role(role, Role::Admin),
+        Action::ActOnMember {
+            target,
+            target_role,
+        } => {
+            require_role(role, Role::Admin)?;
+            if target == viewer {
+                return Err(forbidden("you cannot do this to yourself"));
+            }
+            match target_role {
+                Some(Role::Owner) => Err(forbidden("no one may act on the room owner")),
+                Some(Role::Admin) if role != Some(Role::Owner) => {
+                    Err(forbidden("admins may not act on other admins"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Action::SetRole { target_role } => {
+            require_role(role, Role::Owner)?;
+            if target_role == Role::Owner {
+                return Err(forbidden(
+                    "the owner's role cannot be changed: use transferOwnership",
+                ));
+            }
+            Ok(())
+        }
+        Action::TransferOwnership { target } => {
+            require_role(role, Role::Owner)?;
+            if target == viewer {
+                return Err(DomainError::bad_input(
+                    "userId",
+                    "you already own this room",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Must a live feed of `viewer` on a room end because of `event`? Returns the error the
+/// subscriber receives as its last item. Events that may change access in other ways
+/// (a room's type changing) are re-checked with [`authorize`] by the feed.
+pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> Option<DomainError> {
+    match event {
+        RoomEvent::RoomDeleted { .. } => {
+            Some(DomainError::NotFound("this room was deleted".into()))
+        }
+        RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::Banned),
+        RoomEvent::MemberRemoved { user, .. } if user.id == viewer => Some(
+            DomainError::Forbidden("you were removed from this room".into()),
+        ),
+        RoomEvent::MemberLeft { user, .. } if user.id == viewer && room_type != RoomType::Public => {
+            Some(DomainError::Forbidden("you left this room".into()))
+        }
+        _ => None,
+    }
+}
+
+/// May a reader with `role` see `event` on the events feed? Join requests are for admins.
+pub fn may_see_event(role: Option<Role>, event: &RoomEvent) -> bool {
+    match event {
+        RoomEvent::JoinRequested(_) => role.is_some_and(|r| r >= Role::Admin),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{Membership, Room, User};
+    use crate::domain::values::RoomId;
+    use chrono::Utc;
+
+    fn user() -> User {
+        User {
+            id: UserId::new(),
+            username: "u".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn access(room_type: RoomType, role: Option<Role>, banned: bool, viewer: &User) -> RoomAccess {
+        let room_id = RoomId::new();
+        RoomAccess {
+            room: Room {
+                id: room_id,
+                name: "r".into(),
+                topic: None,
+                room_type,
+                max_users: None,
+                member_count: 1,
+                owner: user(),
+                created_at: Utc::now(),
+                last_seq: 0,
+            },
+            membership: role.map(|role| Membership {
+                user: viewer.clone(),
+                room_id,
+                role,
+                joined_at: Utc::now(),
+                muted: false,
+                muted_until: None,
+            }),
+            banned,
+        }
+    }
+
+    fn code(r: DomainResult<()>) -> &'static str {
+        match r {
+            Ok(()) => "OK",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn room_types_decide_visibility_and_reading() {
+        let v = user();
+        let now = Utc::now();
+        let check = |t, role, a| code(authorize(Some(v.id), &access(t, role, false, &v), a, now));
+        assert_eq!(check(RoomType::Public, None, Action::ReadMessages), "OK");
+        assert_eq!(check(RoomType::Restricted, None, Action::ViewRoom), "OK");
+        assert_eq!(check(RoomType::Restricted, None, Action::ReadMessages), "FORBIDDEN");
+        assert_eq!(check(RoomType::Restricted, None, Action::Join), "FORBIDDEN");
+        assert_eq!(check(RoomType::Restricted, None, Action::RequestToJoin), "OK");
+        assert_eq!(check(RoomType::Public, None, Action::RequestToJoin), "BAD_USER_INPUT");
+        assert_eq!(check(RoomType::Private, None, Action::ViewRoom), "NOT_FOUND");
+        assert_eq!(check(RoomType::Private, None, Action::Join), "NOT_FOUND");
+        assert_eq!(check(RoomType::Private, None, Action::ReadMessages), "NOT_FOUND");
+        assert_eq!(check(RoomType::Private, Some(Role::Member), Action::ReadMessages), "OK");
+        assert_eq!(check(RoomType::Public, Some(Role::Member), Action::Join), "CONFLICT");
+        assert_eq!(check(RoomType::Public, None, Action::SendMessage), "FORBIDDEN");
+    }
+
+    #[test]
+    fn anonymous_sees_listed_rooms_only() {
+        let v = user();
+        let now = Utc::now();
+        let a = access(RoomType::Public, None, false, &v);
+        assert_eq!(code(authorize(None, &a, Action::ViewRoom, now)), "OK");
+        assert_eq!(code(authorize(None, &a, Action::ReadMessages, now)), "UNAUTHENTICATED");
+        let p = access(RoomType::Private, None, false, &v);
+        assert_eq!(code(authorize(None, &p, Action::ViewRoom, now)), "NOT_FOUND");
+    }
+
+    #[test]
+    fn bans_block_everything_but_the_listing() {
+        let v = user();
+        let now = Utc::now();
+        let a = access(RoomType::Public, None, true, &v);
+        assert_eq!(code(authorize(Some(v.id), &a, Action::ViewRoom, now)), "OK");
+        assert_eq!(code(authorize(Some(v.id), &a, Action::ReadMessages, now)), "BANNED");
+        assert_eq!(code(authorize(Some(v.id), &a, Action::Join, now)), "BANNED");
+        let r = access(RoomType::Restricted, None, true, &v);
+        assert_eq!(code(authorize(Some(v.id), &r, Action::RequestToJoin, now)), "BANNED");
+    }
+
+    #[test]
+    fn roles_decide_moderation() {
+        let v = user();
+        let other = UserId::new();
+        let now = Utc::now();
+        let check = |role, a| {
+            code(authorize(Some(v.id), &access(RoomType::Public, Some(role), false, &v), a, now))
+        };
+        let on = |target_role| Action::ActOnMember {
+            target: other,
+            target_role,
+        };
+        assert_eq!(check(Role::Member, on(Some(Role::Member))), "FORBIDDEN");
+        assert_eq!(check(Role::Admin, on(Some(Role::Member))), "OK");
+        assert_eq!(check(Role::Admin, on(None)), "OK");
+        assert_eq!(check(Role::Admin, on(Some(Role::Admin))), "FORBIDDEN");
+        assert_eq!(check(Role::Admin, on(Some(Role::Owner))), "FORBIDDEN");
+        assert_eq!(check(Role::Owner, on(Some(Role::Admin))), "OK");
+        assert_eq!(
+            check(Role::Owner, Action::ActOnMember { target: v.id, target_role: Some(Role::Owner) }),
+            "FORBIDDEN"
+        );
+        assert_eq!(check(Role::Admin, Action::SetRole { target_role: Role::Member }), "FORBIDDEN");
+        assert_eq!(check(Role::Owner, Action::SetRole { target_role: Role::Admin }), "OK");
+        assert_eq!(check(Role::Owner, Action::SetRole { target_role: Role::Owner }), "FORBIDDEN");
+        assert_eq!(check(Role::Admin, Action::TransferOwnership { target: other }), "FORBIDDEN");
+        assert_eq!(check(Role::Owner, Action::TransferOwnership { target: other }), "OK");
+        assert_eq!(check(Role::Admin, Action::DeleteRoom), "OK");
+        assert_eq!(check(Role::Member, Action::DeleteRoom), "FORBIDDEN");
+        assert_eq!(check(Role::Member, Action::UpdateRoom), "FORBIDDEN");
+        assert_eq!(check(Role::Owner, Action::Leave), "CONFLICT");
+        assert_eq!(check(Role::Member, Action::Leave), "OK");
+        assert_eq!(check(Role::Member, Action::DeleteMessage { author: v.id }), "OK");
+        assert_eq!(check(Role::Member, Action::DeleteMessage { author: other }), "FORBIDDEN");
+        assert_eq!(check(Role::Admin, Action::DeleteMessage { author: other }), "OK");
+    }
+
+    #[test]
+    fn mutes_block_sending_until_they_expire() {
+        let v = user();
+        let now = Utc::now();
+        let mut a = access(RoomType::Public, Some(Role::Member), false, &v);
+        if let Some(m) = a.membership.as_mut() {
+            m.muted = true;
+            m.muted_until = Some(now + chrono::Duration::seconds(5));
+        }
+        assert_eq!(code(authorize(Some(v.id), &a, Action::SendMessage, now)), "MUTED");
+        let later = now + chrono::Duration::seconds(6);
+        assert_eq!(code(authorize(Some(v.id), &a, Action::SendMessage, later)), "OK");
+    }
+
+    #[test]
+    fn feeds_end_on_ban_kick_leave_and_delete() {
+        let v = user();
+        let room_id = RoomId::new();
+        let ev = RoomEvent::MemberRemoved { room_id, user: v.clone(), by: user() };
+        assert_eq!(feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code()), Some("FORBIDDEN"));
+        let left = RoomEvent::MemberLeft { room_id, user: v.clone() };
+        assert!(feed_verdict(v.id, RoomType::Public, &left).is_none());
+        assert!(feed_verdict(v.id, RoomType::Restricted, &left).is_some());
+        let del = RoomEvent::RoomDeleted { room_id };
+        assert_eq!(feed_verdict(v.id, RoomType::Public, &del).map(|e| e.code()), Some("NOT_FOUND"));
+        let other_left = RoomEvent::MemberLeft { room_id, user: user() };
+        assert!(feed_verdict(v.id, RoomType::Private, &other_left).is_none());
+    }
+}

@@ -1,0 +1,731 @@
+//! The rules of rooms: every operation a user can perform on rooms, memberships and messages.
+//! Each method loads the viewer's access, asks `permissions::authorize`, writes through the
+//! `Store`, then publishes what happened on the `Bus`. Live feeds live here too, because
+//! ending a feed on a ban or a kick is a rule of rooms, not a transport detail.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::error::{DomainError, DomainResult};
+use super::identity::Viewer;
+use super::model::{
+    Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
+    RoomPage, RoomType,
+};
+use super::permissions::{authorize, feed_verdict, may_see_event, Action};
+use super::values::{
+    MaxUsers, MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor,
+    RoomId, RoomName, Topic, UserId,
+};
+use crate::bus::Bus;
+use crate::store::{NewRoom, RoomPatch, Store};
+
+/// Server-wide limits the rules depend on.
+#[derive(Debug, Clone)]
+pub struct RoomRules {
+    /// The most members any room may have (and the upper bound of `maxUsers`).
+    pub max_users_cap: i64,
+}
+
+impl Default for RoomRules {
+    fn default() -> Self {
+        Self {
+            max_users_cap: 10_000,
+        }
+    }
+}
+
+/// Validated input of `createRoom`.
+pub struct CreateRoom {
+    pub name: RoomName,
+    pub room_type: RoomType,
+    pub topic: Option<Topic>,
+    pub max_users: Option<MaxUsers>,
+}
+
+/// Validated input of `updateRoom`; `None` leaves a field unchanged.
+#[derive(Default)]
+pub struct UpdateRoom {
+    pub name: Option<RoomName>,
+    pub topic: Option<Option<Topic>>,
+    pub room_type: Option<RoomType>,
+    pub max_users: Option<Option<MaxUsers>>,
+}
+
+pub type Feed<T> = BoxStream<'static, DomainResult<T>>;
+
+/// How many stored messages a feed reads per query while catching up.
+const CATCH_UP_BATCH: u32 = 256;
+
+#[derive(Clone)]
+pub struct RoomService {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    rules: Arc<RoomRules>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl RoomService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        rules: RoomRules,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            rules: Arc::new(rules),
+            tasks,
+            shutdown,
+        }
+    }
+
+    pub fn rules(&self) -> &RoomRules {
+        &self.rules
+    }
+
+    /// Loads the viewer's access to a room and asks the permission table about `action`.
+    async fn authorized(&self, viewer: &Viewer, room: RoomId, action: Action) -> DomainResult<RoomAccess> {
+        let access = self
+            .store
+            .room_access(room, viewer.user_id())
+            .await?
+            .ok_or_else(DomainError::room_not_found)?;
+        authorize(viewer.user_id(), &access, action, Utc::now())?;
+        Ok(access)
+    }
+
+    fn publish(&self, event: RoomEvent) {
+        self.bus.publish_event(Arc::new(event));
+    }
+
+    async fn target_membership(&self, room: RoomId, user: UserId) -> DomainResult<Membership> {
+        self.store
+            .membership(room, user)
+            .await?
+            .ok_or_else(|| DomainError::NotFound("that user is not a member of this room".into()))
+    }
+
+    async fn existing_user(&self, user: UserId) -> DomainResult<crate::domain::model::User> {
+        self.store
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| DomainError::NotFound("user not found".into()))
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    pub async fn user_by_username(&self, viewer: &Viewer, username: &str) -> DomainResult<Option<crate::domain::model::User>> {
+        viewer.require()?;
+        Ok(self.store.user_by_username(username).await?)
+    }
+
+    pub async fn list_rooms(
+        &self,
+        viewer: &Viewer,
+        first: PageSize,
+        after: Option<RoomCursor>,
+        search: Option<String>,
+    ) -> DomainResult<RoomPage> {
+        let search = search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(DomainError::bad_input("search", "search must be at most 100 characters"));
+        }
+        let mut rows = self
+            .store
+            .list_rooms(viewer.user_id(), search.as_deref(), after.as_ref(), first.get() + 1)
+            .await?;
+        let has_more = rows.len() > first.get() as usize;
+        rows.truncate(first.get() as usize);
+        // The store pre-filters private rooms in SQL; the permission table has the last word.
+        let mut rooms = Vec::with_capacity(rows.len());
+        for room in rows {
+            let access = if room.room_type == RoomType::Private {
+                match self.store.room_access(room.id, viewer.user_id()).await? {
+                    Some(a) => a,
+                    None => continue,
+                }
+            } else {
+                RoomAccess {
+                    room: room.clone(),
+                    membership: None,
+                    banned: false,
+                }
+            };
+            if authorize(viewer.user_id(), &access, Action::ViewRoom, Utc::now()).is_ok() {
+                rooms.push(room);
+            }
+        }
+        Ok(RoomPage { rooms, has_more })
+    }
+
+    /// The room if the viewer may see it; `None` for missing and hidden rooms alike.
+    pub async fn room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Option<Room>> {
+        match self.authorized(viewer, room, Action::ViewRoom).await {
+            Ok(access) => Ok(Some(access.room)),
+            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn viewer_membership(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Option<Membership>> {
+        match viewer.user_id() {
+            None => Ok(None),
+            Some(user) => Ok(self.store.membership(room, user).await?),
+        }
+    }
+
+    pub async fn members(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<Membership>> {
+        self.authorized(viewer, room, Action::ViewMembers).await?;
+        Ok(self.store.members(room).await?)
+    }
+
+    pub async fn messages(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        last: PageSize,
+        before: Option<MessageCursor>,
+    ) -> DomainResult<MessagePage> {
+        self.authorized(viewer, room, Action::ReadMessages).await?;
+        let mut rows = self
+            .store
+            .messages_before(room, before.map(|c| c.0), last.get() + 1)
+            .await?;
+        let has_older = rows.len() > last.get() as usize;
+        rows.truncate(last.get() as usize);
+        rows.reverse();
+        Ok(MessagePage {
+            messages: rows,
+            has_older,
+        })
+    }
+
+    pub async fn bans(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<Ban>> {
+        self.authorized(viewer, room, Action::ViewModeration).await?;
+        Ok(self.store.bans(room).await?)
+    }
+
+    pub async fn join_requests(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<JoinRequest>> {
+        self.authorized(viewer, room, Action::ViewModeration).await?;
+        Ok(self.store.join_requests(room).await?)
+    }
+
+    // ------------------------------------------------------------------ rooms
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_room(&self, viewer: &Viewer, input: CreateRoom) -> DomainResult<Room> {
+        let owner = viewer.require()?;
+        let room = self
+            .store
+            .create_room(NewRoom {
+                id: RoomId::new(),
+                name: input.name.into_inner(),
+                topic: input.topic.map(Topic::into_inner),
+                room_type: input.room_type,
+                max_users: input.max_users.map(MaxUsers::get),
+                owner: owner.id,
+                created_at: Utc::now(),
+            })
+            .await?;
+        tracing::info!(room_id = %room.id, "room created");
+        Ok(room)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn update_room(&self, viewer: &Viewer, room: RoomId, input: UpdateRoom) -> DomainResult<Room> {
+        let access = self.authorized(viewer, room, Action::UpdateRoom).await?;
+        if let Some(Some(max)) = input.max_users {
+            if max.get() < access.room.member_count {
+                return Err(DomainError::bad_input(
+                    "maxUsers",
+                    format!("the room already has {} members", access.room.member_count),
+                ));
+            }
+        }
+        let patch = RoomPatch {
+            name: input.name.map(RoomName::into_inner),
+            topic: input.topic.map(|t| t.map(Topic::into_inner)),
+            room_type: input.room_type,
+            max_users: input.max_users.map(|m| m.map(MaxUsers::get)),
+        };
+        let updated = self.store.update_room(room, patch).await?;
+        self.publish(RoomEvent::RoomUpdated(updated.clone()));
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn delete_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<RoomId> {
+        self.authorized(viewer, room, Action::DeleteRoom).await?;
+        if !self.store.delete_room(room).await? {
+            return Err(DomainError::room_not_found());
+        }
+        self.publish(RoomEvent::RoomDeleted { room_id: room });
+        tracing::info!("room deleted");
+        Ok(room)
+    }
+
+    // ------------------------------------------------------------------ membership
+
+    fn capacity(&self, room: &Room) -> i64 {
+        room.max_users
+            .unwrap_or(self.rules.max_users_cap)
+            .min(self.rules.max_users_cap)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn join_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::Join).await?;
+        let user = viewer.require()?;
+        let member = self
+            .store
+            .add_member(room, user.id, Role::Member, self.capacity(&access.room), Utc::now())
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn request_to_join(&self, viewer: &Viewer, room: RoomId, message: Option<Note>) -> DomainResult<JoinRequest> {
+        self.authorized(viewer, room, Action::RequestToJoin).await?;
+        let user = viewer.require()?;
+        let request = self
+            .store
+            .create_join_request(room, user.id, message.map(Note::into_inner), Utc::now())
+            .await?;
+        self.publish(RoomEvent::JoinRequested(request.clone()));
+        Ok(request)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn approve_join_request(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::DecideJoinRequest).await?;
+        if self.store.join_request(room, user).await?.is_none() {
+            return Err(DomainError::NotFound("no pending join request from that user".into()));
+        }
+        let member = self
+            .store
+            .add_member(room, user, Role::Member, self.capacity(&access.room), Utc::now())
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn reject_join_request(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
+        self.authorized(viewer, room, Action::DecideJoinRequest).await?;
+        if !self.store.delete_join_request(room, user).await? {
+            return Err(DomainError::NotFound("no pending join request from that user".into()));
+        }
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn leave_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<bool> {
+        let access = self.authorized(viewer, room, Action::Leave).await?;
+        let user = viewer.require()?;
+        if !self.store.remove_member(room, user.id).await? {
+            return Err(DomainError::NotFound("you are not a member of this room".into()));
+        }
+        self.publish(RoomEvent::MemberLeft {
+            room_id: access.room.id,
+            user: user.clone(),
+        });
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn add_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::AddMember).await?;
+        self.existing_user(user).await?;
+        if let Some(target) = self.store.room_access(room, Some(user)).await? {
+            if target.banned {
+                return Err(DomainError::Conflict("that user is banned from this room: unban them first".into()));
+            }
+        }
+        let member = self
+            .store
+            .add_member(room, user, Role::Member, self.capacity(&access.room), Utc::now())
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
+    /// Checks that the viewer may act on `user`'s membership; returns it.
+    async fn act_on_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+        let target = self.store.membership(room, user).await?;
+        self.authorized(
+            viewer,
+            room,
+            Action::ActOnMember {
+                target: user,
+                target_role: target.as_ref().map(|m| m.role),
+            },
+        )
+        .await?;
+        target.ok_or_else(|| DomainError::NotFound("that user is not a member of this room".into()))
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn remove_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
+        let target = self.act_on_member(viewer, room, user).await?;
+        let actor = viewer.require()?;
+        if !self.store.remove_member(room, user).await? {
+            return Err(DomainError::NotFound("that user is not a member of this room".into()));
+        }
+        self.publish(RoomEvent::MemberRemoved {
+            room_id: room,
+            user: target.user,
+            by: actor.clone(),
+        });
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn set_member_role(&self, viewer: &Viewer, room: RoomId, user: UserId, role: Role) -> DomainResult<Membership> {
+        let target = self.target_membership(room, user).await?;
+        self.authorized(viewer, room, Action::SetRole { target_role: target.role }).await?;
+        if role == Role::Owner {
+            return Err(DomainError::bad_input("role", "use transferOwnership to make someone the owner"));
+        }
+        if target.role == role {
+            return Ok(target);
+        }
+        let member = self.store.set_role(room, user, role).await?;
+        self.publish(RoomEvent::MemberRoleChanged(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn transfer_ownership(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Room> {
+        self.authorized(viewer, room, Action::TransferOwnership { target: user }).await?;
+        let from = viewer.require()?;
+        self.target_membership(room, user).await?;
+        let updated = self.store.transfer_ownership(room, from.id, user).await?;
+        for id in [user, from.id] {
+            if let Some(m) = self.store.membership(room, id).await? {
+                self.publish(RoomEvent::MemberRoleChanged(m));
+            }
+        }
+        self.publish(RoomEvent::RoomUpdated(updated.clone()));
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn mute_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+        duration: Option<MuteDuration>,
+    ) -> DomainResult<Membership> {
+        self.act_on_member(viewer, room, user).await?;
+        let until = duration.map(|d| Utc::now() + d.get());
+        let member = self.store.set_mute(room, user, true, until).await?;
+        self.publish(RoomEvent::MemberMuted(member.clone()));
+        if let Some(until) = until {
+            self.schedule_unmute(room, user, until);
+        }
+        Ok(member)
+    }
+
+    /// Announces the end of a timed mute when its time is up. The mute already stops counting
+    /// at `until` without this (see `Membership::is_muted_at`); this clears it in storage and
+    /// tells live views, unless the mute was changed in the meantime.
+    fn schedule_unmute(&self, room: RoomId, user: UserId, until: chrono::DateTime<Utc>) {
+        let this = self.clone();
+        let wait = (until - Utc::now()).to_std().unwrap_or_default();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = this.shutdown.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {
+                    if let Err(e) = this.expire_mute(room, user, until).await {
+                        tracing::warn!(error = ?e, "could not clear an expired mute");
+                    }
+                }
+            }
+        });
+    }
+
+    async fn expire_mute(&self, room: RoomId, user: UserId, until: chrono::DateTime<Utc>) -> DomainResult<()> {
+        let Some(member) = self.store.membership(room, user).await? else {
+            return Ok(());
+        };
+        if member.muted && member.muted_until == Some(until) {
+            let member = self.store.set_mute(room, user, false, None).await?;
+            self.publish(RoomEvent::MemberUnmuted(member));
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn unmute_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+        self.act_on_member(viewer, room, user).await?;
+        let member = self.store.set_mute(room, user, false, None).await?;
+        self.publish(RoomEvent::MemberUnmuted(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn ban_user(&self, viewer: &Viewer, room: RoomId, user: UserId, reason: Option<Note>) -> DomainResult<Ban> {
+        let target = self.store.membership(room, user).await?;
+        self.authorized(
+            viewer,
+            room,
+            Action::ActOnMember {
+                target: user,
+                target_role: target.as_ref().map(|m| m.role),
+            },
+        )
+        .await?;
+        let actor = viewer.require()?;
+        self.existing_user(user).await?;
+        let ban = self
+            .store
+            .ban(room, user, actor.id, reason.map(Note::into_inner), Utc::now())
+            .await?;
+        self.publish(RoomEvent::MemberBanned(ban.clone()));
+        tracing::info!("user banned");
+        Ok(ban)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn unban_user(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
+        self.authorized(viewer, room, Action::Unban).await?;
+        let target = self.existing_user(user).await?;
+        if !self.store.unban(room, user).await? {
+            return Err(DomainError::NotFound("that user is not banned from this room".into()));
+        }
+        self.publish(RoomEvent::MemberUnbanned {
+            room_id: room,
+            user: target,
+        });
+        Ok(true)
+    }
+
+    // ------------------------------------------------------------------ messages
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn send_message(&self, viewer: &Viewer, room: RoomId, body: MessageBody) -> DomainResult<Arc<Message>> {
+        self.authorized(viewer, room, Action::SendMessage).await?;
+        let author = viewer.require()?;
+        let message = self
+            .store
+            .insert_message(MessageId::new(), room, author.id, body.into_inner(), Utc::now())
+            .await?;
+        let message = Arc::new(message);
+        self.bus.publish_message(message.clone());
+        Ok(message)
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
+    pub async fn delete_message(&self, viewer: &Viewer, id: MessageId) -> DomainResult<MessageId> {
+        viewer.require()?;
+        let not_found = || DomainError::NotFound("message not found".into());
+        let message = self.store.message(id).await?.ok_or_else(not_found)?;
+        // Someone who cannot read the room must not learn the message exists.
+        let access = self
+            .store
+            .room_access(message.room_id, viewer.user_id())
+            .await?
+            .ok_or_else(not_found)?;
+        authorize(viewer.user_id(), &access, Action::ReadMessages, Utc::now()).map_err(|e| match e {
+            DomainError::Forbidden(_) => not_found(),
+            other => other,
+        })?;
+        authorize(
+            viewer.user_id(),
+            &access,
+            Action::DeleteMessage {
+                author: message.author.id,
+            },
+            Utc::now(),
+        )?;
+        if !self.store.delete_message(id).await? {
+            return Err(not_found());
+        }
+        self.publish(RoomEvent::MessageDeleted {
+            room_id: message.room_id,
+            message_id: id,
+        });
+        Ok(id)
+    }
+
+    // ------------------------------------------------------------------ live feeds
+
+    /// Re-reads the viewer's access after something that may have changed it.
+    async fn recheck(&self, user: UserId, room: RoomId) -> DomainResult<RoomAccess> {
+        let access = self
+            .store
+            .room_access(room, Some(user))
+            .await?
+            .ok_or_else(|| DomainError::NotFound("this room was deleted".into()))?;
+        authorize(Some(user), &access, Action::ReadMessages, Utc::now())?;
+        Ok(access)
+    }
+
+    /// Messages of a room in sequence order: first those after `after` from the store, then
+    /// live ones, with no gap or duplicate at the seam. A gap in the live stream (lag, a
+    /// message published out of order) is filled from the store. Ends with an error when the
+    /// viewer loses the right to read the room.
+    pub async fn message_feed(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        after: Option<MessageCursor>,
+    ) -> DomainResult<Feed<Arc<Message>>> {
+        let user = viewer.require()?.id;
+        // Subscribe before reading the store, so nothing published in between is missed.
+        let mut live = self.bus.subscribe_messages(room);
+        let mut events = self.bus.subscribe_events(room);
+        let access = self.authorized(viewer, room, Action::ReadMessages).await?;
+        let mut last = after.map_or(access.room.last_seq, |c| c.0);
+        let mut room_type = access.room.room_type;
+        let this = self.clone();
+
+        let stream = async_stream::stream! {
+            // Replay what was posted after the cursor.
+            loop {
+                match this.store.messages_after(room, last, None, CATCH_UP_BATCH).await {
+                    Ok(batch) => {
+                        let done = batch.len() < CATCH_UP_BATCH as usize;
+                        for m in batch {
+                            last = m.seq;
+                            yield Ok(Arc::new(m));
+                        }
+                        if done { break; }
+                    }
+                    Err(e) => { yield Err(e.into()); return; }
+                }
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    event = events.recv() => {
+                        let recheck = match event {
+                            Ok(event) => {
+                                if let Some(err) = feed_verdict(user, room_type, &event) {
+                                    yield Err(err);
+                                    return;
+                                }
+                                matches!(*event, RoomEvent::RoomUpdated(_))
+                            }
+                            Err(RecvError::Lagged(_)) => true,
+                            Err(RecvError::Closed) => {
+                                events = this.bus.subscribe_events(room);
+                                true
+                            }
+                        };
+                        if recheck {
+                            match this.recheck(user, room).await {
+                                Ok(access) => room_type = access.room.room_type,
+                                Err(e) => { yield Err(e); return; }
+                            }
+                        }
+                    }
+                    message = live.recv() => {
+                        let up_to = match message {
+                            Ok(m) if m.seq <= last => continue,
+                            Ok(m) if m.seq == last + 1 => {
+                                last = m.seq;
+                                yield Ok(m);
+                                continue;
+                            }
+                            // A gap: fill it from the store up to this message.
+                            Ok(m) => Some(m.seq),
+                            // We fell behind the buffer: catch up from the store.
+                            Err(RecvError::Lagged(_)) => None,
+                            Err(RecvError::Closed) => {
+                                live = this.bus.subscribe_messages(room);
+                                None
+                            }
+                        };
+                        loop {
+                            match this.store.messages_after(room, last, up_to, CATCH_UP_BATCH).await {
+                                Ok(batch) => {
+                                    let done = batch.len() < CATCH_UP_BATCH as usize;
+                                    for m in batch {
+                                        last = m.seq;
+                                        yield Ok(Arc::new(m));
+                                    }
+                                    if done { break; }
+                                }
+                                Err(e) => { yield Err(e.into()); return; }
+                            }
+                        }
+                        // Deleted messages leave holes; they are not gaps to wait for.
+                        if let Some(seq) = up_to {
+                            last = last.max(seq);
+                        }
+                    }
+                }
+            }
+        };
+        Ok(stream.boxed())
+    }
+
+    /// Moderation and membership events of a room, as they happen. Ends (after delivering
+    /// the event itself) when the viewer is banned, removed, leaves a members-only room, or
+    /// the room is deleted.
+    pub async fn event_feed(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Feed<Arc<RoomEvent>>> {
+        let user = viewer.require()?.id;
+        let mut events = self.bus.subscribe_events(room);
+        let access = self.authorized(viewer, room, Action::ReadMessages).await?;
+        let mut role = access.membership.map(|m| m.role);
+        let mut room_type = access.room.room_type;
+        let this = self.clone();
+
+        let stream = async_stream::stream! {
+            loop {
+                let recheck = match events.recv().await {
+                    Ok(event) => {
+                        match &*event {
+                            RoomEvent::MemberRoleChanged(m) | RoomEvent::MemberJoined(m) if m.user.id == user => {
+                                role = Some(m.role);
+                            }
+                            RoomEvent::RoomUpdated(r) => room_type = r.room_type,
+                            _ => {}
+                        }
+                        if let Some(err) = feed_verdict(user, room_type, &event) {
+                            yield Ok(event);
+                            yield Err(err);
+                            return;
+                        }
+                        let updated = matches!(*event, RoomEvent::RoomUpdated(_));
+                        if may_see_event(role, &event) {
+                            yield Ok(event);
+                        }
+                        updated
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "event feed fell behind; re-checking access");
+                        true
+                    }
+                    Err(RecvError::Closed) => {
+                        events = this.bus.subscribe_events(room);
+                        true
+                    }
+                };
+                if recheck {
+                    match this.recheck(user, room).await {
+                        Ok(access) => {
+                            role = access.membership.map(|m| m.role);
+                            room_type = access.room.room_type;
+                        }
+                        Err(e) => { yield Err(e); return; }
+                    }
+                }
+            }
+        };
+        Ok(stream.boxed())
+    }
+}

@@ -1,0 +1,372 @@
+//! Validated values. Each newtype is parsed once at the edge (`parse` returns a typed
+//! `BadInput`), so the rest of the code cannot hold an invalid name, body or page size.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::DomainError;
+
+macro_rules! id_type {
+    ($name:ident, $what:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Unknown and malformed ids are the same thing to a client: NOT_FOUND.
+            pub fn parse(raw: &str) -> Result<Self, DomainError> {
+                Uuid::parse_str(raw.trim())
+                    .map(Self)
+                    .map_err(|_| DomainError::NotFound(concat!($what, " not found").into()))
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(UserId, "user");
+id_type!(RoomId, "room");
+id_type!(MessageId, "message");
+
+fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// 3-32 characters of ASCII letters, digits, `_`, `.`, `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let len = char_len(raw);
+        if !(3..=32).contains(&len) {
+            return Err(DomainError::bad_input(
+                "username",
+                "username must be 3 to 32 characters",
+            ));
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(DomainError::bad_input(
+                "username",
+                "username may contain only letters, digits, '_', '.' and '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 8-128 characters. Never logged, never `Debug`-printed.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if !(8..=128).contains(&char_len(raw)) {
+            return Err(DomainError::bad_input(
+                "password",
+                "password must be 8 to 128 characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// 1-100 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || char_len(trimmed) > 100 {
+            return Err(DomainError::bad_input(
+                "name",
+                "room name must be 1 to 100 characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Up to 500 characters; blank means "no topic".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic(String);
+
+impl Topic {
+    pub fn parse(raw: &str) -> Result<Option<Self>, DomainError> {
+        let trimmed = raw.trim();
+        if char_len(trimmed) > 500 {
+            return Err(DomainError::bad_input(
+                "topic",
+                "topic must be at most 500 characters",
+            ));
+        }
+        Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// 1-4000 characters, not blank. Kept exactly as sent (no trimming of the inside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.trim().is_empty() {
+            return Err(DomainError::bad_input("body", "message body must not be blank"));
+        }
+        if char_len(raw) > 4000 {
+            return Err(DomainError::bad_input(
+                "body",
+                "message body must be at most 4000 characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Free text attached to a ban or a join request: up to 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note(String);
+
+impl Note {
+    pub fn parse(field: &'static str, raw: Option<&str>) -> Result<Option<Self>, DomainError> {
+        let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        if char_len(raw) > 500 {
+            return Err(DomainError::bad_input(
+                field,
+                format!("{field} must be at most 500 characters"),
+            ));
+        }
+        Ok(Some(Self(raw.to_owned())))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// `first` / `last` pagination arguments: 1-100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    pub const MAX: u32 = 100;
+
+    pub fn parse(field: &'static str, raw: i32) -> Result<Self, DomainError> {
+        if !(1..=Self::MAX as i32).contains(&raw) {
+            return Err(DomainError::bad_input(
+                field,
+                format!("{field} must be between 1 and {}", Self::MAX),
+            ));
+        }
+        Ok(Self(raw as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A room's member limit: 1 to the server-wide cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxUsers(i64);
+
+impl MaxUsers {
+    pub fn parse(raw: i32, server_cap: i64) -> Result<Self, DomainError> {
+        let raw = i64::from(raw);
+        if !(1..=server_cap).contains(&raw) {
+            return Err(DomainError::bad_input(
+                "maxUsers",
+                format!("maxUsers must be between 1 and {server_cap}"),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A timed mute's length: 1 second to 366 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MuteDuration(chrono::Duration);
+
+impl MuteDuration {
+    pub fn parse(seconds: i32) -> Result<Self, DomainError> {
+        const MAX: i32 = 366 * 24 * 3600;
+        if !(1..=MAX).contains(&seconds) {
+            return Err(DomainError::bad_input(
+                "durationSeconds",
+                format!("durationSeconds must be between 1 and {MAX}"),
+            ));
+        }
+        Ok(Self(chrono::Duration::seconds(i64::from(seconds))))
+    }
+
+    pub fn get(self) -> chrono::Duration {
+        self.0
+    }
+}
+
+/// Opaque position in a room's message history: the message's per-room sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MessageCursor(pub i64);
+
+impl MessageCursor {
+    const PREFIX: &'static str = "m:";
+
+    pub fn encode(self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.0))
+    }
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, DomainError> {
+        use base64::Engine;
+        let bad = || DomainError::bad_input(field, format!("{field} is not a valid cursor"));
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let seq = text
+            .strip_prefix(Self::PREFIX)
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)?;
+        Ok(Self(seq))
+    }
+}
+
+/// Opaque position in the room list: (created_at, id) of the last room seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomCursor {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub id: RoomId,
+}
+
+impl RoomCursor {
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "r:{}:{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        use base64::Engine;
+        let bad = || DomainError::bad_input("after", "after is not a valid cursor");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let mut parts = text.splitn(3, ':');
+        if parts.next() != Some("r") {
+            return Err(bad());
+        }
+        let micros = parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)?;
+        let created_at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let id = parts
+            .next()
+            .and_then(|p| uuid::Uuid::parse_str(p).ok())
+            .map(RoomId)
+            .ok_or_else(bad)?;
+        Ok(Self { created_at, id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(Username::parse("abc").is_ok());
+        assert!(Username::parse("a.b-c_9").is_ok());
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse("bad name").is_err());
+        assert!(Username::parse("émile").is_err());
+    }
+
+    #[test]
+    fn bodies_and_names() {
+        assert!(MessageBody::parse("   ").is_err());
+        assert!(MessageBody::parse(&"x".repeat(4000)).is_ok());
+        assert!(MessageBody::parse(&"x".repeat(4001)).is_err());
+        assert_eq!(RoomName::parse("  hi  ").unwrap().into_inner(), "hi");
+        assert!(RoomName::parse("   ").is_err());
+        assert!(Topic::parse("  ").unwrap().is_none());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = MessageCursor(42);
+        assert_eq!(MessageCursor::parse("before", &c.encode()).unwrap(), c);
+        assert!(MessageCursor::parse("before", "nope").is_err());
+        let r = RoomCursor {
+            created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: RoomId::new(),
+        };
+        assert_eq!(RoomCursor::parse(&r.encode()).unwrap(), r);
+        assert!(RoomCursor::parse(&c.encode()).is_err());
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert!(PageSize::parse("first", 0).is_err());
+        assert!(PageSize::parse("first", 101).is_err());
+        assert_eq!(PageSize::parse("first", 100).unwrap().get(), 100);
+    }
+}

@@ -1,0 +1,79 @@
+//! The GraphQL API: schema construction, the per-request context, and the resolvers. Resolvers
+//! translate arguments into validated domain values, call the domain services and wrap the
+//! results; they hold no SQL and no permission logic.
+
+pub mod error;
+mod mutation;
+mod query;
+mod subscription;
+pub mod types;
+
+use async_graphql::{Context, Schema};
+
+use crate::domain::error::DomainError;
+use crate::domain::identity::{Identity, Viewer};
+use crate::domain::rooms::RoomService;
+use crate::domain::values::{MessageCursor, PageSize};
+use error::{to_gql, GqlResultExt};
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+pub type RoomcastSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Who is making this request, and with which token (needed by `logout`).
+#[derive(Clone, Default)]
+pub struct RequestAuth {
+    pub viewer: Viewer,
+    pub token: Option<String>,
+}
+
+/// Query limits that keep a hostile document from costing more than a page of work.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// Builds the schema. With `services` None the schema can only be printed, not executed.
+pub fn build_schema(services: Option<(RoomService, Identity)>) -> RoomcastSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(16);
+    if let Some((rooms, identity)) = services {
+        builder = builder.data(rooms).data(identity);
+    }
+    builder.finish()
+}
+
+/// The SDL of the API, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(None).sdl()
+}
+
+fn internal(what: &str) -> async_graphql::Error {
+    to_gql(DomainError::Internal(anyhow::anyhow!("{what} missing from the GraphQL context")))
+}
+
+/// The room service and the viewer of the current request.
+pub(crate) fn request_scope<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<(&'a RoomService, &'a Viewer)> {
+    let rooms = ctx.data::<RoomService>().map_err(|_| internal("RoomService"))?;
+    let auth = ctx.data::<RequestAuth>().map_err(|_| internal("RequestAuth"))?;
+    Ok((rooms, &auth.viewer))
+}
+
+pub(crate) fn identity<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Identity> {
+    ctx.data::<Identity>().map_err(|_| internal("Identity"))
+}
+
+pub(crate) fn request_auth<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestAuth> {
+    ctx.data::<RequestAuth>().map_err(|_| internal("RequestAuth"))
+}
+
+pub(crate) fn page_size(field: &'static str, raw: i32) -> async_graphql::Result<PageSize> {
+    PageSize::parse(field, raw).gql()
+}
+
+pub(crate) fn parse_message_cursor(raw: &str) -> async_graphql::Result<MessageCursor> {
+    MessageCursor::parse("cursor", raw).gql()
+}

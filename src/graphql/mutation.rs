@@ -1,0 +1,253 @@
+//! Mutation resolvers: parse arguments into validated domain values (the edge), then call
+//! the domain.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, ID};
+
+use super::error::GqlResultExt;
+use super::types::{AuthPayload, Ban, JoinRequest, Member, Message, RoleGql, Room, RoomTypeGql, User};
+use super::{identity, request_auth, request_scope};
+use crate::domain::error::DomainError;
+use crate::domain::identity::Token;
+use crate::domain::rooms::{CreateRoom, UpdateRoom};
+use crate::domain::values::{
+    MaxUsers, MessageBody, MessageId, MuteDuration, Note, Password, RoomId, RoomName, Topic, UserId,
+    Username,
+};
+
+#[derive(InputObject)]
+pub struct CreateRoomInput {
+    /// 1-100 characters after trimming.
+    name: String,
+    #[graphql(name = "type", default_with = "Some(RoomTypeGql::Public)")]
+    room_type: Option<RoomTypeGql>,
+    /// Up to 500 characters.
+    topic: Option<String>,
+    /// 1 to the server cap; null: only the server cap applies.
+    max_users: Option<i32>,
+}
+
+/// Omitted fields stay as they are; an explicit null clears `topic` or `maxUsers`.
+#[derive(InputObject)]
+pub struct UpdateRoomInput {
+    name: Option<String>,
+    topic: MaybeUndefined<String>,
+    #[graphql(name = "type")]
+    room_type: Option<RoomTypeGql>,
+    max_users: MaybeUndefined<i32>,
+}
+
+fn room_id(id: &ID) -> Result<RoomId> {
+    RoomId::parse(id).gql()
+}
+
+fn user_id(id: &ID) -> Result<UserId> {
+    UserId::parse(id).gql()
+}
+
+pub struct MutationRoot;
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Creates an account and signs in.
+    async fn register(&self, ctx: &Context<'_>, username: String, password: String) -> Result<AuthPayload> {
+        let username = Username::parse(&username).gql()?;
+        let password = Password::parse(&password).gql()?;
+        let (token, user) = identity(ctx)?.register(username, password).await.gql()?;
+        Ok(AuthPayload {
+            token: token.into_string(),
+            user: User(user),
+        })
+    }
+
+    /// Signs in. A wrong username and a wrong password get the same UNAUTHENTICATED error.
+    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> Result<AuthPayload> {
+        let (token, user) = identity(ctx)?.login(&username, &password).await.gql()?;
+        Ok(AuthPayload {
+            token: token.into_string(),
+            user: User(user),
+        })
+    }
+
+    /// Revokes the token this request was made with.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let auth = request_auth(ctx)?;
+        let token = auth.token.as_deref().ok_or_else(DomainError::unauthenticated).gql()?;
+        identity(ctx)?.logout(&Token::from_client(token)).await.gql()?;
+        Ok(true)
+    }
+
+    async fn create_room(&self, ctx: &Context<'_>, input: CreateRoomInput) -> Result<Room> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        viewer.require().gql()?;
+        let cap = rooms.rules().max_users_cap;
+        let input = CreateRoom {
+            name: RoomName::parse(&input.name).gql()?,
+            room_type: input.room_type.unwrap_or(RoomTypeGql::Public).into(),
+            topic: input.topic.as_deref().map(Topic::parse).transpose().gql()?.flatten(),
+            max_users: input.max_users.map(|m| MaxUsers::parse(m, cap)).transpose().gql()?,
+        };
+        Ok(Room(rooms.create_room(viewer, input).await.gql()?))
+    }
+
+    async fn update_room(&self, ctx: &Context<'_>, room_id: ID, input: UpdateRoomInput) -> Result<Room> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        let cap = rooms.rules().max_users_cap;
+        let update = UpdateRoom {
+            name: input.name.as_deref().map(RoomName::parse).transpose().gql()?,
+            topic: match input.topic {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(t) => Some(Topic::parse(&t).gql()?),
+            },
+            room_type: input.room_type.map(Into::into),
+            max_users: match input.max_users {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(m) => Some(Some(MaxUsers::parse(m, cap).gql()?)),
+            },
+        };
+        Ok(Room(rooms.update_room(viewer, room, update).await.gql()?))
+    }
+
+    /// Deletes the room with its history. Owner or admins.
+    async fn delete_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<ID> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let id = rooms.delete_room(viewer, self::room_id(&room_id)?).await.gql()?;
+        Ok(ID(id.to_string()))
+    }
+
+    async fn join_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        Ok(Member(rooms.join_room(viewer, self::room_id(&room_id)?).await.gql()?))
+    }
+
+    /// Asks to join a RESTRICTED room; an admin approves or rejects.
+    async fn request_to_join(&self, ctx: &Context<'_>, room_id: ID, message: Option<String>) -> Result<JoinRequest> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let note = Note::parse("message", message.as_deref()).gql()?;
+        let req = rooms.request_to_join(viewer, self::room_id(&room_id)?, note).await.gql()?;
+        Ok(JoinRequest(req))
+    }
+
+    async fn approve_join_request(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let m = rooms
+            .approve_join_request(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()?;
+        Ok(Member(m))
+    }
+
+    async fn reject_join_request(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms
+            .reject_join_request(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()
+    }
+
+    /// The owner cannot leave (CONFLICT) until ownership is transferred.
+    async fn leave_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms.leave_room(viewer, self::room_id(&room_id)?).await.gql()
+    }
+
+    async fn add_member(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let m = rooms
+            .add_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()?;
+        Ok(Member(m))
+    }
+
+    /// Kicks a member; they may rejoin where the room type allows.
+    async fn remove_member(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms
+            .remove_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()
+    }
+
+    /// Owner only; ADMIN or MEMBER.
+    async fn set_member_role(&self, ctx: &Context<'_>, room_id: ID, user_id: ID, role: RoleGql) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let m = rooms
+            .set_member_role(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, role.into())
+            .await
+            .gql()?;
+        Ok(Member(m))
+    }
+
+    /// Owner only; the old owner becomes an ADMIN.
+    async fn transfer_ownership(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Room> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let r = rooms
+            .transfer_ownership(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()?;
+        Ok(Room(r))
+    }
+
+    /// Null duration: until unmuted.
+    async fn mute_member(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+        duration_seconds: Option<i32>,
+    ) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let duration = duration_seconds.map(MuteDuration::parse).transpose().gql()?;
+        let m = rooms
+            .mute_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, duration)
+            .await
+            .gql()?;
+        Ok(Member(m))
+    }
+
+    async fn unmute_member(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let m = rooms
+            .unmute_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()?;
+        Ok(Member(m))
+    }
+
+    async fn ban_user(&self, ctx: &Context<'_>, room_id: ID, user_id: ID, reason: Option<String>) -> Result<Ban> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let reason = Note::parse("reason", reason.as_deref()).gql()?;
+        let b = rooms
+            .ban_user(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, reason)
+            .await
+            .gql()?;
+        Ok(Ban(b))
+    }
+
+    async fn unban_user(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms
+            .unban_user(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .await
+            .gql()
+    }
+
+    /// Stored (with its sequence number) before this returns and before anyone receives it.
+    async fn send_message(&self, ctx: &Context<'_>, room_id: ID, body: String) -> Result<Message> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        let body = MessageBody::parse(&body).gql()?;
+        Ok(Message(rooms.send_message(viewer, room, body).await.gql()?))
+    }
+
+    /// Erases the message; authors may delete their own, admins any.
+    async fn delete_message(&self, ctx: &Context<'_>, message_id: ID) -> Result<ID> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let id = MessageId::parse(&message_id).gql()?;
+        let id = rooms.delete_message(viewer, id).await.gql()?;
+        Ok(ID(id.to_string()))
+    }
+}

@@ -1,0 +1,38 @@
+//! Subscription resolvers: live messages and room events. The feeds come from the domain,
+//! which already checked access and ends them when access is lost.
+
+use async_graphql::{Context, Result, Subscription, ID};
+use futures_util::{Stream, StreamExt};
+
+use super::error::{to_gql, GqlResultExt};
+use super::types::{Message, RoomEvent};
+use super::{parse_message_cursor, request_scope};
+use crate::domain::values::RoomId;
+
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// The room's messages in sequence order. With `after` (a message cursor), first replays
+    /// everything posted after it, then continues live with no gap or duplicate.
+    async fn room_messages(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<Message>>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = RoomId::parse(&room_id).gql()?;
+        let after = after.as_deref().map(parse_message_cursor).transpose()?;
+        let feed = rooms.message_feed(viewer, room, after).await.gql()?;
+        Ok(feed.map(|item| item.map(Message).map_err(to_gql)))
+    }
+
+    /// Membership and moderation events of the room.
+    async fn room_events(&self, ctx: &Context<'_>, room_id: ID) -> Result<impl Stream<Item = Result<RoomEvent>>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = RoomId::parse(&room_id).gql()?;
+        let feed = rooms.event_feed(viewer, room).await.gql()?;
+        Ok(feed.map(|item| item.map(|e| RoomEvent::from(&*e)).map_err(to_gql)))
+    }
+}

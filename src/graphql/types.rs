@@ -1,0 +1,416 @@
+//! GraphQL output types. Thin wrappers around domain models: fields that need more data
+//! (a room's members, its messages) call the domain service with the request's viewer.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, Union, ID};
+use chrono::{DateTime, Utc};
+
+use super::error::GqlResultExt;
+use super::{page_size, parse_message_cursor, request_scope};
+use crate::domain::model;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "RoomType")]
+pub enum RoomTypeGql {
+    Public,
+    Private,
+    Restricted,
+}
+
+impl From<model::RoomType> for RoomTypeGql {
+    fn from(t: model::RoomType) -> Self {
+        match t {
+            model::RoomType::Public => Self::Public,
+            model::RoomType::Private => Self::Private,
+            model::RoomType::Restricted => Self::Restricted,
+        }
+    }
+}
+
+impl From<RoomTypeGql> for model::RoomType {
+    fn from(t: RoomTypeGql) -> Self {
+        match t {
+            RoomTypeGql::Public => Self::Public,
+            RoomTypeGql::Private => Self::Private,
+            RoomTypeGql::Restricted => Self::Restricted,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "Role")]
+pub enum RoleGql {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<model::Role> for RoleGql {
+    fn from(r: model::Role) -> Self {
+        match r {
+            model::Role::Owner => Self::Owner,
+            model::Role::Admin => Self::Admin,
+            model::Role::Member => Self::Member,
+        }
+    }
+}
+
+impl From<RoleGql> for model::Role {
+    fn from(r: RoleGql) -> Self {
+        match r {
+            RoleGql::Owner => Self::Owner,
+            RoleGql::Admin => Self::Admin,
+            RoleGql::Member => Self::Member,
+        }
+    }
+}
+
+pub struct User(pub model::User);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Opaque bearer token: send it as `Authorization: Bearer <token>` and in the graphql-ws
+    /// `connection_init` payload `{"token": "..."}`.
+    pub token: String,
+    pub user: User,
+}
+
+pub struct Room(pub model::Room);
+
+pub type RoomConnection = Connection<String, Room>;
+pub type MessageConnection = Connection<String, Message>;
+
+#[Object]
+impl Room {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn topic(&self) -> Option<&str> {
+        self.0.topic.as_deref()
+    }
+    #[graphql(name = "type")]
+    async fn room_type(&self) -> RoomTypeGql {
+        self.0.room_type.into()
+    }
+    /// Null: only the server-wide cap applies.
+    async fn max_users(&self) -> Option<i64> {
+        self.0.max_users
+    }
+    async fn member_count(&self) -> i64 {
+        self.0.member_count
+    }
+    async fn owner(&self) -> User {
+        User(self.0.owner.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The viewer's role; null when the viewer is not a member.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<RoleGql>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let m = rooms.viewer_membership(viewer, self.0.id).await.gql()?;
+        Ok(m.map(|m| m.role.into()))
+    }
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let members = rooms.members(viewer, self.0.id).await.gql()?;
+        Ok(members.into_iter().map(Member).collect())
+    }
+    /// The newest `last` messages before `before` (a message cursor), oldest first.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<MessageConnection> {
+        message_page(ctx, self.0.id, last, before).await
+    }
+    /// Admins only.
+    async fn bans(&self, ctx: &Context<'_>) -> Result<Vec<Ban>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let bans = rooms.bans(viewer, self.0.id).await.gql()?;
+        Ok(bans.into_iter().map(Ban).collect())
+    }
+    /// Admins only.
+    async fn join_requests(&self, ctx: &Context<'_>) -> Result<Vec<JoinRequest>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let reqs = rooms.join_requests(viewer, self.0.id).await.gql()?;
+        Ok(reqs.into_iter().map(JoinRequest).collect())
+    }
+}
+
+pub async fn message_page(
+    ctx: &Context<'_>,
+    room: crate::domain::values::RoomId,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<MessageConnection> {
+    let (rooms, viewer) = request_scope(ctx)?;
+    let last = page_size("last", last.unwrap_or(50))?;
+    let before = before.as_deref().map(parse_message_cursor).transpose()?;
+    let page = rooms.messages(viewer, room, last, before).await.gql()?;
+    let mut conn = Connection::new(page.has_older, false);
+    conn.edges.extend(
+        page.messages
+            .into_iter()
+            .map(|m| Edge::new(m.cursor().encode(), Message(Arc::new(m)))),
+    );
+    Ok(conn)
+}
+
+pub struct Member(pub model::Membership);
+
+#[Object]
+impl Member {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn role(&self) -> RoleGql {
+        self.0.role.into()
+    }
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.joined_at
+    }
+    /// Whether the member is muted now (a timed mute whose time is up no longer counts).
+    async fn muted(&self) -> bool {
+        self.0.is_muted_at(Utc::now())
+    }
+    /// When a timed mute ends; null for an open-ended mute or when not muted.
+    async fn muted_until(&self) -> Option<DateTime<Utc>> {
+        if self.0.is_muted_at(Utc::now()) {
+            self.0.muted_until
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Message(pub Arc<model::Message>);
+
+#[Object]
+impl Message {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn room_id(&self) -> ID {
+        ID(self.0.room_id.to_string())
+    }
+    /// Per-room sequence number: every subscriber sees a room's messages in this order.
+    async fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    /// Opaque position for `messages(before:)` and `roomMessages(after:)`.
+    async fn cursor(&self) -> String {
+        self.0.cursor().encode()
+    }
+    async fn author(&self) -> User {
+        User(self.0.author.clone())
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct Ban(pub model::Ban);
+
+#[Object]
+impl Ban {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn banned_by(&self) -> User {
+        User(self.0.banned_by.clone())
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct JoinRequest(pub model::JoinRequest);
+
+#[Object]
+impl JoinRequest {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+// ---------------------------------------------------------------------- room events
+
+macro_rules! member_event {
+    ($name:ident, $doc:literal) => {
+        pub struct $name {
+            pub inner: model::Membership,
+        }
+
+        #[doc = $doc]
+        #[Object]
+        impl $name {
+            async fn room_id(&self) -> ID {
+                ID(self.inner.room_id.to_string())
+            }
+            async fn member(&self) -> Member {
+                Member(self.inner.clone())
+            }
+        }
+    };
+}
+
+member_event!(MemberJoined, "Someone joined or was added to the room.");
+member_event!(MemberMuted, "A member was muted.");
+member_event!(MemberUnmuted, "A member was unmuted, or their timed mute ran out.");
+member_event!(MemberRoleChanged, "A member's role changed.");
+
+/// A member left the room.
+#[derive(SimpleObject)]
+pub struct MemberLeft {
+    pub room_id: ID,
+    pub user: User,
+}
+
+/// A member was removed (kicked) by an admin.
+#[derive(SimpleObject)]
+pub struct MemberRemoved {
+    pub room_id: ID,
+    pub user: User,
+    pub by: User,
+}
+
+/// A user was banned.
+#[derive(SimpleObject)]
+pub struct MemberBanned {
+    pub room_id: ID,
+    pub ban: Ban,
+}
+
+/// A ban was lifted.
+#[derive(SimpleObject)]
+pub struct MemberUnbanned {
+    pub room_id: ID,
+    pub user: User,
+}
+
+/// Someone asked to join (delivered to admins only).
+#[derive(SimpleObject)]
+pub struct JoinRequested {
+    pub room_id: ID,
+    pub request: JoinRequest,
+}
+
+/// A message was deleted; drop it from views.
+#[derive(SimpleObject)]
+pub struct MessageDeleted {
+    pub room_id: ID,
+    pub message_id: ID,
+}
+
+/// The room's settings changed.
+#[derive(SimpleObject)]
+pub struct RoomUpdated {
+    pub room_id: ID,
+    pub room: Room,
+}
+
+/// The room was deleted; the subscription ends with NOT_FOUND right after this.
+#[derive(SimpleObject)]
+pub struct RoomDeleted {
+    pub room_id: ID,
+}
+
+#[derive(Union)]
+pub enum RoomEvent {
+    MemberJoined(MemberJoined),
+    MemberLeft(MemberLeft),
+    MemberRemoved(MemberRemoved),
+    MemberBanned(MemberBanned),
+    MemberUnbanned(MemberUnbanned),
+    MemberMuted(MemberMuted),
+    MemberUnmuted(MemberUnmuted),
+    MemberRoleChanged(MemberRoleChanged),
+    JoinRequested(JoinRequested),
+    MessageDeleted(MessageDeleted),
+    RoomUpdated(RoomUpdated),
+    RoomDeleted(RoomDeleted),
+}
+
+fn id<T: ToString>(v: T) -> ID {
+    ID(v.to_string())
+}
+
+impl From<&model::RoomEvent> for RoomEvent {
+    fn from(e: &model::RoomEvent) -> Self {
+        use model::RoomEvent as E;
+        match e.clone() {
+            E::MemberJoined(inner) => Self::MemberJoined(MemberJoined { inner }),
+            E::MemberLeft { room_id, user } => Self::MemberLeft(MemberLeft {
+                room_id: id(room_id),
+                user: User(user),
+            }),
+            E::MemberRemoved { room_id, user, by } => Self::MemberRemoved(MemberRemoved {
+                room_id: id(room_id),
+                user: User(user),
+                by: User(by),
+            }),
+            E::MemberBanned(ban) => Self::MemberBanned(MemberBanned {
+                room_id: id(ban.room_id),
+                ban: Ban(ban),
+            }),
+            E::MemberUnbanned { room_id, user } => Self::MemberUnbanned(MemberUnbanned {
+                room_id: id(room_id),
+                user: User(user),
+            }),
+            E::MemberMuted(inner) => Self::MemberMuted(MemberMuted { inner }),
+            E::MemberUnmuted(inner) => Self::MemberUnmuted(MemberUnmuted { inner }),
+            E::MemberRoleChanged(inner) => Self::MemberRoleChanged(MemberRoleChanged { inner }),
+            E::JoinRequested(request) => Self::JoinRequested(JoinRequested {
+                room_id: id(request.room_id),
+                request: JoinRequest(request),
+            }),
+            E::MessageDeleted {
+                room_id,
+                message_id,
+            } => Self::MessageDeleted(MessageDeleted {
+                room_id: id(room_id),
+                message_id: id(message_id),
+            }),
+            E::RoomUpdated(room) => Self::RoomUpdated(RoomUpdated {
+                room_id: id(room.id),
+                room: Room(room),
+            }),
+            E::RoomDeleted { room_id } => Self::RoomDeleted(RoomDeleted {
+                room_id: id(room_id),
+            }),
+        }
+    }
+}

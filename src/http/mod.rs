@@ -1,0 +1,196 @@
+//! The HTTP transport: routes, the GraphQL POST endpoint, health, and the playground's static
+//! files. It authenticates the bearer token, hands the request to the schema, and makes sure
+//! every refusal is a GraphQL-shaped JSON body with an `extensions.code`.
+
+pub mod ws;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{ErrorExtensions, Response as GqlResponse, ServerError};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::domain::identity::{Identity, Token, Viewer};
+use crate::graphql::error::ensure_codes;
+use crate::graphql::{RequestAuth, RoomcastSchema};
+
+/// Largest accepted HTTP request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Transport limits and timers.
+#[derive(Debug, Clone)]
+pub struct TransportSettings {
+    /// How long a WebSocket may take to send `connection_init` (close 4408 after).
+    pub init_timeout: Duration,
+    /// Largest accepted WebSocket message.
+    pub max_ws_message: usize,
+    /// Most operations one WebSocket may run at once.
+    pub max_operations: usize,
+    /// Where the built playground lives (`index.html`, `graphiql.html`, assets).
+    pub playground_dir: PathBuf,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: RoomcastSchema,
+    pub identity: Identity,
+    pub settings: Arc<TransportSettings>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+pub fn router(state: AppState) -> Router {
+    let dir = state.settings.playground_dir.clone();
+    let api = Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    if dir.join("index.html").is_file() {
+        api.route_service("/graphiql", ServeFile::new(dir.join("graphiql.html")))
+            .fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html"))))
+    } else {
+        tracing::warn!(dir = %dir.display(), "playground is not built; serving a placeholder at /");
+        api.route("/", get(placeholder)).route("/graphiql", get(placeholder))
+    }
+}
+
+async fn placeholder() -> Html<&'static str> {
+    Html(
+        "<!doctype html><title>roomcast</title><h1>roomcast</h1>\
+         <p>The API is at <code>/graphql</code> (POST, and WebSocket with graphql-transport-ws).</p>\
+         <p>The playground is not built: run <code>./scripts/run</code> (or <code>npm ci &amp;&amp; npm run build</code> in <code>playground/</code>).</p>",
+    )
+}
+
+/// A GraphQL result as `application/json`, which every client accepts.
+pub fn json_response(status: StatusCode, response: &GqlResponse) -> Response {
+    match serde_json::to_vec(response) {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "serialising a GraphQL response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A request-level error (no position in a document) carrying `extensions.code`.
+pub fn coded_error(error: async_graphql::Error) -> ServerError {
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    server_error
+}
+
+/// A response that is not a GraphQL execution result: a JSON body with one coded error.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let err = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code));
+    json_response(status, &GqlResponse::from_errors(vec![coded_error(err)]))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The viewer for a token; an invalid or revoked token is an error, never anonymous.
+pub async fn authenticate(identity: &Identity, token: Option<&str>) -> Result<RequestAuth, crate::domain::error::DomainError> {
+    match token.filter(|t| !t.is_empty()) {
+        None => Ok(RequestAuth::default()),
+        Some(raw) => {
+            let user = identity.authenticate(&Token::from_client(raw)).await?;
+            Ok(RequestAuth {
+                viewer: Viewer::User(user),
+                token: Some(raw.to_owned()),
+            })
+        }
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
+}
+
+#[tracing::instrument(skip_all)]
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send GraphQL requests as POST with Content-Type: application/json",
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("request body is larger than {MAX_BODY_BYTES} bytes")
+            } else {
+                "could not read the request body".to_owned()
+            };
+            return error_response(status, "BAD_USER_INPUT", &message);
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("request body is not a GraphQL request in JSON: {e}"),
+            )
+        }
+    };
+    let auth = match authenticate(&state.identity, bearer(&headers)).await {
+        Ok(auth) => auth,
+        Err(e) => {
+            let err = coded_error(crate::graphql::error::to_gql(e));
+            return json_response(StatusCode::OK, &GqlResponse::from_errors(vec![err]));
+        }
+    };
+    let mut response = state.schema.execute(request.data(auth)).await;
+    ensure_codes(&mut response);
+    json_response(StatusCode::OK, &response)
+}
+
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => ws::upgrade(state, headers, upgrade),
+        Err(_) => error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "use POST with a JSON body for queries and mutations, or a WebSocket (graphql-transport-ws) for subscriptions",
+        ),
+    }
+}

@@ -1,0 +1,402 @@
+//! The graphql-ws protocol (`graphql-transport-ws` subprotocol), as enisdenjo/graphql-ws
+//! PROTOCOL.md specifies it, with its close codes: 4400 invalid message, 4401 subscribe
+//! before ack, 4403 forbidden at init, 4406 wrong subprotocol, 4408 init timeout, 4409
+//! duplicate operation id, 4429 second init; 1001 on shutdown.
+//!
+//! One task per socket: it reads client messages and polls the socket's operations (a
+//! `StreamMap` keyed by operation id) in one `select!`, so a slow reader applies
+//! backpressure to its own feeds only, and memory per connection stays small.
+
+use std::pin::Pin;
+
+use async_graphql::{Request, Response};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
+use axum::response::Response as HttpResponse;
+use futures_util::stream::{self, SplitSink, Stream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_stream::StreamMap;
+
+use super::{authenticate, AppState};
+use crate::graphql::error::{ensure_codes, to_gql};
+use crate::graphql::RequestAuth;
+
+pub const SUBPROTOCOL: &str = "graphql-transport-ws";
+
+/// Per-socket read/write buffer sizes: small, so idle connections cost little.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
+/// A cap on buffered outgoing bytes, not an allocation: one large query result must fit.
+const MAX_WRITE_BUFFER: usize = 8 * 1024 * 1024;
+
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const TOO_BIG: u16 = 1009;
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const SUBSCRIBER_EXISTS: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+pub fn upgrade(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrade) -> HttpResponse {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL);
+    let header_token = super::bearer(&headers).map(str::to_owned);
+    let max = state.settings.max_ws_message;
+    let tasks = state.tasks.clone();
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            tasks.track_future(async move {
+                let (sink, source) = socket.split();
+                let mut conn = Connection {
+                    state,
+                    sink,
+                    header_token,
+                };
+                if !offered {
+                    conn.close(close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
+                        .await;
+                    return;
+                }
+                conn.run(source).await;
+            })
+        })
+}
+
+/// A client message, as far as the protocol cares.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribePayload {
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Value>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, Value>>,
+}
+
+/// What happened on the read side, reduced to what the loop acts on.
+enum Incoming {
+    Message(ClientMessage),
+    Invalid(String),
+    Ignore,
+    Closed,
+    TooBig,
+}
+
+fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
+    match frame {
+        None | Some(Ok(Message::Close(_))) => Incoming::Closed,
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(m) => Incoming::Message(m),
+            Err(e) => Incoming::Invalid(format!("Invalid message received: {e}")),
+        },
+        Some(Ok(Message::Binary(_))) => Incoming::Invalid("Binary messages are not supported".into()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Ignore,
+        Some(Err(e)) => {
+            let too_big = e
+                .into_inner()
+                .downcast_ref::<tungstenite::Error>()
+                .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+            if too_big {
+                Incoming::TooBig
+            } else {
+                Incoming::Closed
+            }
+        }
+    }
+}
+
+/// Reads the token from `connection_init`'s payload: `token`, or an `Authorization`-style
+/// `authorization` value as Apollo and urql users often send.
+fn payload_token(payload: &Option<Value>) -> Result<Option<String>, ()> {
+    let Some(payload) = payload else {
+        return Ok(None);
+    };
+    let obj = match payload {
+        Value::Object(o) => o,
+        Value::Null => return Ok(None),
+        _ => return Err(()),
+    };
+    for key in ["token", "authToken", "authorization", "Authorization"] {
+        match obj.get(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                let s = s
+                    .strip_prefix("Bearer ")
+                    .or_else(|| s.strip_prefix("bearer "))
+                    .unwrap_or(s);
+                return Ok(Some(s.trim().to_owned()));
+            }
+            Some(_) => return Err(()),
+        }
+    }
+    Ok(None)
+}
+
+type OpStream = Pin<Box<dyn Stream<Item = Option<Response>> + Send>>;
+
+struct Connection {
+    state: AppState,
+    sink: SplitSink<WebSocket, Message>,
+    header_token: Option<String>,
+}
+
+impl Connection {
+    async fn send_json(&mut self, value: Value) -> bool {
+        let text = value.to_string();
+        self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_owned()),
+        };
+        if self.sink.send(Message::Close(Some(frame))).await.is_err() {
+            tracing::debug!("socket already gone while closing");
+        }
+    }
+
+    async fn run(&mut self, mut source: stream::SplitStream<WebSocket>) {
+        let Some(auth) = self.await_init(&mut source).await else {
+            return;
+        };
+        self.serve(source, auth).await;
+    }
+
+    /// Waits for `connection_init` within the init timeout; acks it or closes.
+    async fn await_init(&mut self, source: &mut stream::SplitStream<WebSocket>) -> Option<RequestAuth> {
+        let deadline = tokio::time::sleep(self.state.settings.init_timeout);
+        tokio::pin!(deadline);
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            let incoming = tokio::select! {
+                _ = &mut deadline => {
+                    self.close(close::INIT_TIMEOUT, "Connection initialisation timeout").await;
+                    return None;
+                }
+                _ = shutdown.cancelled() => {
+                    self.close(close::GOING_AWAY, "Server shutting down").await;
+                    return None;
+                }
+                frame = source.next() => classify(frame),
+            };
+            match incoming {
+                Incoming::Message(ClientMessage::ConnectionInit { payload }) => {
+                    let token = match payload_token(&payload) {
+                        Ok(t) => t.or_else(|| self.header_token.clone()),
+                        Err(()) => {
+                            self.close(close::BAD_REQUEST, "Invalid connection_init payload").await;
+                            return None;
+                        }
+                    };
+                    return match authenticate(&self.state.identity, token.as_deref()).await {
+                        Ok(auth) => {
+                            if self.send_json(json!({"type": "connection_ack"})).await {
+                                Some(auth)
+                            } else {
+                                None
+                            }
+                        }
+                        Err(e) if e.code() == "UNAUTHENTICATED" => {
+                            self.close(close::FORBIDDEN, "Forbidden").await;
+                            None
+                        }
+                        Err(e) => {
+                            to_gql(e);
+                            self.close(1011, "Internal error").await;
+                            None
+                        }
+                    };
+                }
+                Incoming::Message(ClientMessage::Ping { payload }) => {
+                    if !self.pong(payload).await {
+                        return None;
+                    }
+                }
+                Incoming::Message(ClientMessage::Pong { .. }) | Incoming::Ignore => {}
+                Incoming::Message(ClientMessage::Subscribe { .. }) => {
+                    self.close(close::UNAUTHORIZED, "Unauthorized").await;
+                    return None;
+                }
+                Incoming::Message(ClientMessage::Complete { .. }) => {}
+                Incoming::Invalid(reason) => {
+                    self.close(close::BAD_REQUEST, &reason).await;
+                    return None;
+                }
+                Incoming::TooBig => {
+                    self.close(close::TOO_BIG, "Message too big").await;
+                    return None;
+                }
+                Incoming::Closed => return None,
+            }
+        }
+    }
+
+    async fn pong(&mut self, payload: Option<Value>) -> bool {
+        let msg = match payload {
+            Some(p) => json!({"type": "pong", "payload": p}),
+            None => json!({"type": "pong"}),
+        };
+        self.send_json(msg).await
+    }
+
+    /// The acknowledged connection: runs operations until the client or the server ends it.
+    async fn serve(&mut self, mut source: stream::SplitStream<WebSocket>, auth: RequestAuth) {
+        let mut ops: StreamMap<String, OpStream> = StreamMap::new();
+        // Ids whose first result has not been sent yet (decides `error` vs `next`).
+        let mut fresh: std::collections::HashSet<String> = Default::default();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    self.close(close::GOING_AWAY, "Server shutting down").await;
+                    return;
+                }
+                frame = source.next() => {
+                    match classify(frame) {
+                        Incoming::Message(ClientMessage::ConnectionInit { .. }) => {
+                            self.close(close::TOO_MANY_INITS, "Too many initialisation requests").await;
+                            return;
+                        }
+                        Incoming::Message(ClientMessage::Subscribe { id, payload }) => {
+                            if ops.contains_key(&id) {
+                                self.close(close::SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
+                                return;
+                            }
+                            if ops.len() >= self.state.settings.max_operations {
+                                let msg = json!({"id": id, "type": "error", "payload": [{
+                                    "message": format!("too many operations on one connection (at most {})", self.state.settings.max_operations),
+                                    "extensions": {"code": "RATE_LIMITED"}
+                                }]});
+                                if !self.send_json(msg).await { return; }
+                                continue;
+                            }
+                            let request = match build_request(payload) {
+                                Ok(r) => r,
+                                Err(reason) => {
+                                    self.close(close::BAD_REQUEST, &reason).await;
+                                    return;
+                                }
+                            };
+                            let results = self.state.schema.execute_stream(request.data(auth.clone()));
+                            let op: OpStream = Box::pin(results.map(Some).chain(stream::once(async { None })));
+                            fresh.insert(id.clone());
+                            ops.insert(id, op);
+                        }
+                        Incoming::Message(ClientMessage::Complete { id }) => {
+                            ops.remove(&id);
+                            fresh.remove(&id);
+                        }
+                        Incoming::Message(ClientMessage::Ping { payload }) => {
+                            if !self.pong(payload).await { return; }
+                        }
+                        Incoming::Message(ClientMessage::Pong { .. }) | Incoming::Ignore => {}
+                        Incoming::Invalid(reason) => {
+                            self.close(close::BAD_REQUEST, &reason).await;
+                            return;
+                        }
+                        Incoming::TooBig => {
+                            self.close(close::TOO_BIG, "Message too big").await;
+                            return;
+                        }
+                        Incoming::Closed => return,
+                    }
+                }
+                Some((id, item)) = ops.next(), if !ops.is_empty() => {
+                    let first = fresh.remove(&id);
+                    let msg = match item {
+                        Some(mut response) => {
+                            ensure_codes(&mut response);
+                            if first && is_request_error(&response) {
+                                // Rejected before execution (parse, validation): an `error`
+                                // message, which ends the operation; no `complete` follows.
+                                ops.remove(&id);
+                                json!({"id": id, "type": "error", "payload": response.errors})
+                            } else {
+                                json!({"id": id, "type": "next", "payload": response})
+                            }
+                        }
+                        None => json!({"id": id, "type": "complete"}),
+                    };
+                    if !self.send_json(msg).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Errors without a path never reached a resolver: the document or variables were refused.
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn build_request(payload: SubscribePayload) -> Result<Request, String> {
+    let mut request = Request::new(payload.query);
+    if let Some(name) = payload.operation_name {
+        request = request.operation_name(name);
+    }
+    match payload.variables {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(v));
+        }
+        Some(_) => return Err("Invalid message received: variables must be an object".into()),
+    }
+    if let Some(ext) = payload.extensions {
+        for (k, v) in ext {
+            if let Ok(v) = async_graphql::Value::from_json(v) {
+                request.extensions.insert(k, v);
+            }
+        }
+    }
+    Ok(request)
+}

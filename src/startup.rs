@@ -1,0 +1,130 @@
+//! Building and running the application: storage, fan-out, domain services, schema and
+//! router, wired once into an `App` that tests can start on port 0 and stop cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::local::LocalBus;
+use crate::bus::Bus;
+use crate::config::{redact_url, Config};
+use crate::domain::identity::Identity;
+use crate::domain::rooms::{RoomRules, RoomService};
+use crate::graphql::build_schema;
+use crate::http::{router, AppState, TransportSettings};
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    grace: Duration,
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        anyhow::bail!(
+            "unsupported database URL {}: use sqlite://path",
+            redact_url(url)
+        )
+    }
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        tracing::info!(?config, "starting roomcast");
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let store = open_store(&config.database_url)
+            .await
+            .with_context(|| format!("opening the database at {}", redact_url(&config.database_url)))?;
+        let local_bus = Arc::new(LocalBus::new(config.broadcast_capacity));
+        let bus: Arc<dyn Bus> = local_bus.clone();
+        let prune_every = Duration::from_secs(30);
+        let prune_token = shutdown.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(prune_every);
+            loop {
+                tokio::select! {
+                    _ = prune_token.cancelled() => break,
+                    _ = tick.tick() => { local_bus.prune_idle(); }
+                }
+            }
+        });
+        let identity = Identity::new(store.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?;
+        let rooms = RoomService::new(
+            store,
+            bus,
+            RoomRules {
+                max_users_cap: config.max_users_cap,
+            },
+            tasks.clone(),
+            shutdown.clone(),
+        );
+        let schema = build_schema(Some((rooms, identity.clone())));
+        let state = AppState {
+            schema,
+            identity,
+            settings: Arc::new(TransportSettings {
+                init_timeout: Duration::from_millis(config.init_timeout_ms),
+                max_ws_message: 64 * 1024,
+                max_operations: config.max_operations_per_socket,
+                playground_dir: config.playground_dir.clone(),
+            }),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        Ok(Self {
+            listener,
+            addr,
+            router: router(state),
+            shutdown,
+            tasks,
+            grace: Duration::from_millis(config.shutdown_grace_ms),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Cancel this token to stop the server: it stops accepting, closes WebSockets with
+    /// 1001 and lets in-flight work finish.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let token = self.shutdown.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await
+            .context("serving HTTP")?;
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
+            tracing::warn!("some connections did not finish within the shutdown grace period");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,767 @@
+//! The embedded SQLite `Store` (WAL). Writes go through a one-connection pool so they queue
+//! in order instead of failing with SQLITE_BUSY; reads use a separate pool and never wait for
+//! writers. Timestamps are stored as microseconds since the epoch, ids as UUID text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use crate::domain::model::{
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
+};
+use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("parsing the SQLite database URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .context("opening the SQLite database")?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&write)
+            .await
+            .context("migrating the SQLite database")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await
+            .context("opening SQLite read connections")?;
+        Ok(Self { write, read })
+    }
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict("already exists".into())
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.into())
+        }
+        other => StoreError::Other(other.into()),
+    }
+}
+
+fn micros(t: Timestamp) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(v: i64) -> Result<Timestamp, sqlx::Error> {
+    DateTime::<Utc>::from_timestamp_micros(v)
+        .ok_or_else(|| sqlx::Error::Decode(format!("timestamp out of range: {v}").into()))
+}
+
+fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn user_from(row: &SqliteRow, prefix: &str) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId(uuid_col(row, &format!("{prefix}id"))?),
+        username: row.try_get(format!("{prefix}username").as_str())?,
+        created_at: from_micros(row.try_get(format!("{prefix}created_at").as_str())?)?,
+    })
+}
+
+const ROOM_SELECT: &str = "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
+     (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
+     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
+     FROM rooms r JOIN users o ON o.id = r.owner_id";
+
+fn room_from(row: &SqliteRow) -> Result<Room, sqlx::Error> {
+    let ty: String = row.try_get("type")?;
+    Ok(Room {
+        id: RoomId(uuid_col(row, "id")?),
+        name: row.try_get("name")?,
+        topic: row.try_get("topic")?,
+        room_type: RoomType::from_db(&ty)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad room type {ty}").into()))?,
+        max_users: row.try_get("max_users")?,
+        member_count: row.try_get("member_count")?,
+        owner: user_from(row, "o_")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        last_seq: row.try_get("last_seq")?,
+    })
+}
+
+const MEMBER_SELECT: &str = "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn member_from(row: &SqliteRow) -> Result<Membership, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    let until: Option<i64> = row.try_get("muted_until")?;
+    Ok(Membership {
+        user: user_from(row, "u_")?,
+        room_id: RoomId(uuid_col(row, "room_id")?),
+        role: Role::from_db(&role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad role {role}").into()))?,
+        joined_at: from_micros(row.try_get("joined_at")?)?,
+        muted: row.try_get::<i64, _>("muted")? != 0,
+        muted_until: until.map(from_micros).transpose()?,
+    })
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.body, m.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM messages m JOIN users u ON u.id = m.author_id";
+
+fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        id: MessageId(uuid_col(row, "id")?),
+        room_id: RoomId(uuid_col(row, "room_id")?),
+        seq: row.try_get("seq")?,
+        author: user_from(row, "u_")?,
+        body: row.try_get("body")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
+     a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
+     FROM bans b JOIN users u ON u.id = b.user_id JOIN users a ON a.id = b.banned_by";
+
+fn ban_from(row: &SqliteRow) -> Result<Ban, sqlx::Error> {
+    Ok(Ban {
+        room_id: RoomId(uuid_col(row, "room_id")?),
+        user: user_from(row, "u_")?,
+        banned_by: user_from(row, "a_")?,
+        reason: row.try_get("reason")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+const REQUEST_SELECT: &str = "SELECT j.room_id, j.message, j.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM join_requests j JOIN users u ON u.id = j.user_id";
+
+fn request_from(row: &SqliteRow) -> Result<JoinRequest, sqlx::Error> {
+    Ok(JoinRequest {
+        room_id: RoomId(uuid_col(row, "room_id")?),
+        user: user_from(row, "u_")?,
+        message: row.try_get("message")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+fn map_rows<T>(
+    rows: Vec<SqliteRow>,
+    f: impl Fn(&SqliteRow) -> Result<T, sqlx::Error>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(|r| f(r).map_err(db_err)).collect()
+}
+
+impl SqliteStore {
+    async fn room_on(&self, pool: &SqlitePool, id: RoomId) -> StoreResult<Option<Room>> {
+        let row = sqlx::query(&format!("{ROOM_SELECT} WHERE r.id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(room_from).transpose().map_err(db_err)
+    }
+
+    async fn membership_on(
+        &self,
+        pool: &SqlitePool,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<Membership>> {
+        let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.room_id = ? AND m.user_id = ?"))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(member_from).transpose().map_err(db_err)
+    }
+
+    async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
+        self.membership_on(&self.write, room, user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("membership".into()))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(user.id.to_string())
+            .bind(&user.username)
+            .bind(password_hash)
+            .bind(micros(user.created_at))
+            .execute(&self.write)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query(
+            "SELECT id, username, created_at, password_hash FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        row.as_ref()
+            .map(|r| Ok((user_from(r, "")?, r.try_get("password_hash")?)))
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT id, username, created_at FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn create_session(&self, token_hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user.to_string())
+            .bind(micros(at))
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ? AND s.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+            .bind(micros(Utc::now()))
+            .bind(token_hash)
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO rooms (id, name, topic, type, max_users, owner_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room.id.to_string())
+        .bind(&room.name)
+        .bind(&room.topic)
+        .bind(room.room_type.as_str())
+        .bind(room.max_users)
+        .bind(room.owner.to_string())
+        .bind(micros(room.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
+            .bind(room.id.to_string())
+            .bind(room.owner.to_string())
+            .bind(micros(room.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.room_on(&self.write, room.id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        self.room_on(&self.read, id).await
+    }
+
+    async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>> {
+        let Some(room) = self.room_on(&self.read, id).await? else {
+            return Ok(None);
+        };
+        let Some(user) = user else {
+            return Ok(Some(RoomAccess {
+                room,
+                membership: None,
+                banned: false,
+            }));
+        };
+        let membership = self.membership_on(&self.read, id, user).await?;
+        let banned = if membership.is_some() {
+            false
+        } else {
+            sqlx::query("SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?")
+                .bind(id.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_err)?
+                .is_some()
+        };
+        Ok(Some(RoomAccess {
+            room,
+            membership,
+            banned,
+        }))
+    }
+
+    async fn list_rooms(
+        &self,
+        viewer: Option<UserId>,
+        search: Option<&str>,
+        after: Option<&RoomCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Room>> {
+        let pattern = search.map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows = sqlx::query(&format!(
+            "{ROOM_SELECT} WHERE (r.type <> 'private' OR EXISTS \
+               (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = ?)) \
+             AND (? IS NULL OR r.name LIKE ? ESCAPE '\\' OR r.topic LIKE ? ESCAPE '\\') \
+             AND (? IS NULL OR r.created_at > ? OR (r.created_at = ? AND r.id > ?)) \
+             ORDER BY r.created_at, r.id LIMIT ?"
+        ))
+        .bind(viewer.map(|v| v.to_string()))
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(&pattern)
+        .bind(after.map(|a| micros(a.created_at)))
+        .bind(after.map(|a| micros(a.created_at)))
+        .bind(after.map(|a| micros(a.created_at)))
+        .bind(after.map(|a| a.id.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, room_from)
+    }
+
+    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        if let Some(name) = &patch.name {
+            sqlx::query("UPDATE rooms SET name = ? WHERE id = ?")
+                .bind(name)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(topic) = &patch.topic {
+            sqlx::query("UPDATE rooms SET topic = ? WHERE id = ?")
+                .bind(topic)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(ty) = patch.room_type {
+            sqlx::query("UPDATE rooms SET type = ? WHERE id = ?")
+                .bind(ty.as_str())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(max) = patch.max_users {
+            sqlx::query("UPDATE rooms SET max_users = ? WHERE id = ?")
+                .bind(max)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        self.room_on(&self.write, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
+        self.membership_on(&self.read, room, user).await
+    }
+
+    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = ? \
+             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, u.username"
+        ))
+        .bind(room.to_string())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, member_from)
+    }
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        capacity: i64,
+        at: Timestamp,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        // One statement: the capacity check and the insert cannot interleave with another join.
+        let done = sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, role, joined_at) \
+             SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM memberships WHERE room_id = ?) < ?",
+        )
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(micros(at))
+        .bind(room.to_string())
+        .bind(capacity)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("already a member of this room".into()),
+            other => other,
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::RoomFull(capacity));
+        }
+        sqlx::query("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM memberships WHERE room_id = ? AND user_id = ? AND role <> 'owner'")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+        sqlx::query("UPDATE memberships SET role = ? WHERE room_id = ? AND user_id = ? AND role <> 'owner'")
+            .bind(role.as_str())
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId) -> StoreResult<Room> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let promoted = sqlx::query("UPDATE memberships SET role = 'owner', muted = 0, muted_until = NULL WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(to.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if promoted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("membership".into()));
+        }
+        sqlx::query("UPDATE memberships SET role = 'admin' WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(from.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE rooms SET owner_id = ? WHERE id = ?")
+            .bind(to.to_string())
+            .bind(room.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.room_on(&self.write, room)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        muted: bool,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Membership> {
+        sqlx::query("UPDATE memberships SET muted = ?, muted_until = ? WHERE room_id = ? AND user_id = ?")
+            .bind(i64::from(muted))
+            .bind(until.map(micros))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn ban(
+        &self,
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+        reason: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<Ban> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        sqlx::query("INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .bind(by.to_string())
+            .bind(&reason)
+            .bind(micros(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("user is already banned".into()),
+                other => other,
+            })?;
+        for table in ["memberships", "join_requests"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE room_id = ? AND user_id = ?"))
+                .bind(room.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = ? AND b.user_id = ?"))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_err)?;
+        ban_from(&row).map_err(db_err)
+    }
+
+    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM bans WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
+        let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = ? ORDER BY b.created_at"))
+            .bind(room.to_string())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        map_rows(rows, ban_from)
+    }
+
+    async fn create_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        message: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<JoinRequest> {
+        sqlx::query("INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES (?, ?, ?, ?)")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .bind(&message)
+            .bind(micros(at))
+            .execute(&self.write)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict("you already asked to join this room".into())
+                }
+                other => other,
+            })?;
+        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_one(&self.write)
+            .await
+            .map_err(db_err)?;
+        request_from(&row).map_err(db_err)
+    }
+
+    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
+        let rows = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? ORDER BY j.created_at"))
+            .bind(room.to_string())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        map_rows(rows, request_from)
+    }
+
+    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
+        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"))
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(request_from).transpose().map_err(db_err)
+    }
+
+    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_message(
+        &self,
+        id: MessageId,
+        room: RoomId,
+        author: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        let mut tx = self.write.begin().await.map_err(db_err)?;
+        let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+            .bind(room.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        sqlx::query("INSERT INTO messages (id, room_id, seq, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(room.to_string())
+            .bind(seq)
+            .bind(author.to_string())
+            .bind(&body)
+            .bind(micros(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let author_row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
+            .bind(author.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let author = user_from(&author_row, "").map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Message {
+            id,
+            room_id: room,
+            seq,
+            author,
+            body,
+            created_at: at,
+        })
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(message_from).transpose().map_err(db_err)
+    }
+
+    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM messages WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn messages_before(&self, room: RoomId, before: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.room_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
+        ))
+        .bind(room.to_string())
+        .bind(before)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, message_from)
+    }
+
+    async fn messages_after(&self, room: RoomId, after: i64, up_to: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? AND (? IS NULL OR m.seq <= ?) ORDER BY m.seq LIMIT ?"
+        ))
+        .bind(room.to_string())
+        .bind(after)
+        .bind(up_to)
+        .bind(up_to)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, message_from)
+    }
+}
