@@ -1,0 +1,417 @@
+//! Test harness: `spawn_app()` starts a real roomcast on port 0 with its own fresh database,
+#![allow(dead_code)] // Shared by every test module; not each uses every helper.
+//! and clients that talk to it the way real clients do: GraphQL over HTTP POST, and a
+//! graphql-ws (graphql-transport-ws) WebSocket client for subscriptions.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use roomcast::{App, Config};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long any single wait in a test may take before the test fails (never a fixed sleep).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    // Keeps the temporary database directory alive for the app's lifetime.
+    _dir: std::sync::Arc<tempfile::TempDir>,
+    dir_handle: std::sync::Arc<tempfile::TempDir>,
+}
+
+pub struct TestDb {
+    pub url: String,
+    dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+/// A fresh, empty database for one test.
+pub async fn fresh_db() -> TestDb {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    let url = format!("sqlite://{}", dir.path().join("roomcast.db").display());
+    TestDb { url, dir }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = fresh_db().await;
+    spawn_on(&db, tweak).await
+}
+
+/// Starts a server on an existing database (used to restart on the same file).
+pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::with_database(db.url.clone());
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.playground_dir = db.dir.path().join("no-playground");
+    tweak(&mut config);
+    let app = App::build(config).await.expect("app builds");
+    let addr = app.local_addr();
+    let shutdown = app.shutdown_token();
+    let handle = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        database_url: db.url.clone(),
+        shutdown,
+        handle: Some(handle),
+        _dir: db.dir.clone(),
+        dir_handle: db.dir.clone(),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A GraphQL response body.
+#[derive(Debug, Clone)]
+pub struct Gql(pub Value);
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.0["data"]
+    }
+
+    /// The data, failing the test with the errors if there are any.
+    pub fn ok(&self) -> &Value {
+        assert!(
+            self.0.get("errors").is_none_or(|e| e.is_null()),
+            "unexpected errors: {}",
+            self.0
+        );
+        &self.0["data"]
+    }
+
+    /// The `extensions.code` of the first error, failing the test if there is none.
+    pub fn code(&self) -> String {
+        self.0["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code, got {}", self.0))
+            .to_owned()
+    }
+
+    pub fn message(&self) -> String {
+        self.0["errors"][0]["message"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// Stops the server and waits for it to finish (closing sockets, finishing writes).
+    pub async fn stop(mut self) -> TestDb {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server ran cleanly");
+        }
+        TestDb {
+            url: self.database_url.clone(),
+            dir: self.dir_handle.clone(),
+        }
+    }
+
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut req = self
+            .http
+            .post(self.url())
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        Gql(resp.json().await.expect("json body"))
+    }
+
+    /// Registers `username` (password "password123") and returns their session.
+    pub async fn register(&self, username: &str) -> Session {
+        let r = self
+            .post(
+                None,
+                "mutation($u: String!, $p: String!) { register(username: $u, password: $p) { token user { id username } } }",
+                json!({"u": username, "p": "password123"}),
+            )
+            .await;
+        let d = &r.ok()["register"];
+        Session {
+            token: d["token"].as_str().expect("token").to_owned(),
+            id: d["user"]["id"].as_str().expect("id").to_owned(),
+            username: username.to_owned(),
+        }
+    }
+
+    pub async fn create_room(&self, owner: &Session, name: &str, room_type: &str) -> String {
+        let r = self
+            .post(
+                Some(&owner.token),
+                "mutation($n: String!, $t: RoomType) { createRoom(input: {name: $n, type: $t}) { id } }",
+                json!({"n": name, "t": room_type}),
+            )
+            .await;
+        r.ok()["createRoom"]["id"].as_str().expect("room id").to_owned()
+    }
+
+    pub async fn join(&self, who: &Session, room: &str) -> Gql {
+        self.post(
+            Some(&who.token),
+            "mutation($r: ID!) { joinRoom(roomId: $r) { role } }",
+            json!({"r": room}),
+        )
+        .await
+    }
+
+    pub async fn send(&self, who: &Session, room: &str, body: &str) -> Gql {
+        self.post(
+            Some(&who.token),
+            "mutation($r: ID!, $b: String!) { sendMessage(roomId: $r, body: $b) { id seq cursor body } }",
+            json!({"r": room, "b": body}),
+        )
+        .await
+    }
+
+    /// Runs a mutation `name(roomId: $r, userId: $u)` that returns a scalar or an object.
+    pub async fn act(&self, who: &Session, mutation: &str, room: &str, user: &str) -> Gql {
+        self.post(
+            Some(&who.token),
+            &format!("mutation($r: ID!, $u: ID!) {{ {mutation}(roomId: $r, userId: $u) {} }}", selection_for(mutation)),
+            json!({"r": room, "u": user}),
+        )
+        .await
+    }
+
+    /// A graphql-ws connection, acknowledged, authenticated as `token` (None: anonymous).
+    pub async fn ws(&self, token: Option<&str>) -> WsClient {
+        let mut ws = WsClient::connect(&self.ws_url()).await;
+        let payload = match token {
+            Some(t) => json!({"token": t}),
+            None => json!({}),
+        };
+        ws.send(json!({"type": "connection_init", "payload": payload})).await;
+        let ack = ws.next_json().await;
+        assert_eq!(ack["type"], "connection_ack", "expected ack, got {ack}");
+        ws
+    }
+}
+
+fn selection_for(mutation: &str) -> &'static str {
+    match mutation {
+        "removeMember" | "unbanUser" | "rejectJoinRequest" => "",
+        "banUser" => "{ user { id } reason }",
+        "transferOwnership" => "{ owner { id } }",
+        _ => "{ role muted mutedUntil user { id } }",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub id: String,
+    pub username: String,
+}
+
+/// A unique, valid username for this test.
+pub fn uname(prefix: &str) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}_{}", prefix, &suffix[..8])
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A minimal graphql-ws client: sends JSON messages, reads JSON messages, sees close codes.
+pub struct WsClient {
+    pub socket: Socket,
+}
+
+/// What a read from the socket produced.
+#[derive(Debug)]
+pub enum WsEvent {
+    Json(Value),
+    Closed(Option<u16>, String),
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> Self {
+        Self::connect_with_protocol(url, Some("graphql-transport-ws")).await
+    }
+
+    pub async fn connect_with_protocol(url: &str, protocol: Option<&str>) -> Self {
+        let mut request = url.into_client_request().expect("ws request");
+        if let Some(p) = protocol {
+            request
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).expect("header"));
+        }
+        let (socket, _resp) = tokio_tungstenite::connect_async(request).await.expect("ws connects");
+        Self { socket }
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next protocol message or the close, within `WAIT`.
+    pub async fn next_event(&mut self) -> WsEvent {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("timed out waiting for a WebSocket message");
+            match frame {
+                Some(Ok(Message::Text(t))) => {
+                    return WsEvent::Json(serde_json::from_str(t.as_str()).expect("server sent JSON"))
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f: CloseFrame| (Some(u16::from(f.code)), f.reason.to_string()))
+                        .unwrap_or((None, String::new()));
+                    return WsEvent::Closed(code, reason);
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return WsEvent::Closed(None, e.to_string()),
+                None => return WsEvent::Closed(None, "eof".into()),
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_event().await {
+            WsEvent::Json(v) => v,
+            WsEvent::Closed(code, reason) => panic!("socket closed ({code:?} {reason}) while expecting a message"),
+        }
+    }
+
+    /// Waits for the server to close the socket; returns the close code.
+    pub async fn expect_close(&mut self) -> u16 {
+        loop {
+            match self.next_event().await {
+                WsEvent::Json(_) => continue,
+                WsEvent::Closed(code, reason) => {
+                    return code.unwrap_or_else(|| panic!("closed without a code: {reason}"))
+                }
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// Subscribes to `roomMessages` with id `id`.
+    pub async fn subscribe_messages(&mut self, id: &str, room: &str, after: Option<&str>) {
+        self.subscribe(
+            id,
+            "subscription($r: ID!, $a: String) { roomMessages(roomId: $r, after: $a) { id seq cursor body author { username } } }",
+            json!({"r": room, "a": after}),
+        )
+        .await;
+    }
+
+    pub async fn subscribe_events(&mut self, id: &str, room: &str) {
+        self.subscribe(
+            id,
+            "subscription($r: ID!) { roomEvents(roomId: $r) { __typename \
+               ... on MessageDeleted { messageId } \
+               ... on MemberJoined { member { user { username } role } } \
+               ... on MemberBanned { ban { user { username } reason } } \
+               ... on MemberMuted { member { user { username } muted mutedUntil } } \
+               ... on MemberUnmuted { member { user { username } muted } } \
+               ... on MemberRemoved { user { username } } \
+               ... on MemberLeft { user { username } } \
+               ... on MemberRoleChanged { member { user { username } role } } \
+               ... on JoinRequested { request { user { username } } } \
+               ... on RoomUpdated { room { name type } } \
+               ... on RoomDeleted { roomId } } }",
+            json!({"r": room}),
+        )
+        .await;
+    }
+
+    /// The next message for operation `id` (skipping pings), as (type, payload).
+    pub async fn next_for(&mut self, id: &str) -> (String, Value) {
+        loop {
+            let msg = self.next_json().await;
+            match msg["type"].as_str() {
+                Some("ping") => {
+                    self.send(json!({"type": "pong"})).await;
+                    continue;
+                }
+                Some("pong") => continue,
+                _ => {}
+            }
+            if msg["id"] == id {
+                return (msg["type"].as_str().unwrap_or("").to_owned(), msg["payload"].clone());
+            }
+        }
+    }
+
+    /// The next `next` payload's data for `id`; fails on anything else.
+    pub async fn next_data(&mut self, id: &str) -> Value {
+        let (ty, payload) = self.next_for(id).await;
+        assert_eq!(ty, "next", "expected next for {id}, got {ty}: {payload}");
+        assert!(payload.get("errors").is_none_or(|e| e.is_null()), "errors: {payload}");
+        payload["data"].clone()
+    }
+
+    /// Expects the operation to end with an error code (a `next` carrying errors followed by
+    /// `complete`, or an `error` message); returns the code.
+    pub async fn expect_error_end(&mut self, id: &str) -> String {
+        loop {
+            let (ty, payload) = self.next_for(id).await;
+            match ty.as_str() {
+                "next" if payload.get("errors").is_some_and(|e| !e.is_null()) => {
+                    let code = payload["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned();
+                    let (ty2, _) = self.next_for(id).await;
+                    assert_eq!(ty2, "complete", "an error must end the operation");
+                    return code;
+                }
+                "next" => continue,
+                "error" => return payload[0]["extensions"]["code"].as_str().unwrap_or("").to_owned(),
+                other => panic!("expected an error for {id}, got {other}: {payload}"),
+            }
+        }
+    }
+}
+
+/// Polls `f` until it returns Some, or fails after `WAIT`. For conditions with no event to
+/// wait on (a timed mute lifting).
+pub async fn eventually<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
