@@ -192,9 +192,14 @@ impl Connection {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
+        // A close frame's reason must fit in 123 bytes.
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
         let frame = CloseFrame {
             code,
-            reason: Utf8Bytes::from(reason.to_owned()),
+            reason: Utf8Bytes::from(reason[..end].to_owned()),
         };
         if self.sink.send(Message::Close(Some(frame))).await.is_err() {
             tracing::debug!("socket already gone while closing");
