@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "roomcast", version, about = "Real-time chat rooms over GraphQL (HTTP + graphql-ws)")]
+#[command(
+    name = "roomcast",
+    version,
+    about = "Real-time chat rooms over GraphQL (HTTP + graphql-ws)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -30,10 +34,18 @@ pub struct Config {
     #[arg(long, env = "ROOMCAST_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// `sqlite://path` (created and migrated on start) or `postgres://...`.
-    #[arg(long, env = "ROOMCAST_DATABASE_URL", default_value = "sqlite://roomcast.db")]
+    #[arg(
+        long,
+        env = "ROOMCAST_DATABASE_URL",
+        default_value = "sqlite://roomcast.db"
+    )]
     pub database_url: String,
     /// Directory of the built playground (index.html, graphiql.html, assets).
-    #[arg(long, env = "ROOMCAST_PLAYGROUND_DIR", default_value = "playground/dist")]
+    #[arg(
+        long,
+        env = "ROOMCAST_PLAYGROUND_DIR",
+        default_value = "playground/dist"
+    )]
     pub playground_dir: PathBuf,
     /// Milliseconds a WebSocket may take to send `connection_init` (then close 4408).
     #[arg(long, env = "ROOMCAST_INIT_TIMEOUT_MS", default_value_t = 3000)]
@@ -45,7 +57,11 @@ pub struct Config {
     #[arg(long, env = "ROOMCAST_BROADCAST_CAPACITY", default_value_t = 1024)]
     pub broadcast_capacity: usize,
     /// Most concurrent operations on one WebSocket.
-    #[arg(long, env = "ROOMCAST_MAX_OPERATIONS_PER_SOCKET", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "ROOMCAST_MAX_OPERATIONS_PER_SOCKET",
+        default_value_t = 100
+    )]
     pub max_operations_per_socket: usize,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]

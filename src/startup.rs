@@ -45,9 +45,12 @@ impl App {
         tracing::info!(?config, "starting roomcast");
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let store = open_store(&config.database_url)
-            .await
-            .with_context(|| format!("opening the database at {}", redact_url(&config.database_url)))?;
+        let store = open_store(&config.database_url).await.with_context(|| {
+            format!(
+                "opening the database at {}",
+                redact_url(&config.database_url)
+            )
+        })?;
         let local_bus = Arc::new(LocalBus::new(config.broadcast_capacity));
         let bus: Arc<dyn Bus> = local_bus.clone();
         let prune_every = Duration::from_secs(30);
@@ -121,7 +124,10 @@ impl App {
             .await
             .context("serving HTTP")?;
         self.tasks.close();
-        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some connections did not finish within the shutdown grace period");
         }
         tracing::info!("stopped");

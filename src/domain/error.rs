@@ -25,7 +25,9 @@ pub enum DomainError {
     #[error("you are banned from this room")]
     Banned,
     #[error("you are muted in this room")]
-    Muted { until: Option<chrono::DateTime<chrono::Utc>> },
+    Muted {
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
     #[error("{0}")]
     RateLimited(String),
     /// Something broke inside the server. The cause is logged; clients see a generic message.

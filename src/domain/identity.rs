@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
-use chrono::Utc;
+
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::error::{DomainError, DomainResult};
-use super::model::User;
+use super::model::{now, User};
 use super::values::{Password, UserId, Username};
 use crate::store::Store;
 
@@ -104,12 +106,16 @@ impl Identity {
         })
     }
 
-    pub async fn register(&self, username: Username, password: Password) -> DomainResult<(Token, User)> {
+    pub async fn register(
+        &self,
+        username: Username,
+        password: Password,
+    ) -> DomainResult<(Token, User)> {
         let hash = blocking(move || hash_password(password.expose())).await??;
         let user = User {
             id: UserId::new(),
             username: username.as_str().to_owned(),
-            created_at: Utc::now(),
+            created_at: now(),
         };
         self.store.create_user(&user, &hash).await?;
         let token = self.open_session(&user).await?;
@@ -141,7 +147,7 @@ impl Identity {
     async fn open_session(&self, user: &User) -> DomainResult<Token> {
         let token = Token::generate();
         self.store
-            .create_session(&token.hash(), user.id, Utc::now())
+            .create_session(&token.hash(), user.id, now())
             .await?;
         Ok(token)
     }

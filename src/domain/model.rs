@@ -159,17 +159,32 @@ pub struct RoomPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomEvent {
     MemberJoined(Membership),
-    MemberLeft { room_id: RoomId, user: User },
-    MemberRemoved { room_id: RoomId, user: User, by: User },
+    MemberLeft {
+        room_id: RoomId,
+        user: User,
+    },
+    MemberRemoved {
+        room_id: RoomId,
+        user: User,
+        by: User,
+    },
     MemberBanned(Ban),
-    MemberUnbanned { room_id: RoomId, user: User },
+    MemberUnbanned {
+        room_id: RoomId,
+        user: User,
+    },
     MemberMuted(Membership),
     MemberUnmuted(Membership),
     MemberRoleChanged(Membership),
     JoinRequested(JoinRequest),
-    MessageDeleted { room_id: RoomId, message_id: MessageId },
+    MessageDeleted {
+        room_id: RoomId,
+        message_id: MessageId,
+    },
     RoomUpdated(Room),
-    RoomDeleted { room_id: RoomId },
+    RoomDeleted {
+        room_id: RoomId,
+    },
 }
 
 impl RoomEvent {
@@ -189,4 +204,11 @@ impl RoomEvent {
             RoomEvent::RoomUpdated(r) => r.id,
         }
     }
+}
+
+/// The current time at the precision storage keeps (microseconds), so a value read back
+/// equals the value written.
+pub fn now() -> Timestamp {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
 }

@@ -208,10 +208,12 @@ pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> O
             Some(DomainError::NotFound("this room was deleted".into()))
         }
         RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::Banned),
-        RoomEvent::MemberRemoved { user, .. } if user.id == viewer => Some(
-            DomainError::Forbidden("you were removed from this room".into()),
-        ),
-        RoomEvent::MemberLeft { user, .. } if user.id == viewer && room_type != RoomType::Public => {
+        RoomEvent::MemberRemoved { user, .. } if user.id == viewer => Some(DomainError::Forbidden(
+            "you were removed from this room".into(),
+        )),
+        RoomEvent::MemberLeft { user, .. }
+            if user.id == viewer && room_type != RoomType::Public =>
+        {
             Some(DomainError::Forbidden("you left this room".into()))
         }
         _ => None,
@@ -281,16 +283,40 @@ mod tests {
         let check = |t, role, a| code(authorize(Some(v.id), &access(t, role, false, &v), a, now));
         assert_eq!(check(RoomType::Public, None, Action::ReadMessages), "OK");
         assert_eq!(check(RoomType::Restricted, None, Action::ViewRoom), "OK");
-        assert_eq!(check(RoomType::Restricted, None, Action::ReadMessages), "FORBIDDEN");
+        assert_eq!(
+            check(RoomType::Restricted, None, Action::ReadMessages),
+            "FORBIDDEN"
+        );
         assert_eq!(check(RoomType::Restricted, None, Action::Join), "FORBIDDEN");
-        assert_eq!(check(RoomType::Restricted, None, Action::RequestToJoin), "OK");
-        assert_eq!(check(RoomType::Public, None, Action::RequestToJoin), "BAD_USER_INPUT");
-        assert_eq!(check(RoomType::Private, None, Action::ViewRoom), "NOT_FOUND");
+        assert_eq!(
+            check(RoomType::Restricted, None, Action::RequestToJoin),
+            "OK"
+        );
+        assert_eq!(
+            check(RoomType::Public, None, Action::RequestToJoin),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            check(RoomType::Private, None, Action::ViewRoom),
+            "NOT_FOUND"
+        );
         assert_eq!(check(RoomType::Private, None, Action::Join), "NOT_FOUND");
-        assert_eq!(check(RoomType::Private, None, Action::ReadMessages), "NOT_FOUND");
-        assert_eq!(check(RoomType::Private, Some(Role::Member), Action::ReadMessages), "OK");
-        assert_eq!(check(RoomType::Public, Some(Role::Member), Action::Join), "CONFLICT");
-        assert_eq!(check(RoomType::Public, None, Action::SendMessage), "FORBIDDEN");
+        assert_eq!(
+            check(RoomType::Private, None, Action::ReadMessages),
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            check(RoomType::Private, Some(Role::Member), Action::ReadMessages),
+            "OK"
+        );
+        assert_eq!(
+            check(RoomType::Public, Some(Role::Member), Action::Join),
+            "CONFLICT"
+        );
+        assert_eq!(
+            check(RoomType::Public, None, Action::SendMessage),
+            "FORBIDDEN"
+        );
     }
 
     #[test]
@@ -299,9 +325,15 @@ mod tests {
         let now = Utc::now();
         let a = access(RoomType::Public, None, false, &v);
         assert_eq!(code(authorize(None, &a, Action::ViewRoom, now)), "OK");
-        assert_eq!(code(authorize(None, &a, Action::ReadMessages, now)), "UNAUTHENTICATED");
+        assert_eq!(
+            code(authorize(None, &a, Action::ReadMessages, now)),
+            "UNAUTHENTICATED"
+        );
         let p = access(RoomType::Private, None, false, &v);
-        assert_eq!(code(authorize(None, &p, Action::ViewRoom, now)), "NOT_FOUND");
+        assert_eq!(
+            code(authorize(None, &p, Action::ViewRoom, now)),
+            "NOT_FOUND"
+        );
     }
 
     #[test]
@@ -310,10 +342,16 @@ mod tests {
         let now = Utc::now();
         let a = access(RoomType::Public, None, true, &v);
         assert_eq!(code(authorize(Some(v.id), &a, Action::ViewRoom, now)), "OK");
-        assert_eq!(code(authorize(Some(v.id), &a, Action::ReadMessages, now)), "BANNED");
+        assert_eq!(
+            code(authorize(Some(v.id), &a, Action::ReadMessages, now)),
+            "BANNED"
+        );
         assert_eq!(code(authorize(Some(v.id), &a, Action::Join, now)), "BANNED");
         let r = access(RoomType::Restricted, None, true, &v);
-        assert_eq!(code(authorize(Some(v.id), &r, Action::RequestToJoin, now)), "BANNED");
+        assert_eq!(
+            code(authorize(Some(v.id), &r, Action::RequestToJoin, now)),
+            "BANNED"
+        );
     }
 
     #[test]
@@ -322,7 +360,12 @@ mod tests {
         let other = UserId::new();
         let now = Utc::now();
         let check = |role, a| {
-            code(authorize(Some(v.id), &access(RoomType::Public, Some(role), false, &v), a, now))
+            code(authorize(
+                Some(v.id),
+                &access(RoomType::Public, Some(role), false, &v),
+                a,
+                now,
+            ))
         };
         let on = |target_role| Action::ActOnMember {
             target: other,
@@ -335,22 +378,67 @@ mod tests {
         assert_eq!(check(Role::Admin, on(Some(Role::Owner))), "FORBIDDEN");
         assert_eq!(check(Role::Owner, on(Some(Role::Admin))), "OK");
         assert_eq!(
-            check(Role::Owner, Action::ActOnMember { target: v.id, target_role: Some(Role::Owner) }),
+            check(
+                Role::Owner,
+                Action::ActOnMember {
+                    target: v.id,
+                    target_role: Some(Role::Owner)
+                }
+            ),
             "FORBIDDEN"
         );
-        assert_eq!(check(Role::Admin, Action::SetRole { target_role: Role::Member }), "FORBIDDEN");
-        assert_eq!(check(Role::Owner, Action::SetRole { target_role: Role::Admin }), "OK");
-        assert_eq!(check(Role::Owner, Action::SetRole { target_role: Role::Owner }), "FORBIDDEN");
-        assert_eq!(check(Role::Admin, Action::TransferOwnership { target: other }), "FORBIDDEN");
-        assert_eq!(check(Role::Owner, Action::TransferOwnership { target: other }), "OK");
+        assert_eq!(
+            check(
+                Role::Admin,
+                Action::SetRole {
+                    target_role: Role::Member
+                }
+            ),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            check(
+                Role::Owner,
+                Action::SetRole {
+                    target_role: Role::Admin
+                }
+            ),
+            "OK"
+        );
+        assert_eq!(
+            check(
+                Role::Owner,
+                Action::SetRole {
+                    target_role: Role::Owner
+                }
+            ),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            check(Role::Admin, Action::TransferOwnership { target: other }),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            check(Role::Owner, Action::TransferOwnership { target: other }),
+            "OK"
+        );
         assert_eq!(check(Role::Admin, Action::DeleteRoom), "OK");
         assert_eq!(check(Role::Member, Action::DeleteRoom), "FORBIDDEN");
         assert_eq!(check(Role::Member, Action::UpdateRoom), "FORBIDDEN");
         assert_eq!(check(Role::Owner, Action::Leave), "CONFLICT");
         assert_eq!(check(Role::Member, Action::Leave), "OK");
-        assert_eq!(check(Role::Member, Action::DeleteMessage { author: v.id }), "OK");
-        assert_eq!(check(Role::Member, Action::DeleteMessage { author: other }), "FORBIDDEN");
-        assert_eq!(check(Role::Admin, Action::DeleteMessage { author: other }), "OK");
+        assert_eq!(
+            check(Role::Member, Action::DeleteMessage { author: v.id }),
+            "OK"
+        );
+        assert_eq!(
+            check(Role::Member, Action::DeleteMessage { author: other }),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            check(Role::Admin, Action::DeleteMessage { author: other }),
+            "OK"
+        );
     }
 
     #[test]
@@ -362,23 +450,45 @@ mod tests {
             m.muted = true;
             m.muted_until = Some(now + chrono::Duration::seconds(5));
         }
-        assert_eq!(code(authorize(Some(v.id), &a, Action::SendMessage, now)), "MUTED");
+        assert_eq!(
+            code(authorize(Some(v.id), &a, Action::SendMessage, now)),
+            "MUTED"
+        );
         let later = now + chrono::Duration::seconds(6);
-        assert_eq!(code(authorize(Some(v.id), &a, Action::SendMessage, later)), "OK");
+        assert_eq!(
+            code(authorize(Some(v.id), &a, Action::SendMessage, later)),
+            "OK"
+        );
     }
 
     #[test]
     fn feeds_end_on_ban_kick_leave_and_delete() {
         let v = user();
         let room_id = RoomId::new();
-        let ev = RoomEvent::MemberRemoved { room_id, user: v.clone(), by: user() };
-        assert_eq!(feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code()), Some("FORBIDDEN"));
-        let left = RoomEvent::MemberLeft { room_id, user: v.clone() };
+        let ev = RoomEvent::MemberRemoved {
+            room_id,
+            user: v.clone(),
+            by: user(),
+        };
+        assert_eq!(
+            feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code()),
+            Some("FORBIDDEN")
+        );
+        let left = RoomEvent::MemberLeft {
+            room_id,
+            user: v.clone(),
+        };
         assert!(feed_verdict(v.id, RoomType::Public, &left).is_none());
         assert!(feed_verdict(v.id, RoomType::Restricted, &left).is_some());
         let del = RoomEvent::RoomDeleted { room_id };
-        assert_eq!(feed_verdict(v.id, RoomType::Public, &del).map(|e| e.code()), Some("NOT_FOUND"));
-        let other_left = RoomEvent::MemberLeft { room_id, user: user() };
+        assert_eq!(
+            feed_verdict(v.id, RoomType::Public, &del).map(|e| e.code()),
+            Some("NOT_FOUND")
+        );
+        let other_left = RoomEvent::MemberLeft {
+            room_id,
+            user: user(),
+        };
         assert!(feed_verdict(v.id, RoomType::Private, &other_left).is_none());
     }
 }

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
@@ -15,8 +14,8 @@ use tokio_util::task::TaskTracker;
 use super::error::{DomainError, DomainResult};
 use super::identity::Viewer;
 use super::model::{
-    Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
-    RoomPage, RoomType,
+    now, Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
+    RoomPage, RoomType, Timestamp,
 };
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
 use super::values::{
@@ -94,13 +93,18 @@ impl RoomService {
     }
 
     /// Loads the viewer's access to a room and asks the permission table about `action`.
-    async fn authorized(&self, viewer: &Viewer, room: RoomId, action: Action) -> DomainResult<RoomAccess> {
+    async fn authorized(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        action: Action,
+    ) -> DomainResult<RoomAccess> {
         let access = self
             .store
             .room_access(room, viewer.user_id())
             .await?
             .ok_or_else(DomainError::room_not_found)?;
-        authorize(viewer.user_id(), &access, action, Utc::now())?;
+        authorize(viewer.user_id(), &access, action, now())?;
         Ok(access)
     }
 
@@ -124,7 +128,11 @@ impl RoomService {
 
     // ------------------------------------------------------------------ reading
 
-    pub async fn user_by_username(&self, viewer: &Viewer, username: &str) -> DomainResult<Option<crate::domain::model::User>> {
+    pub async fn user_by_username(
+        &self,
+        viewer: &Viewer,
+        username: &str,
+    ) -> DomainResult<Option<crate::domain::model::User>> {
         viewer.require()?;
         Ok(self.store.user_by_username(username).await?)
     }
@@ -136,13 +144,23 @@ impl RoomService {
         after: Option<RoomCursor>,
         search: Option<String>,
     ) -> DomainResult<RoomPage> {
-        let search = search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let search = search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
         if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
-            return Err(DomainError::bad_input("search", "search must be at most 100 characters"));
+            return Err(DomainError::bad_input(
+                "search",
+                "search must be at most 100 characters",
+            ));
         }
         let mut rows = self
             .store
-            .list_rooms(viewer.user_id(), search.as_deref(), after.as_ref(), first.get() + 1)
+            .list_rooms(
+                viewer.user_id(),
+                search.as_deref(),
+                after.as_ref(),
+                first.get() + 1,
+            )
             .await?;
         let has_more = rows.len() > first.get() as usize;
         rows.truncate(first.get() as usize);
@@ -161,7 +179,7 @@ impl RoomService {
                     banned: false,
                 }
             };
-            if authorize(viewer.user_id(), &access, Action::ViewRoom, Utc::now()).is_ok() {
+            if authorize(viewer.user_id(), &access, Action::ViewRoom, now()).is_ok() {
                 rooms.push(room);
             }
         }
@@ -177,7 +195,11 @@ impl RoomService {
         }
     }
 
-    pub async fn viewer_membership(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Option<Membership>> {
+    pub async fn viewer_membership(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+    ) -> DomainResult<Option<Membership>> {
         match viewer.user_id() {
             None => Ok(None),
             Some(user) => Ok(self.store.membership(room, user).await?),
@@ -211,12 +233,18 @@ impl RoomService {
     }
 
     pub async fn bans(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<Ban>> {
-        self.authorized(viewer, room, Action::ViewModeration).await?;
+        self.authorized(viewer, room, Action::ViewModeration)
+            .await?;
         Ok(self.store.bans(room).await?)
     }
 
-    pub async fn join_requests(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<JoinRequest>> {
-        self.authorized(viewer, room, Action::ViewModeration).await?;
+    pub async fn join_requests(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+    ) -> DomainResult<Vec<JoinRequest>> {
+        self.authorized(viewer, room, Action::ViewModeration)
+            .await?;
         Ok(self.store.join_requests(room).await?)
     }
 
@@ -234,7 +262,7 @@ impl RoomService {
                 room_type: input.room_type,
                 max_users: input.max_users.map(MaxUsers::get),
                 owner: owner.id,
-                created_at: Utc::now(),
+                created_at: now(),
             })
             .await?;
         tracing::info!(room_id = %room.id, "room created");
@@ -242,7 +270,12 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
-    pub async fn update_room(&self, viewer: &Viewer, room: RoomId, input: UpdateRoom) -> DomainResult<Room> {
+    pub async fn update_room(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        input: UpdateRoom,
+    ) -> DomainResult<Room> {
         let access = self.authorized(viewer, room, Action::UpdateRoom).await?;
         if let Some(Some(max)) = input.max_users {
             if max.get() < access.room.member_count {
@@ -288,43 +321,71 @@ impl RoomService {
         let user = viewer.require()?;
         let member = self
             .store
-            .add_member(room, user.id, Role::Member, self.capacity(&access.room), Utc::now())
+            .add_member(
+                room,
+                user.id,
+                Role::Member,
+                self.capacity(&access.room),
+                now(),
+            )
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
-    pub async fn request_to_join(&self, viewer: &Viewer, room: RoomId, message: Option<Note>) -> DomainResult<JoinRequest> {
+    pub async fn request_to_join(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        message: Option<Note>,
+    ) -> DomainResult<JoinRequest> {
         self.authorized(viewer, room, Action::RequestToJoin).await?;
         let user = viewer.require()?;
         let request = self
             .store
-            .create_join_request(room, user.id, message.map(Note::into_inner), Utc::now())
+            .create_join_request(room, user.id, message.map(Note::into_inner), now())
             .await?;
         self.publish(RoomEvent::JoinRequested(request.clone()));
         Ok(request)
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn approve_join_request(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
-        let access = self.authorized(viewer, room, Action::DecideJoinRequest).await?;
+    pub async fn approve_join_request(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
+        let access = self
+            .authorized(viewer, room, Action::DecideJoinRequest)
+            .await?;
         if self.store.join_request(room, user).await?.is_none() {
-            return Err(DomainError::NotFound("no pending join request from that user".into()));
+            return Err(DomainError::NotFound(
+                "no pending join request from that user".into(),
+            ));
         }
         let member = self
             .store
-            .add_member(room, user, Role::Member, self.capacity(&access.room), Utc::now())
+            .add_member(room, user, Role::Member, self.capacity(&access.room), now())
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn reject_join_request(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
-        self.authorized(viewer, room, Action::DecideJoinRequest).await?;
+    pub async fn reject_join_request(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<bool> {
+        self.authorized(viewer, room, Action::DecideJoinRequest)
+            .await?;
         if !self.store.delete_join_request(room, user).await? {
-            return Err(DomainError::NotFound("no pending join request from that user".into()));
+            return Err(DomainError::NotFound(
+                "no pending join request from that user".into(),
+            ));
         }
         Ok(true)
     }
@@ -334,7 +395,9 @@ impl RoomService {
         let access = self.authorized(viewer, room, Action::Leave).await?;
         let user = viewer.require()?;
         if !self.store.remove_member(room, user.id).await? {
-            return Err(DomainError::NotFound("you are not a member of this room".into()));
+            return Err(DomainError::NotFound(
+                "you are not a member of this room".into(),
+            ));
         }
         self.publish(RoomEvent::MemberLeft {
             room_id: access.room.id,
@@ -344,24 +407,36 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn add_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+    pub async fn add_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
         let access = self.authorized(viewer, room, Action::AddMember).await?;
         self.existing_user(user).await?;
         if let Some(target) = self.store.room_access(room, Some(user)).await? {
             if target.banned {
-                return Err(DomainError::Conflict("that user is banned from this room: unban them first".into()));
+                return Err(DomainError::Conflict(
+                    "that user is banned from this room: unban them first".into(),
+                ));
             }
         }
         let member = self
             .store
-            .add_member(room, user, Role::Member, self.capacity(&access.room), Utc::now())
+            .add_member(room, user, Role::Member, self.capacity(&access.room), now())
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
     }
 
     /// Checks that the viewer may act on `user`'s membership; returns it.
-    async fn act_on_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+    async fn act_on_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
         let target = self.store.membership(room, user).await?;
         self.authorized(
             viewer,
@@ -376,11 +451,18 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn remove_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
+    pub async fn remove_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<bool> {
         let target = self.act_on_member(viewer, room, user).await?;
         let actor = viewer.require()?;
         if !self.store.remove_member(room, user).await? {
-            return Err(DomainError::NotFound("that user is not a member of this room".into()));
+            return Err(DomainError::NotFound(
+                "that user is not a member of this room".into(),
+            ));
         }
         self.publish(RoomEvent::MemberRemoved {
             room_id: room,
@@ -391,11 +473,27 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn set_member_role(&self, viewer: &Viewer, room: RoomId, user: UserId, role: Role) -> DomainResult<Membership> {
+    pub async fn set_member_role(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+    ) -> DomainResult<Membership> {
         let target = self.target_membership(room, user).await?;
-        self.authorized(viewer, room, Action::SetRole { target_role: target.role }).await?;
+        self.authorized(
+            viewer,
+            room,
+            Action::SetRole {
+                target_role: target.role,
+            },
+        )
+        .await?;
         if role == Role::Owner {
-            return Err(DomainError::bad_input("role", "use transferOwnership to make someone the owner"));
+            return Err(DomainError::bad_input(
+                "role",
+                "use transferOwnership to make someone the owner",
+            ));
         }
         if target.role == role {
             return Ok(target);
@@ -406,8 +504,14 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn transfer_ownership(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Room> {
-        self.authorized(viewer, room, Action::TransferOwnership { target: user }).await?;
+    pub async fn transfer_ownership(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Room> {
+        self.authorized(viewer, room, Action::TransferOwnership { target: user })
+            .await?;
         let from = viewer.require()?;
         self.target_membership(room, user).await?;
         let updated = self.store.transfer_ownership(room, from.id, user).await?;
@@ -429,7 +533,7 @@ impl RoomService {
         duration: Option<MuteDuration>,
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
-        let until = duration.map(|d| Utc::now() + d.get());
+        let until = duration.map(|d| now() + d.get());
         let member = self.store.set_mute(room, user, true, until).await?;
         self.publish(RoomEvent::MemberMuted(member.clone()));
         if let Some(until) = until {
@@ -441,9 +545,9 @@ impl RoomService {
     /// Announces the end of a timed mute when its time is up. The mute already stops counting
     /// at `until` without this (see `Membership::is_muted_at`); this clears it in storage and
     /// tells live views, unless the mute was changed in the meantime.
-    fn schedule_unmute(&self, room: RoomId, user: UserId, until: chrono::DateTime<Utc>) {
+    fn schedule_unmute(&self, room: RoomId, user: UserId, until: Timestamp) {
         let this = self.clone();
-        let wait = (until - Utc::now()).to_std().unwrap_or_default();
+        let wait = (until - now()).to_std().unwrap_or_default();
         self.tasks.spawn(async move {
             tokio::select! {
                 _ = this.shutdown.cancelled() => {}
@@ -456,7 +560,7 @@ impl RoomService {
         });
     }
 
-    async fn expire_mute(&self, room: RoomId, user: UserId, until: chrono::DateTime<Utc>) -> DomainResult<()> {
+    async fn expire_mute(&self, room: RoomId, user: UserId, until: Timestamp) -> DomainResult<()> {
         let Some(member) = self.store.membership(room, user).await? else {
             return Ok(());
         };
@@ -468,7 +572,12 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn unmute_member(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<Membership> {
+    pub async fn unmute_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
         let member = self.store.set_mute(room, user, false, None).await?;
         self.publish(RoomEvent::MemberUnmuted(member.clone()));
@@ -476,7 +585,13 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn ban_user(&self, viewer: &Viewer, room: RoomId, user: UserId, reason: Option<Note>) -> DomainResult<Ban> {
+    pub async fn ban_user(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+        reason: Option<Note>,
+    ) -> DomainResult<Ban> {
         let target = self.store.membership(room, user).await?;
         self.authorized(
             viewer,
@@ -491,7 +606,7 @@ impl RoomService {
         self.existing_user(user).await?;
         let ban = self
             .store
-            .ban(room, user, actor.id, reason.map(Note::into_inner), Utc::now())
+            .ban(room, user, actor.id, reason.map(Note::into_inner), now())
             .await?;
         self.publish(RoomEvent::MemberBanned(ban.clone()));
         tracing::info!("user banned");
@@ -499,11 +614,18 @@ impl RoomService {
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
-    pub async fn unban_user(&self, viewer: &Viewer, room: RoomId, user: UserId) -> DomainResult<bool> {
+    pub async fn unban_user(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<bool> {
         self.authorized(viewer, room, Action::Unban).await?;
         let target = self.existing_user(user).await?;
         if !self.store.unban(room, user).await? {
-            return Err(DomainError::NotFound("that user is not banned from this room".into()));
+            return Err(DomainError::NotFound(
+                "that user is not banned from this room".into(),
+            ));
         }
         self.publish(RoomEvent::MemberUnbanned {
             room_id: room,
@@ -515,12 +637,17 @@ impl RoomService {
     // ------------------------------------------------------------------ messages
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
-    pub async fn send_message(&self, viewer: &Viewer, room: RoomId, body: MessageBody) -> DomainResult<Arc<Message>> {
+    pub async fn send_message(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        body: MessageBody,
+    ) -> DomainResult<Arc<Message>> {
         self.authorized(viewer, room, Action::SendMessage).await?;
         let author = viewer.require()?;
         let message = self
             .store
-            .insert_message(MessageId::new(), room, author.id, body.into_inner(), Utc::now())
+            .insert_message(MessageId::new(), room, author.id, body.into_inner(), now())
             .await?;
         let message = Arc::new(message);
         self.bus.publish_message(message.clone());
@@ -538,7 +665,7 @@ impl RoomService {
             .room_access(message.room_id, viewer.user_id())
             .await?
             .ok_or_else(not_found)?;
-        authorize(viewer.user_id(), &access, Action::ReadMessages, Utc::now()).map_err(|e| match e {
+        authorize(viewer.user_id(), &access, Action::ReadMessages, now()).map_err(|e| match e {
             DomainError::Forbidden(_) => not_found(),
             other => other,
         })?;
@@ -548,7 +675,7 @@ impl RoomService {
             Action::DeleteMessage {
                 author: message.author.id,
             },
-            Utc::now(),
+            now(),
         )?;
         if !self.store.delete_message(id).await? {
             return Err(not_found());
@@ -569,7 +696,7 @@ impl RoomService {
             .room_access(room, Some(user))
             .await?
             .ok_or_else(|| DomainError::NotFound("this room was deleted".into()))?;
-        authorize(Some(user), &access, Action::ReadMessages, Utc::now())?;
+        authorize(Some(user), &access, Action::ReadMessages, now())?;
         Ok(access)
     }
 
@@ -676,7 +803,11 @@ impl RoomService {
     /// Moderation and membership events of a room, as they happen. Ends (after delivering
     /// the event itself) when the viewer is banned, removed, leaves a members-only room, or
     /// the room is deleted.
-    pub async fn event_feed(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Feed<Arc<RoomEvent>>> {
+    pub async fn event_feed(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+    ) -> DomainResult<Feed<Arc<RoomEvent>>> {
         let user = viewer.require()?.id;
         let mut events = self.bus.subscribe_events(room);
         let access = self.authorized(viewer, room, Action::ReadMessages).await?;

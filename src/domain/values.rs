@@ -10,7 +10,9 @@ use super::error::DomainError;
 
 macro_rules! id_type {
     ($name:ident, $what:literal) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -153,7 +155,10 @@ pub struct MessageBody(String);
 impl MessageBody {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         if raw.trim().is_empty() {
-            return Err(DomainError::bad_input("body", "message body must not be blank"));
+            return Err(DomainError::bad_input(
+                "body",
+                "message body must not be blank",
+            ));
         }
         if char_len(raw) > 4000 {
             return Err(DomainError::bad_input(
@@ -265,7 +270,11 @@ impl MessageCursor {
 
     pub fn encode(self) -> String {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.0))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}{}",
+            Self::PREFIX,
+            self.0
+        ))
     }
 
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, DomainError> {

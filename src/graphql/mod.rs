@@ -52,13 +52,21 @@ pub fn sdl() -> String {
 }
 
 fn internal(what: &str) -> async_graphql::Error {
-    to_gql(DomainError::Internal(anyhow::anyhow!("{what} missing from the GraphQL context")))
+    to_gql(DomainError::Internal(anyhow::anyhow!(
+        "{what} missing from the GraphQL context"
+    )))
 }
 
 /// The room service and the viewer of the current request.
-pub(crate) fn request_scope<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<(&'a RoomService, &'a Viewer)> {
-    let rooms = ctx.data::<RoomService>().map_err(|_| internal("RoomService"))?;
-    let auth = ctx.data::<RequestAuth>().map_err(|_| internal("RequestAuth"))?;
+pub(crate) fn request_scope<'a>(
+    ctx: &'a Context<'_>,
+) -> async_graphql::Result<(&'a RoomService, &'a Viewer)> {
+    let rooms = ctx
+        .data::<RoomService>()
+        .map_err(|_| internal("RoomService"))?;
+    let auth = ctx
+        .data::<RequestAuth>()
+        .map_err(|_| internal("RequestAuth"))?;
     Ok((rooms, &auth.viewer))
 }
 
@@ -67,7 +75,8 @@ pub(crate) fn identity<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Id
 }
 
 pub(crate) fn request_auth<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a RequestAuth> {
-    ctx.data::<RequestAuth>().map_err(|_| internal("RequestAuth"))
+    ctx.data::<RequestAuth>()
+        .map_err(|_| internal("RequestAuth"))
 }
 
 pub(crate) fn page_size(field: &'static str, raw: i32) -> async_graphql::Result<PageSize> {

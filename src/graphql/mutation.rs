@@ -4,14 +4,16 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, ID};
 
 use super::error::GqlResultExt;
-use super::types::{AuthPayload, Ban, JoinRequest, Member, Message, RoleGql, Room, RoomTypeGql, User};
+use super::types::{
+    AuthPayload, Ban, JoinRequest, Member, Message, RoleGql, Room, RoomTypeGql, User,
+};
 use super::{identity, request_auth, request_scope};
 use crate::domain::error::DomainError;
 use crate::domain::identity::Token;
 use crate::domain::rooms::{CreateRoom, UpdateRoom};
 use crate::domain::values::{
-    MaxUsers, MessageBody, MessageId, MuteDuration, Note, Password, RoomId, RoomName, Topic, UserId,
-    Username,
+    MaxUsers, MessageBody, MessageId, MuteDuration, Note, Password, RoomId, RoomName, Topic,
+    UserId, Username,
 };
 
 #[derive(InputObject)]
@@ -49,7 +51,12 @@ pub struct MutationRoot;
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Creates an account and signs in.
-    async fn register(&self, ctx: &Context<'_>, username: String, password: String) -> Result<AuthPayload> {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         let username = Username::parse(&username).gql()?;
         let password = Password::parse(&password).gql()?;
         let (token, user) = identity(ctx)?.register(username, password).await.gql()?;
@@ -60,7 +67,12 @@ impl MutationRoot {
     }
 
     /// Signs in. A wrong username and a wrong password get the same UNAUTHENTICATED error.
-    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         let (token, user) = identity(ctx)?.login(&username, &password).await.gql()?;
         Ok(AuthPayload {
             token: token.into_string(),
@@ -71,8 +83,15 @@ impl MutationRoot {
     /// Revokes the token this request was made with.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
         let auth = request_auth(ctx)?;
-        let token = auth.token.as_deref().ok_or_else(DomainError::unauthenticated).gql()?;
-        identity(ctx)?.logout(&Token::from_client(token)).await.gql()?;
+        let token = auth
+            .token
+            .as_deref()
+            .ok_or_else(DomainError::unauthenticated)
+            .gql()?;
+        identity(ctx)?
+            .logout(&Token::from_client(token))
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -83,18 +102,38 @@ impl MutationRoot {
         let input = CreateRoom {
             name: RoomName::parse(&input.name).gql()?,
             room_type: input.room_type.unwrap_or(RoomTypeGql::Public).into(),
-            topic: input.topic.as_deref().map(Topic::parse).transpose().gql()?.flatten(),
-            max_users: input.max_users.map(|m| MaxUsers::parse(m, cap)).transpose().gql()?,
+            topic: input
+                .topic
+                .as_deref()
+                .map(Topic::parse)
+                .transpose()
+                .gql()?
+                .flatten(),
+            max_users: input
+                .max_users
+                .map(|m| MaxUsers::parse(m, cap))
+                .transpose()
+                .gql()?,
         };
         Ok(Room(rooms.create_room(viewer, input).await.gql()?))
     }
 
-    async fn update_room(&self, ctx: &Context<'_>, room_id: ID, input: UpdateRoomInput) -> Result<Room> {
+    async fn update_room(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        input: UpdateRoomInput,
+    ) -> Result<Room> {
         let (rooms, viewer) = request_scope(ctx)?;
         let room = self::room_id(&room_id)?;
         let cap = rooms.rules().max_users_cap;
         let update = UpdateRoom {
-            name: input.name.as_deref().map(RoomName::parse).transpose().gql()?,
+            name: input
+                .name
+                .as_deref()
+                .map(RoomName::parse)
+                .transpose()
+                .gql()?,
             topic: match input.topic {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
@@ -113,24 +152,45 @@ impl MutationRoot {
     /// Deletes the room with its history. Owner or admins.
     async fn delete_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<ID> {
         let (rooms, viewer) = request_scope(ctx)?;
-        let id = rooms.delete_room(viewer, self::room_id(&room_id)?).await.gql()?;
+        let id = rooms
+            .delete_room(viewer, self::room_id(&room_id)?)
+            .await
+            .gql()?;
         Ok(ID(id.to_string()))
     }
 
     async fn join_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<Member> {
         let (rooms, viewer) = request_scope(ctx)?;
-        Ok(Member(rooms.join_room(viewer, self::room_id(&room_id)?).await.gql()?))
+        Ok(Member(
+            rooms
+                .join_room(viewer, self::room_id(&room_id)?)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Asks to join a RESTRICTED room; an admin approves or rejects.
-    async fn request_to_join(&self, ctx: &Context<'_>, room_id: ID, message: Option<String>) -> Result<JoinRequest> {
+    async fn request_to_join(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        message: Option<String>,
+    ) -> Result<JoinRequest> {
         let (rooms, viewer) = request_scope(ctx)?;
         let note = Note::parse("message", message.as_deref()).gql()?;
-        let req = rooms.request_to_join(viewer, self::room_id(&room_id)?, note).await.gql()?;
+        let req = rooms
+            .request_to_join(viewer, self::room_id(&room_id)?, note)
+            .await
+            .gql()?;
         Ok(JoinRequest(req))
     }
 
-    async fn approve_join_request(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Member> {
+    async fn approve_join_request(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+    ) -> Result<Member> {
         let (rooms, viewer) = request_scope(ctx)?;
         let m = rooms
             .approve_join_request(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
@@ -139,7 +199,12 @@ impl MutationRoot {
         Ok(Member(m))
     }
 
-    async fn reject_join_request(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {
+    async fn reject_join_request(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+    ) -> Result<bool> {
         let (rooms, viewer) = request_scope(ctx)?;
         rooms
             .reject_join_request(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
@@ -150,7 +215,10 @@ impl MutationRoot {
     /// The owner cannot leave (CONFLICT) until ownership is transferred.
     async fn leave_room(&self, ctx: &Context<'_>, room_id: ID) -> Result<bool> {
         let (rooms, viewer) = request_scope(ctx)?;
-        rooms.leave_room(viewer, self::room_id(&room_id)?).await.gql()
+        rooms
+            .leave_room(viewer, self::room_id(&room_id)?)
+            .await
+            .gql()
     }
 
     async fn add_member(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Member> {
@@ -172,17 +240,33 @@ impl MutationRoot {
     }
 
     /// Owner only; ADMIN or MEMBER.
-    async fn set_member_role(&self, ctx: &Context<'_>, room_id: ID, user_id: ID, role: RoleGql) -> Result<Member> {
+    async fn set_member_role(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+        role: RoleGql,
+    ) -> Result<Member> {
         let (rooms, viewer) = request_scope(ctx)?;
         let m = rooms
-            .set_member_role(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, role.into())
+            .set_member_role(
+                viewer,
+                self::room_id(&room_id)?,
+                self::user_id(&user_id)?,
+                role.into(),
+            )
             .await
             .gql()?;
         Ok(Member(m))
     }
 
     /// Owner only; the old owner becomes an ADMIN.
-    async fn transfer_ownership(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<Room> {
+    async fn transfer_ownership(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+    ) -> Result<Room> {
         let (rooms, viewer) = request_scope(ctx)?;
         let r = rooms
             .transfer_ownership(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
@@ -200,9 +284,17 @@ impl MutationRoot {
         duration_seconds: Option<i32>,
     ) -> Result<Member> {
         let (rooms, viewer) = request_scope(ctx)?;
-        let duration = duration_seconds.map(MuteDuration::parse).transpose().gql()?;
+        let duration = duration_seconds
+            .map(MuteDuration::parse)
+            .transpose()
+            .gql()?;
         let m = rooms
-            .mute_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, duration)
+            .mute_member(
+                viewer,
+                self::room_id(&room_id)?,
+                self::user_id(&user_id)?,
+                duration,
+            )
             .await
             .gql()?;
         Ok(Member(m))
@@ -217,11 +309,22 @@ impl MutationRoot {
         Ok(Member(m))
     }
 
-    async fn ban_user(&self, ctx: &Context<'_>, room_id: ID, user_id: ID, reason: Option<String>) -> Result<Ban> {
+    async fn ban_user(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+        reason: Option<String>,
+    ) -> Result<Ban> {
         let (rooms, viewer) = request_scope(ctx)?;
         let reason = Note::parse("reason", reason.as_deref()).gql()?;
         let b = rooms
-            .ban_user(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?, reason)
+            .ban_user(
+                viewer,
+                self::room_id(&room_id)?,
+                self::user_id(&user_id)?,
+                reason,
+            )
             .await
             .gql()?;
         Ok(Ban(b))

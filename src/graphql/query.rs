@@ -20,7 +20,11 @@ impl QueryRoot {
 
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let (rooms, viewer) = request_scope(ctx)?;
-        Ok(rooms.user_by_username(viewer, &username).await.gql()?.map(User))
+        Ok(rooms
+            .user_by_username(viewer, &username)
+            .await
+            .gql()?
+            .map(User))
     }
 
     /// Public and restricted rooms, plus the private rooms the viewer belongs to, oldest

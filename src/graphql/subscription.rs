@@ -29,7 +29,11 @@ impl SubscriptionRoot {
     }
 
     /// Membership and moderation events of the room.
-    async fn room_events(&self, ctx: &Context<'_>, room_id: ID) -> Result<impl Stream<Item = Result<RoomEvent>>> {
+    async fn room_events(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+    ) -> Result<impl Stream<Item = Result<RoomEvent>>> {
         let (rooms, viewer) = request_scope(ctx)?;
         let room = RoomId::parse(&room_id).gql()?;
         let feed = rooms.event_feed(viewer, room).await.gql()?;

@@ -289,7 +289,10 @@ macro_rules! member_event {
 
 member_event!(MemberJoined, "Someone joined or was added to the room.");
 member_event!(MemberMuted, "A member was muted.");
-member_event!(MemberUnmuted, "A member was unmuted, or their timed mute ran out.");
+member_event!(
+    MemberUnmuted,
+    "A member was unmuted, or their timed mute ran out."
+);
 member_event!(MemberRoleChanged, "A member's role changed.");
 
 /// A member left the room.

@@ -63,7 +63,8 @@ pub fn router(state: AppState) -> Router {
             .fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html"))))
     } else {
         tracing::warn!(dir = %dir.display(), "playground is not built; serving a placeholder at /");
-        api.route("/", get(placeholder)).route("/graphiql", get(placeholder))
+        api.route("/", get(placeholder))
+            .route("/graphiql", get(placeholder))
     }
 }
 
@@ -80,7 +81,10 @@ pub fn json_response(status: StatusCode, response: &GqlResponse) -> Response {
     match serde_json::to_vec(response) {
         Ok(body) => (
             status,
-            [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
             body,
         )
             .into_response(),
@@ -107,11 +111,16 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// The viewer for a token; an invalid or revoked token is an error, never anonymous.
-pub async fn authenticate(identity: &Identity, token: Option<&str>) -> Result<RequestAuth, crate::domain::error::DomainError> {
+pub async fn authenticate(
+    identity: &Identity,
+    token: Option<&str>,
+) -> Result<RequestAuth, crate::domain::error::DomainError> {
     match token.filter(|t| !t.is_empty()) {
         None => Ok(RequestAuth::default()),
         Some(raw) => {

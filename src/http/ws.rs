@@ -70,8 +70,11 @@ pub fn upgrade(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrade) -
                     header_token,
                 };
                 if !offered {
-                    conn.close(close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
-                        .await;
+                    conn.close(
+                        close::SUBPROTOCOL_NOT_ACCEPTABLE,
+                        "Subprotocol not acceptable",
+                    )
+                    .await;
                     return;
                 }
                 conn.run(source).await;
@@ -129,11 +132,14 @@ enum Incoming {
 fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
     match frame {
         None | Some(Ok(Message::Close(_))) => Incoming::Closed,
-        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str())
+        {
             Ok(m) => Incoming::Message(m),
             Err(e) => Incoming::Invalid(format!("Invalid message received: {e}")),
         },
-        Some(Ok(Message::Binary(_))) => Incoming::Invalid("Binary messages are not supported".into()),
+        Some(Ok(Message::Binary(_))) => {
+            Incoming::Invalid("Binary messages are not supported".into())
+        }
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Ignore,
         Some(Err(e)) => {
             let too_big = e
@@ -188,7 +194,10 @@ struct Connection {
 impl Connection {
     async fn send_json(&mut self, value: Value) -> bool {
         let text = value.to_string();
-        self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
+        self.sink
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok()
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -214,7 +223,10 @@ impl Connection {
     }
 
     /// Waits for `connection_init` within the init timeout; acks it or closes.
-    async fn await_init(&mut self, source: &mut stream::SplitStream<WebSocket>) -> Option<RequestAuth> {
+    async fn await_init(
+        &mut self,
+        source: &mut stream::SplitStream<WebSocket>,
+    ) -> Option<RequestAuth> {
         let deadline = tokio::time::sleep(self.state.settings.init_timeout);
         tokio::pin!(deadline);
         let shutdown = self.state.shutdown.clone();
@@ -235,7 +247,8 @@ impl Connection {
                     let token = match payload_token(&payload) {
                         Ok(t) => t.or_else(|| self.header_token.clone()),
                         Err(()) => {
-                            self.close(close::BAD_REQUEST, "Invalid connection_init payload").await;
+                            self.close(close::BAD_REQUEST, "Invalid connection_init payload")
+                                .await;
                             return None;
                         }
                     };

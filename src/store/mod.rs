@@ -58,7 +58,12 @@ pub trait Store: Send + Sync + 'static {
     /// The user and their password hash.
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
-    async fn create_session(&self, token_hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()>;
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
     /// The user a live (not revoked) session belongs to.
     async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>>;
     async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()>;
@@ -68,7 +73,11 @@ pub trait Store: Send + Sync + 'static {
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room>;
     async fn room(&self, id: RoomId) -> StoreResult<Option<Room>>;
     /// The room plus `user`'s membership and ban status, in one read.
-    async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>>;
+    async fn room_access(
+        &self,
+        id: RoomId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<RoomAccess>>;
     /// Rooms in creation order after `after`, that are not private or have `viewer` as a member.
     async fn list_rooms(
         &self,
@@ -96,7 +105,8 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership>;
     /// The current owner becomes ADMIN, `to` becomes OWNER.
-    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId) -> StoreResult<Room>;
+    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId)
+        -> StoreResult<Room>;
     async fn set_mute(
         &self,
         room: RoomId,
@@ -142,7 +152,18 @@ pub trait Store: Send + Sync + 'static {
     /// Erases the message (row and body).
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
     /// Up to `limit` messages with seq < `before` (or the newest), newest first.
-    async fn messages_before(&self, room: RoomId, before: Option<i64>, limit: u32) -> StoreResult<Vec<Message>>;
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
     /// Up to `limit` messages with `after` < seq <= `up_to`, oldest first.
-    async fn messages_after(&self, room: RoomId, after: i64, up_to: Option<i64>, limit: u32) -> StoreResult<Vec<Message>>;
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: i64,
+        up_to: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
 }

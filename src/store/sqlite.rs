@@ -90,7 +90,8 @@ fn user_from(row: &SqliteRow, prefix: &str) -> Result<User, sqlx::Error> {
     })
 }
 
-const ROOM_SELECT: &str = "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
+const ROOM_SELECT: &str =
+    "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
      (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
      o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
      FROM rooms r JOIN users o ON o.id = r.owner_id";
@@ -195,12 +196,14 @@ impl SqliteStore {
         room: RoomId,
         user: UserId,
     ) -> StoreResult<Option<Membership>> {
-        let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.room_id = ? AND m.user_id = ?"))
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .fetch_optional(pool)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = ? AND m.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(member_from).transpose().map_err(db_err)
     }
 
@@ -214,17 +217,19 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)")
-            .bind(user.id.to_string())
-            .bind(&user.username)
-            .bind(password_hash)
-            .bind(micros(user.created_at))
-            .execute(&self.write)
-            .await
-            .map_err(|e| match db_err(e) {
-                StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
-                other => other,
-            })?;
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(password_hash)
+        .bind(micros(user.created_at))
+        .execute(&self.write)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
+            other => other,
+        })?;
         Ok(())
     }
 
@@ -234,7 +239,10 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
@@ -257,10 +265,18 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db_err)?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
-    async fn create_session(&self, token_hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
             .bind(token_hash)
             .bind(user.to_string())
@@ -280,16 +296,21 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
-            .bind(micros(Utc::now()))
-            .bind(token_hash)
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(micros(Utc::now()))
+        .bind(token_hash)
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -308,13 +329,15 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
-            .bind(room.id.to_string())
-            .bind(room.owner.to_string())
-            .bind(micros(room.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)",
+        )
+        .bind(room.id.to_string())
+        .bind(room.owner.to_string())
+        .bind(micros(room.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         self.room_on(&self.write, room.id)
             .await?
@@ -325,7 +348,11 @@ impl Store for SqliteStore {
         self.room_on(&self.read, id).await
     }
 
-    async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>> {
+    async fn room_access(
+        &self,
+        id: RoomId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<RoomAccess>> {
         let Some(room) = self.room_on(&self.read, id).await? else {
             return Ok(None);
         };
@@ -363,7 +390,10 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Room>> {
         let pattern = search.map(|s| {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         let rows = sqlx::query(&format!(
@@ -493,27 +523,36 @@ impl Store for SqliteStore {
     }
 
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM memberships WHERE room_id = ? AND user_id = ? AND role <> 'owner'")
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        let done = sqlx::query(
+            "DELETE FROM memberships WHERE room_id = ? AND user_id = ? AND role <> 'owner'",
+        )
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
-        sqlx::query("UPDATE memberships SET role = ? WHERE room_id = ? AND user_id = ? AND role <> 'owner'")
-            .bind(role.as_str())
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE memberships SET role = ? WHERE room_id = ? AND user_id = ? AND role <> 'owner'",
+        )
+        .bind(role.as_str())
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         self.required_membership(room, user).await
     }
 
-    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId) -> StoreResult<Room> {
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        from: UserId,
+        to: UserId,
+    ) -> StoreResult<Room> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
         let promoted = sqlx::query("UPDATE memberships SET role = 'owner', muted = 0, muted_until = NULL WHERE room_id = ? AND user_id = ?")
             .bind(room.to_string())
@@ -549,14 +588,16 @@ impl Store for SqliteStore {
         muted: bool,
         until: Option<Timestamp>,
     ) -> StoreResult<Membership> {
-        sqlx::query("UPDATE memberships SET muted = ?, muted_until = ? WHERE room_id = ? AND user_id = ?")
-            .bind(i64::from(muted))
-            .bind(until.map(micros))
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE memberships SET muted = ?, muted_until = ? WHERE room_id = ? AND user_id = ?",
+        )
+        .bind(i64::from(muted))
+        .bind(until.map(micros))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         self.required_membership(room, user).await
     }
 
@@ -582,20 +623,24 @@ impl Store for SqliteStore {
                 other => other,
             })?;
         for table in ["memberships", "join_requests"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE room_id = ? AND user_id = ?"))
-                .bind(room.to_string())
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = ? AND b.user_id = ?"))
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE room_id = ? AND user_id = ?"
+            ))
             .bind(room.to_string())
             .bind(user.to_string())
-            .fetch_one(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "{BAN_SELECT} WHERE b.room_id = ? AND b.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_one(&self.write)
+        .await
+        .map_err(db_err)?;
         ban_from(&row).map_err(db_err)
     }
 
@@ -610,11 +655,13 @@ impl Store for SqliteStore {
     }
 
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-        let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = ? ORDER BY b.created_at"))
-            .bind(room.to_string())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&format!(
+            "{BAN_SELECT} WHERE b.room_id = ? ORDER BY b.created_at"
+        ))
+        .bind(room.to_string())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
         map_rows(rows, ban_from)
     }
 
@@ -625,44 +672,52 @@ impl Store for SqliteStore {
         message: Option<String>,
         at: Timestamp,
     ) -> StoreResult<JoinRequest> {
-        sqlx::query("INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES (?, ?, ?, ?)")
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .bind(&message)
-            .bind(micros(at))
-            .execute(&self.write)
-            .await
-            .map_err(|e| match db_err(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict("you already asked to join this room".into())
-                }
-                other => other,
-            })?;
-        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"))
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .fetch_one(&self.write)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .bind(&message)
+        .bind(micros(at))
+        .execute(&self.write)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("you already asked to join this room".into())
+            }
+            other => other,
+        })?;
+        let row = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_one(&self.write)
+        .await
+        .map_err(db_err)?;
         request_from(&row).map_err(db_err)
     }
 
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-        let rows = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? ORDER BY j.created_at"))
-            .bind(room.to_string())
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE j.room_id = ? ORDER BY j.created_at"
+        ))
+        .bind(room.to_string())
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
         map_rows(rows, request_from)
     }
 
     async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"))
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(request_from).transpose().map_err(db_err)
     }
 
@@ -685,12 +740,14 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Message> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        let seq: i64 = sqlx::query_scalar("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
-            .bind(room.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        )
+        .bind(room.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound("room".into()))?;
         sqlx::query("INSERT INTO messages (id, room_id, seq, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(id.to_string())
             .bind(room.to_string())
@@ -736,7 +793,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn messages_before(&self, room: RoomId, before: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE m.room_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
         ))
@@ -750,7 +812,13 @@ impl Store for SqliteStore {
         map_rows(rows, message_from)
     }
 
-    async fn messages_after(&self, room: RoomId, after: i64, up_to: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: i64,
+        up_to: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? AND (? IS NULL OR m.seq <= ?) ORDER BY m.seq LIMIT ?"
         ))

@@ -1,0 +1,808 @@
+//! The PostgreSQL `Store`, for running several roomcast nodes on one database. It behaves
+//! like the SQLite store: a join locks the room row so its capacity check and insert cannot
+//! interleave with another join, a message takes its sequence number from `rooms.last_seq` in
+//! the same statement that stores it, usernames are unique and looked up regardless of case.
+//! A database that cannot be reached fails calls with `StoreError::Unavailable` after the
+//! pool's acquire timeout; the pool reconnects by itself once the server is back.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use crate::domain::model::{
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
+};
+use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+
+/// Connection pool limits.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most open connections per node.
+    pub max_connections: u32,
+    /// How long a call waits for a connection (including opening one) before it fails
+    /// with `StoreError::Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`) and applies the PostgreSQL migrations. Several
+    /// nodes may start at once: migrations are serialised by an advisory lock.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .context("parsing the PostgreSQL database URL")?
+            .application_name("roomcast");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            // Pings a pooled connection before use, so connections broken by a database
+            // restart are replaced instead of failing the next call.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .context("migrating the PostgreSQL database")?;
+        Ok(Self { pool })
+    }
+}
+
+/// SQLSTATE classes that mean "the server is not there (right now)", not "the query is wrong".
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("57P") // admin / crash shutdown, cannot connect now
+        || code == "53300" // too many connections
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict("already exists".into())
+        }
+        sqlx::Error::Database(ref db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
+            StoreError::Unavailable(e.into())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.into()),
+        other => StoreError::Other(other.into()),
+    }
+}
+
+/// `db_err`, with a unique violation explained as `what`.
+fn conflict_as(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match db_err(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(what.into()),
+        other => other,
+    }
+}
+
+fn user_from(row: &PgRow, prefix: &str) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: UserId(row.try_get(format!("{prefix}id").as_str())?),
+        username: row.try_get(format!("{prefix}username").as_str())?,
+        created_at: row.try_get(format!("{prefix}created_at").as_str())?,
+    })
+}
+
+const ROOM_SELECT: &str = "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
+     (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
+     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
+     FROM rooms r JOIN users o ON o.id = r.owner_id";
+
+fn room_from(row: &PgRow) -> Result<Room, sqlx::Error> {
+    let ty: String = row.try_get("type")?;
+    Ok(Room {
+        id: RoomId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        topic: row.try_get("topic")?,
+        room_type: RoomType::from_db(&ty)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad room type {ty}").into()))?,
+        max_users: row.try_get("max_users")?,
+        member_count: row.try_get("member_count")?,
+        owner: user_from(row, "o_")?,
+        created_at: row.try_get("created_at")?,
+        last_seq: row.try_get("last_seq")?,
+    })
+}
+
+const MEMBER_SELECT: &str = "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM memberships m JOIN users u ON u.id = m.user_id";
+
+fn member_from(row: &PgRow) -> Result<Membership, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(Membership {
+        user: user_from(row, "u_")?,
+        room_id: RoomId(row.try_get("room_id")?),
+        role: Role::from_db(&role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("bad role {role}").into()))?,
+        joined_at: row.try_get("joined_at")?,
+        muted: row.try_get("muted")?,
+        muted_until: row.try_get("muted_until")?,
+    })
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.body, m.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM messages m JOIN users u ON u.id = m.author_id";
+
+fn message_from(row: &PgRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        id: MessageId(row.try_get("id")?),
+        room_id: RoomId(row.try_get("room_id")?),
+        seq: row.try_get("seq")?,
+        author: user_from(row, "u_")?,
+        body: row.try_get("body")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
+     a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
+     FROM bans b JOIN users u ON u.id = b.user_id JOIN users a ON a.id = b.banned_by";
+
+fn ban_from(row: &PgRow) -> Result<Ban, sqlx::Error> {
+    Ok(Ban {
+        room_id: RoomId(row.try_get("room_id")?),
+        user: user_from(row, "u_")?,
+        banned_by: user_from(row, "a_")?,
+        reason: row.try_get("reason")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const REQUEST_SELECT: &str = "SELECT j.room_id, j.message, j.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM join_requests j JOIN users u ON u.id = j.user_id";
+
+fn request_from(row: &PgRow) -> Result<JoinRequest, sqlx::Error> {
+    Ok(JoinRequest {
+        room_id: RoomId(row.try_get("room_id")?),
+        user: user_from(row, "u_")?,
+        message: row.try_get("message")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn map_rows<T>(
+    rows: Vec<PgRow>,
+    f: impl Fn(&PgRow) -> Result<T, sqlx::Error>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(|r| f(r).map_err(db_err)).collect()
+}
+
+/// Locks a room's row until the end of the transaction, serialising joins and bans in that
+/// room. `FOR NO KEY UPDATE` leaves foreign-key checks of other writers (new messages) alone.
+async fn lock_room(tx: &mut sqlx::PgConnection, room: RoomId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(room.0)
+        .fetch_optional(tx)
+        .await
+        .map_err(db_err)?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NotFound("room".into()))
+}
+
+impl PostgresStore {
+    async fn room_on(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        let row = sqlx::query(&format!("{ROOM_SELECT} WHERE r.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(room_from).transpose().map_err(db_err)
+    }
+
+    async fn required_room(&self, id: RoomId) -> StoreResult<Room> {
+        self.room_on(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("room".into()))
+    }
+
+    async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
+        self.membership(room, user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("membership".into()))
+    }
+
+    async fn user_where(&self, clause: &str, bind: impl UserKey) -> StoreResult<Option<PgRow>> {
+        let query = format!("SELECT id, username, created_at, password_hash FROM users WHERE {clause}");
+        bind.bind_to(sqlx::query(&query))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// A value a user is looked up by (an id or a username).
+trait UserKey {
+    fn bind_to<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+}
+
+impl UserKey for UserId {
+    fn bind_to<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(self.0)
+    }
+}
+
+impl UserKey for String {
+    fn bind_to<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(self)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id.0)
+            .bind(&user.username)
+            .bind(password_hash)
+            .bind(user.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict_as("username is taken"))?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = self.user_where("id = $1", id).await?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let row = self
+            .user_where("lower(username) = lower($1)", username.to_owned())
+            .await?;
+        row.as_ref()
+            .map(|r| Ok((user_from(r, "")?, r.try_get("password_hash")?)))
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = self
+            .user_where("lower(username) = lower($1)", username.to_owned())
+            .await?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn create_session(&self, token_hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+    }
+
+    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(Utc::now())
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO rooms (id, name, topic, type, max_users, owner_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(room.id.0)
+        .bind(&room.name)
+        .bind(&room.topic)
+        .bind(room.room_type.as_str())
+        .bind(room.max_users)
+        .bind(room.owner.0)
+        .bind(room.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(room.id.0)
+        .bind(room.owner.0)
+        .bind(room.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.required_room(room.id).await
+    }
+
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        self.room_on(id).await
+    }
+
+    async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>> {
+        let Some(room) = self.room_on(id).await? else {
+            return Ok(None);
+        };
+        let Some(user) = user else {
+            return Ok(Some(RoomAccess {
+                room,
+                membership: None,
+                banned: false,
+            }));
+        };
+        let membership = self.membership(id, user).await?;
+        let banned = if membership.is_some() {
+            false
+        } else {
+            sqlx::query("SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2")
+                .bind(id.0)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .is_some()
+        };
+        Ok(Some(RoomAccess {
+            room,
+            membership,
+            banned,
+        }))
+    }
+
+    async fn list_rooms(
+        &self,
+        viewer: Option<UserId>,
+        search: Option<&str>,
+        after: Option<&RoomCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Room>> {
+        let pattern = search.map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        // ILIKE: the SQLite store's LIKE ignores case too.
+        let rows = sqlx::query(&format!(
+            "{ROOM_SELECT} WHERE (r.type <> 'private' OR EXISTS \
+               (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
+             AND ($2::text IS NULL OR r.name ILIKE $2 ESCAPE '\\' OR r.topic ILIKE $2 ESCAPE '\\') \
+             AND ($3::timestamptz IS NULL OR (r.created_at, r.id) > ($3, $4)) \
+             ORDER BY r.created_at, r.id LIMIT $5"
+        ))
+        .bind(viewer.map(|v| v.0))
+        .bind(&pattern)
+        .bind(after.map(|a| a.created_at))
+        .bind(after.map(|a| a.id.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, room_from)
+    }
+
+    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
+        // One statement; a flag per field says whether the patch sets it.
+        let done = sqlx::query(
+            "UPDATE rooms SET \
+               name = CASE WHEN $2 THEN $3 ELSE name END, \
+               topic = CASE WHEN $4 THEN $5 ELSE topic END, \
+               type = CASE WHEN $6 THEN $7 ELSE type END, \
+               max_users = CASE WHEN $8 THEN $9 ELSE max_users END \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(patch.name.is_some())
+        .bind(patch.name)
+        .bind(patch.topic.is_some())
+        .bind(patch.topic.flatten())
+        .bind(patch.room_type.is_some())
+        .bind(patch.room_type.map(RoomType::as_str))
+        .bind(patch.max_users.is_some())
+        .bind(patch.max_users.flatten())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("room".into()));
+        }
+        self.required_room(id).await
+    }
+
+    async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
+        let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"))
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(member_from).transpose().map_err(db_err)
+    }
+
+    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
+        // lower(): the SQLite column sorts case-insensitively (COLLATE NOCASE).
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = $1 \
+             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, \
+             lower(u.username)"
+        ))
+        .bind(room.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, member_from)
+    }
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        capacity: i64,
+        at: Timestamp,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Holding the room row, no other join (or ban) in this room can run between the
+        // count and the insert. Each statement below sees what earlier holders committed.
+        lock_room(&mut tx, room).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE room_id = $1")
+            .bind(room.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if count >= capacity {
+            return Err(StoreError::RoomFull(capacity));
+        }
+        // A ban that committed after the caller checked access still wins.
+        let banned = sqlx::query("SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .is_some();
+        if banned {
+            return Err(StoreError::Conflict("that user is banned from this room".into()));
+        }
+        sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
+            .bind(room.0)
+            .bind(user.0)
+            .bind(role.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_as("already a member of this room"))?;
+        sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+        sqlx::query(
+            "UPDATE memberships SET role = $1 WHERE room_id = $2 AND user_id = $3 AND role <> 'owner'",
+        )
+        .bind(role.as_str())
+        .bind(room.0)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId) -> StoreResult<Room> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let promoted = sqlx::query(
+            "UPDATE memberships SET role = 'owner', muted = FALSE, muted_until = NULL \
+             WHERE room_id = $1 AND user_id = $2",
+        )
+        .bind(room.0)
+        .bind(to.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if promoted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("membership".into()));
+        }
+        sqlx::query("UPDATE memberships SET role = 'admin' WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(from.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE rooms SET owner_id = $1 WHERE id = $2")
+            .bind(to.0)
+            .bind(room.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        self.required_room(room).await
+    }
+
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        muted: bool,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Membership> {
+        sqlx::query("UPDATE memberships SET muted = $1, muted_until = $2 WHERE room_id = $3 AND user_id = $4")
+            .bind(muted)
+            .bind(until)
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        self.required_membership(room, user).await
+    }
+
+    async fn ban(
+        &self,
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+        reason: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<Ban> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Serialises with joins, so a join cannot slip in after the membership is removed.
+        lock_room(&mut tx, room).await?;
+        sqlx::query(
+            "INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(by.0)
+        .bind(&reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_as("user is already banned"))?;
+        for table in ["memberships", "join_requests"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE room_id = $1 AND user_id = $2"))
+                .bind(room.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2"))
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        ban_from(&row).map_err(db_err)
+    }
+
+    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM bans WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
+        let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"))
+            .bind(room.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        map_rows(rows, ban_from)
+    }
+
+    async fn create_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        message: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<JoinRequest> {
+        sqlx::query(
+            "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(&message)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as("you already asked to join this room"))?;
+        self.join_request(room, user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("join request".into()))
+    }
+
+    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
+        let rows = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"))
+            .bind(room.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        map_rows(rows, request_from)
+    }
+
+    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
+        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"))
+            .bind(room.0)
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(request_from).transpose().map_err(db_err)
+    }
+
+    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
+            .bind(room.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_message(
+        &self,
+        id: MessageId,
+        room: RoomId,
+        author: UserId,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        // One statement, so one implicit transaction: the room row stays locked from taking
+        // the next sequence number until the message row is committed, so messages of a room
+        // become visible in sequence order.
+        let row = sqlx::query(
+            "WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq), \
+                  m AS (INSERT INTO messages (id, room_id, seq, author_id, body, created_at) \
+                        SELECT $1, $2, s.last_seq, $3, $4, $5 FROM s RETURNING seq, author_id) \
+             SELECT m.seq, u.id, u.username, u.created_at FROM m JOIN users u ON u.id = m.author_id",
+        )
+        .bind(id.0)
+        .bind(room.0)
+        .bind(author.0)
+        .bind(&body)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        let seq: i64 = row.try_get("seq").map_err(db_err)?;
+        let author = user_from(&row, "").map_err(db_err)?;
+        Ok(Message {
+            id,
+            room_id: room,
+            seq,
+            author,
+            body,
+            created_at: at,
+        })
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(message_from).transpose().map_err(db_err)
+    }
+
+    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM messages WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn messages_before(&self, room: RoomId, before: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.room_id = $1 AND ($2::bigint IS NULL OR m.seq < $2) \
+             ORDER BY m.seq DESC LIMIT $3"
+        ))
+        .bind(room.0)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, message_from)
+    }
+
+    async fn messages_after(&self, room: RoomId, after: i64, up_to: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 AND ($3::bigint IS NULL OR m.seq <= $3) \
+             ORDER BY m.seq LIMIT $4"
+        ))
+        .bind(room.0)
+        .bind(after)
+        .bind(up_to)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        map_rows(rows, message_from)
+    }
+}
