@@ -24,3 +24,26 @@ async fn a_message_reaches_a_live_subscriber() {
     assert_eq!(data["roomMessages"]["body"], "hello");
     assert_eq!(data["roomMessages"]["seq"], sent.ok()["sendMessage"]["seq"]);
 }
+
+#[test]
+fn committed_schema_graphql_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql exists at the top level");
+    let generated = roomcast::graphql::sdl();
+    assert!(
+        committed == generated,
+        "schema.graphql is out of date: run `cargo run -- print-schema > schema.graphql` and commit it"
+    );
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .get(format!("http://{}/healthz", app.addr))
+        .send()
+        .await
+        .expect("request");
+    assert!(resp.status().is_success());
+}
