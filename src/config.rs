@@ -66,6 +66,16 @@ pub struct Config {
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// `redis://...`: fan live updates out to every node through Redis pub/sub (a cluster).
+    /// Without it, live updates reach subscribers on this node only.
+    #[arg(long, env = "ROOMCAST_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Most PostgreSQL connections this node opens.
+    #[arg(long, env = "ROOMCAST_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Milliseconds a request waits for a PostgreSQL connection before failing.
+    #[arg(long, env = "ROOMCAST_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
 }
 
 impl Config {
@@ -99,6 +109,9 @@ impl fmt::Debug for Config {
             .field("max_users_cap", &self.max_users_cap)
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
             .finish()
     }
 }
@@ -114,7 +127,12 @@ mod tests {
             "postgres://app:***@db:5432/chat"
         );
         assert_eq!(redact_url("sqlite://roomcast.db"), "sqlite://roomcast.db");
-        let cfg = Config::with_database("postgres://u:pw@h/d");
-        assert!(!format!("{cfg:?}").contains("pw"));
+        let mut cfg = Config::with_database("postgres://u:pw@h/d");
+        cfg.redis_url = Some("redis://:hush@cache:6379/0".into());
+        let printed = format!("{cfg:?}");
+        assert!(
+            !printed.contains("pw") && !printed.contains("hush"),
+            "{printed}"
+        );
     }
 }

@@ -11,12 +11,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::local::LocalBus;
+use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::{redact_url, Config};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
+use crate::graphql::shared::SharedMessages;
 use crate::http::{router, AppState, TransportSettings};
+use crate::store::postgres::{PoolSettings, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
@@ -27,14 +30,22 @@ pub struct App {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     grace: Duration,
+    shared: Arc<SharedMessages>,
 }
 
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PoolSettings {
+            max_connections: config.db_max_connections,
+            acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+        };
+        Ok(Arc::new(PostgresStore::connect(url, &pool).await?))
     } else {
         anyhow::bail!(
-            "unsupported database URL {}: use sqlite://path",
+            "unsupported database URL {}: use sqlite://path or postgres://...",
             redact_url(url)
         )
     }
@@ -45,14 +56,26 @@ impl App {
         tracing::info!(?config, "starting roomcast");
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let store = open_store(&config.database_url).await.with_context(|| {
+        let store = open_store(&config).await.with_context(|| {
             format!(
                 "opening the database at {}",
                 redact_url(&config.database_url)
             )
         })?;
-        let local_bus = Arc::new(LocalBus::new(config.broadcast_capacity));
-        let bus: Arc<dyn Bus> = local_bus.clone();
+        let (bus, prune_idle): (Arc<dyn Bus>, Box<dyn Fn() -> usize + Send>) =
+            match &config.redis_url {
+                Some(url) => {
+                    let redis = Arc::new(
+                        RedisBus::start(url, config.broadcast_capacity, &tasks, shutdown.clone())
+                            .await?,
+                    );
+                    (redis.clone(), Box::new(move || redis.prune_idle()))
+                }
+                None => {
+                    let local = Arc::new(LocalBus::new(config.broadcast_capacity));
+                    (local.clone(), Box::new(move || local.prune_idle()))
+                }
+            };
         let prune_every = Duration::from_secs(30);
         let prune_token = shutdown.clone();
         tasks.spawn(async move {
@@ -60,7 +83,7 @@ impl App {
             loop {
                 tokio::select! {
                     _ = prune_token.cancelled() => break,
-                    _ = tick.tick() => { local_bus.prune_idle(); }
+                    _ = tick.tick() => { prune_idle(); }
                 }
             }
         });
@@ -76,9 +99,12 @@ impl App {
             tasks.clone(),
             shutdown.clone(),
         );
-        let schema = build_schema(Some((rooms, identity.clone())));
+        let schema = build_schema(Some((rooms.clone(), identity.clone())));
+        let shared = Arc::new(SharedMessages::default());
         let state = AppState {
             schema,
+            rooms,
+            shared: shared.clone(),
             identity,
             settings: Arc::new(TransportSettings {
                 init_timeout: Duration::from_millis(config.init_timeout_ms),
@@ -100,11 +126,17 @@ impl App {
             shutdown,
             tasks,
             grace: Duration::from_millis(config.shutdown_grace_ms),
+            shared,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Counters of the shared subscription path (how often results were reused).
+    pub fn sharing_stats(&self) -> Arc<SharedMessages> {
+        self.shared.clone()
     }
 
     pub fn port(&self) -> u16 {

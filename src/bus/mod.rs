@@ -5,6 +5,7 @@
 //! using message sequence numbers, so the bus never has to be reliable.
 
 pub mod local;
+pub mod redis;
 
 use std::sync::Arc;
 

@@ -416,6 +416,11 @@ impl RoomService {
         let access = self.authorized(viewer, room, Action::AddMember).await?;
         self.existing_user(user).await?;
         if let Some(target) = self.store.room_access(room, Some(user)).await? {
+            if target.membership.is_some() {
+                return Err(DomainError::Conflict(
+                    "that user is already a member of this room".into(),
+                ));
+            }
             if target.banned {
                 return Err(DomainError::Conflict(
                     "that user is banned from this room: unban them first".into(),
@@ -480,15 +485,14 @@ impl RoomService {
         user: UserId,
         role: Role,
     ) -> DomainResult<Membership> {
-        let target = self.target_membership(room, user).await?;
-        self.authorized(
-            viewer,
-            room,
-            Action::SetRole {
-                target_role: target.role,
-            },
-        )
-        .await?;
+        // Authorize before revealing whether `user` is a member.
+        let target = self.store.membership(room, user).await?;
+        let target_role = target.as_ref().map_or(Role::Member, |m| m.role);
+        self.authorized(viewer, room, Action::SetRole { target_role })
+            .await?;
+        let target = target.ok_or_else(|| {
+            DomainError::NotFound("that user is not a member of this room".into())
+        })?;
         if role == Role::Owner {
             return Err(DomainError::bad_input(
                 "role",

@@ -5,6 +5,7 @@
 pub mod error;
 mod mutation;
 mod query;
+pub mod shared;
 mod subscription;
 pub mod types;
 

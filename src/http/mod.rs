@@ -45,6 +45,9 @@ pub struct TransportSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub schema: RoomcastSchema,
+    /// For the shared `roomMessages` path, which bypasses per-subscriber execution.
+    pub rooms: crate::domain::rooms::RoomService,
+    pub shared: Arc<crate::graphql::shared::SharedMessages>,
     pub identity: Identity,
     pub settings: Arc<TransportSettings>,
     pub shutdown: CancellationToken,
@@ -108,12 +111,22 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     json_response(status, &GqlResponse::from_errors(vec![coded_error(err)]))
 }
 
+/// The bearer token of the request, if it has an `Authorization` header. A header that is
+/// not `Bearer <token>` is returned whole so it fails authentication instead of silently
+/// making the request anonymous.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    let value = headers.get(header::AUTHORIZATION)?;
+    let Ok(value) = value.to_str() else {
+        return Some("\u{0}invalid");
+    };
+    match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Some(token.trim())
+        }
+        _ => Some(value),
+    }
 }
 
 /// The viewer for a token; an invalid or revoked token is an error, never anonymous.

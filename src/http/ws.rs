@@ -8,6 +8,7 @@
 //! backpressure to its own feeds only, and memory per connection stays small.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -183,7 +184,14 @@ fn payload_token(payload: &Option<Value>) -> Result<Option<String>, ()> {
     Ok(None)
 }
 
-type OpStream = Pin<Box<dyn Stream<Item = Option<Response>> + Send>>;
+/// What an operation produces: an executed result, a pre-serialised shared payload, or its end.
+enum OpItem {
+    Result(Box<Response>),
+    Shared(Arc<str>),
+    Done,
+}
+
+type OpStream = Pin<Box<dyn Stream<Item = OpItem> + Send>>;
 
 struct Connection {
     state: AppState,
@@ -303,6 +311,28 @@ impl Connection {
         self.send_json(msg).await
     }
 
+    /// Starts an operation: a `roomMessages` subscription shared with identical ones when it
+    /// qualifies, otherwise ordinary per-operation execution.
+    async fn start_operation(&self, request: Request, auth: &RequestAuth) -> OpStream {
+        let done = || stream::once(async { OpItem::Done });
+        if let Some(plan) = self.state.shared.plan(
+            &request.query,
+            request.operation_name.as_deref(),
+            &request.variables,
+        ) {
+            if let Some(feed) = self
+                .state
+                .shared
+                .open(&self.state.schema, &self.state.rooms, auth, plan)
+                .await
+            {
+                return Box::pin(feed.map(OpItem::Shared).chain(done()));
+            }
+        }
+        let results = self.state.schema.execute_stream(request.data(auth.clone()));
+        Box::pin(results.map(|r| OpItem::Result(Box::new(r))).chain(done()))
+    }
+
     /// The acknowledged connection: runs operations until the client or the server ends it.
     async fn serve(&mut self, mut source: stream::SplitStream<WebSocket>, auth: RequestAuth) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
@@ -341,8 +371,7 @@ impl Connection {
                                     return;
                                 }
                             };
-                            let results = self.state.schema.execute_stream(request.data(auth.clone()));
-                            let op: OpStream = Box::pin(results.map(Some).chain(stream::once(async { None })));
+                            let op = self.start_operation(request, &auth).await;
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }
@@ -368,7 +397,19 @@ impl Connection {
                 Some((id, item)) = ops.next(), if !ops.is_empty() => {
                     let first = fresh.remove(&id);
                     let msg = match item {
-                        Some(mut response) => {
+                        OpItem::Shared(payload) => {
+                            let text = format!(
+                                r#"{{"id":{},"type":"next","payload":{}}}"#,
+                                Value::String(id),
+                                payload
+                            );
+                            if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        OpItem::Result(response) => {
+                            let mut response = *response;
                             ensure_codes(&mut response);
                             if first && is_request_error(&response) {
                                 // Rejected before execution (parse, validation): an `error`
@@ -379,7 +420,7 @@ impl Connection {
                                 json!({"id": id, "type": "next", "payload": response})
                             }
                         }
-                        None => json!({"id": id, "type": "complete"}),
+                        OpItem::Done => json!({"id": id, "type": "complete"}),
                     };
                     if !self.send_json(msg).await {
                         return;

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
@@ -109,7 +108,8 @@ fn user_from(row: &PgRow, prefix: &str) -> Result<User, sqlx::Error> {
     })
 }
 
-const ROOM_SELECT: &str = "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
+const ROOM_SELECT: &str =
+    "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
      (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
      o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
      FROM rooms r JOIN users o ON o.id = r.owner_id";
@@ -231,64 +231,48 @@ impl PostgresStore {
             .ok_or_else(|| StoreError::NotFound("membership".into()))
     }
 
-    async fn user_where(&self, clause: &str, bind: impl UserKey) -> StoreResult<Option<PgRow>> {
-        let query = format!("SELECT id, username, created_at, password_hash FROM users WHERE {clause}");
-        bind.bind_to(sqlx::query(&query))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)
-    }
-}
-
-/// A value a user is looked up by (an id or a username).
-trait UserKey {
-    fn bind_to<'q>(
-        self,
-        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-}
-
-impl UserKey for UserId {
-    fn bind_to<'q>(
-        self,
-        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        q.bind(self.0)
-    }
-}
-
-impl UserKey for String {
-    fn bind_to<'q>(
-        self,
-        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        q.bind(self)
+    /// The user (and password hash) whose name matches `username` regardless of case.
+    async fn user_named(&self, username: &str) -> StoreResult<Option<PgRow>> {
+        sqlx::query(
+            "SELECT id, username, created_at, password_hash FROM users WHERE lower(username) = lower($1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(user.id.0)
-            .bind(&user.username)
-            .bind(password_hash)
-            .bind(user.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(conflict_as("username is taken"))?;
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user.id.0)
+        .bind(&user.username)
+        .bind(password_hash)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as("username is taken"))?;
         Ok(())
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = self.user_where("id = $1", id).await?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        let row = self
-            .user_where("lower(username) = lower($1)", username.to_owned())
-            .await?;
+        let row = self.user_named(username).await?;
         row.as_ref()
             .map(|r| Ok((user_from(r, "")?, r.try_get("password_hash")?)))
             .transpose()
@@ -296,13 +280,19 @@ impl Store for PostgresStore {
     }
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-        let row = self
-            .user_where("lower(username) = lower($1)", username.to_owned())
-            .await?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        let row = self.user_named(username).await?;
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
-    async fn create_session(&self, token_hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(user.0)
@@ -322,16 +312,21 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+        row.as_ref()
+            .map(|r| user_from(r, ""))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(Utc::now())
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(crate::domain::model::now())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -368,7 +363,11 @@ impl Store for PostgresStore {
         self.room_on(id).await
     }
 
-    async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>> {
+    async fn room_access(
+        &self,
+        id: RoomId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<RoomAccess>> {
         let Some(room) = self.room_on(id).await? else {
             return Ok(None);
         };
@@ -406,7 +405,10 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<Room>> {
         let pattern = search.map(|s| {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         // ILIKE: the SQLite store's LIKE ignores case too.
@@ -466,12 +468,14 @@ impl Store for PostgresStore {
     }
 
     async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
-        let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"))
-            .bind(room.0)
-            .bind(user.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
+        ))
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(member_from).transpose().map_err(db_err)
     }
 
@@ -518,16 +522,20 @@ impl Store for PostgresStore {
             .map_err(db_err)?
             .is_some();
         if banned {
-            return Err(StoreError::Conflict("that user is banned from this room".into()));
+            return Err(StoreError::Conflict(
+                "that user is banned from this room".into(),
+            ));
         }
-        sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-            .bind(room.0)
-            .bind(user.0)
-            .bind(role.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_as("already a member of this room"))?;
+        sqlx::query(
+            "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_as("already a member of this room"))?;
         sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
@@ -563,7 +571,12 @@ impl Store for PostgresStore {
         self.required_membership(room, user).await
     }
 
-    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId) -> StoreResult<Room> {
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        from: UserId,
+        to: UserId,
+    ) -> StoreResult<Room> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let promoted = sqlx::query(
             "UPDATE memberships SET role = 'owner', muted = FALSE, muted_until = NULL \
@@ -634,19 +647,23 @@ impl Store for PostgresStore {
         .await
         .map_err(conflict_as("user is already banned"))?;
         for table in ["memberships", "join_requests"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE room_id = $1 AND user_id = $2"))
-                .bind(room.0)
-                .bind(user.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2"))
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE room_id = $1 AND user_id = $2"
+            ))
             .bind(room.0)
             .bind(user.0)
-            .fetch_one(&mut *tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
+        let row = sqlx::query(&format!(
+            "{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2"
+        ))
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         ban_from(&row).map_err(db_err)
     }
@@ -662,11 +679,13 @@ impl Store for PostgresStore {
     }
 
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-        let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"))
-            .bind(room.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&format!(
+            "{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"
+        ))
+        .bind(room.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         map_rows(rows, ban_from)
     }
 
@@ -693,21 +712,25 @@ impl Store for PostgresStore {
     }
 
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-        let rows = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"))
-            .bind(room.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"
+        ))
+        .bind(room.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         map_rows(rows, request_from)
     }
 
     async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-        let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"))
-            .bind(room.0)
-            .bind(user.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"
+        ))
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(request_from).transpose().map_err(db_err)
     }
 
@@ -777,7 +800,12 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn messages_before(&self, room: RoomId, before: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE m.room_id = $1 AND ($2::bigint IS NULL OR m.seq < $2) \
              ORDER BY m.seq DESC LIMIT $3"
@@ -791,7 +819,13 @@ impl Store for PostgresStore {
         map_rows(rows, message_from)
     }
 
-    async fn messages_after(&self, room: RoomId, after: i64, up_to: Option<i64>, limit: u32) -> StoreResult<Vec<Message>> {
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: i64,
+        up_to: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
             "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 AND ($3::bigint IS NULL OR m.seq <= $3) \
              ORDER BY m.seq LIMIT $4"

@@ -1,7 +1,9 @@
 //! Test harness: `spawn_app()` starts a real roomcast on port 0 with its own fresh database,
-#![allow(dead_code)] // Shared by every test module; not each uses every helper.
 //! and clients that talk to it the way real clients do: GraphQL over HTTP POST, and a
 //! graphql-ws (graphql-transport-ws) WebSocket client for subscriptions.
+
+// Shared by every test module; not each uses every helper.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub http: reqwest::Client,
     pub database_url: String,
+    /// The server's shared-subscription counters.
+    pub sharing: std::sync::Arc<roomcast::graphql::shared::SharedMessages>,
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Keeps the temporary database directory alive for the app's lifetime.
@@ -38,6 +42,51 @@ pub struct TestDb {
 /// A fresh, empty database for one test.
 pub async fn fresh_db() -> TestDb {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    // ROOMCAST_TEST_BACKEND=postgres: a new database per test on a local PostgreSQL (trust
+    // auth; ROOMCAST_TEST_POSTGRES overrides the server URL), named rc_<unix secs>_<uuid>.
+    // Databases of earlier runs, older than an hour, are dropped on the way.
+    if std::env::var("ROOMCAST_TEST_BACKEND").is_ok_and(|b| b == "postgres") {
+        use sqlx::Connection as _;
+        let server = std::env::var("ROOMCAST_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let server = server.trim_end_matches('/').to_owned();
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .expect("connect to the test PostgreSQL server");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let old: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%'")
+                .fetch_all(&mut admin)
+                .await
+                .unwrap_or_default();
+        for name in old {
+            let created = name.split('_').nth(1).and_then(|t| t.parse::<u64>().ok());
+            if created.is_some_and(|t| t + 3600 < now) {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+        let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
+        let mut attempt = 0;
+        // Concurrent CREATE DATABASE can collide on the template; try again shortly.
+        while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+        {
+            attempt += 1;
+            assert!(attempt < 10, "creating test database {name}: {e}");
+            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+        }
+        let _ = admin.close().await;
+        return TestDb {
+            url: format!("{server}/{name}"),
+            dir,
+        };
+    }
     let url = format!("sqlite://{}", dir.path().join("roomcast.db").display());
     TestDb { url, dir }
 }
@@ -60,9 +109,11 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
+    let sharing = app.sharing_stats();
     let handle = tokio::spawn(app.run_until_stopped());
     TestApp {
         addr,
+        sharing,
         http: reqwest::Client::new(),
         database_url: db.url.clone(),
         shutdown,
@@ -106,7 +157,10 @@ impl Gql {
     }
 
     pub fn message(&self) -> String {
-        self.0["errors"][0]["message"].as_str().unwrap_or("").to_owned()
+        self.0["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 }
 
@@ -168,7 +222,10 @@ impl TestApp {
                 json!({"n": name, "t": room_type}),
             )
             .await;
-        r.ok()["createRoom"]["id"].as_str().expect("room id").to_owned()
+        r.ok()["createRoom"]["id"]
+            .as_str()
+            .expect("room id")
+            .to_owned()
     }
 
     pub async fn join(&self, who: &Session, room: &str) -> Gql {
@@ -193,7 +250,10 @@ impl TestApp {
     pub async fn act(&self, who: &Session, mutation: &str, room: &str, user: &str) -> Gql {
         self.post(
             Some(&who.token),
-            &format!("mutation($r: ID!, $u: ID!) {{ {mutation}(roomId: $r, userId: $u) {} }}", selection_for(mutation)),
+            &format!(
+                "mutation($r: ID!, $u: ID!) {{ {mutation}(roomId: $r, userId: $u) {} }}",
+                selection_for(mutation)
+            ),
             json!({"r": room, "u": user}),
         )
         .await
@@ -206,7 +266,8 @@ impl TestApp {
             Some(t) => json!({"token": t}),
             None => json!({}),
         };
-        ws.send(json!({"type": "connection_init", "payload": payload})).await;
+        ws.send(json!({"type": "connection_init", "payload": payload}))
+            .await;
         let ack = ws.next_json().await;
         assert_eq!(ack["type"], "connection_ack", "expected ack, got {ack}");
         ws
@@ -257,11 +318,14 @@ impl WsClient {
     pub async fn connect_with_protocol(url: &str, protocol: Option<&str>) -> Self {
         let mut request = url.into_client_request().expect("ws request");
         if let Some(p) = protocol {
-            request
-                .headers_mut()
-                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).expect("header"));
+            request.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_str(p).expect("header"),
+            );
         }
-        let (socket, _resp) = tokio_tungstenite::connect_async(request).await.expect("ws connects");
+        let (socket, _resp) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("ws connects");
         Self { socket }
     }
 
@@ -284,7 +348,9 @@ impl WsClient {
                 .expect("timed out waiting for a WebSocket message");
             match frame {
                 Some(Ok(Message::Text(t))) => {
-                    return WsEvent::Json(serde_json::from_str(t.as_str()).expect("server sent JSON"))
+                    return WsEvent::Json(
+                        serde_json::from_str(t.as_str()).expect("server sent JSON"),
+                    )
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = frame
@@ -302,7 +368,9 @@ impl WsClient {
     pub async fn next_json(&mut self) -> Value {
         match self.next_event().await {
             WsEvent::Json(v) => v,
-            WsEvent::Closed(code, reason) => panic!("socket closed ({code:?} {reason}) while expecting a message"),
+            WsEvent::Closed(code, reason) => {
+                panic!("socket closed ({code:?} {reason}) while expecting a message")
+            }
         }
     }
 
@@ -366,7 +434,10 @@ impl WsClient {
                 _ => {}
             }
             if msg["id"] == id {
-                return (msg["type"].as_str().unwrap_or("").to_owned(), msg["payload"].clone());
+                return (
+                    msg["type"].as_str().unwrap_or("").to_owned(),
+                    msg["payload"].clone(),
+                );
             }
         }
     }
@@ -375,7 +446,10 @@ impl WsClient {
     pub async fn next_data(&mut self, id: &str) -> Value {
         let (ty, payload) = self.next_for(id).await;
         assert_eq!(ty, "next", "expected next for {id}, got {ty}: {payload}");
-        assert!(payload.get("errors").is_none_or(|e| e.is_null()), "errors: {payload}");
+        assert!(
+            payload.get("errors").is_none_or(|e| e.is_null()),
+            "errors: {payload}"
+        );
         payload["data"].clone()
     }
 
@@ -386,13 +460,21 @@ impl WsClient {
             let (ty, payload) = self.next_for(id).await;
             match ty.as_str() {
                 "next" if payload.get("errors").is_some_and(|e| !e.is_null()) => {
-                    let code = payload["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned();
+                    let code = payload["errors"][0]["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned();
                     let (ty2, _) = self.next_for(id).await;
                     assert_eq!(ty2, "complete", "an error must end the operation");
                     return code;
                 }
                 "next" => continue,
-                "error" => return payload[0]["extensions"]["code"].as_str().unwrap_or("").to_owned(),
+                "error" => {
+                    return payload[0]["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned()
+                }
                 other => panic!("expected an error for {id}, got {other}: {payload}"),
             }
         }
@@ -411,7 +493,68 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// ------------------------------------------------------------ rooms and moderation helpers
+
+impl TestApp {
+    /// `createRoom` with a full `CreateRoomInput` (e.g. `{"name": "x", "type": "RESTRICTED",
+    /// "maxUsers": 2}`); returns the room id.
+    pub async fn create_room_with(&self, owner: &Session, input: Value) -> String {
+        let r = self
+            .post(
+                Some(&owner.token),
+                "mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }",
+                json!({"i": input}),
+            )
+            .await;
+        r.ok()["createRoom"]["id"]
+            .as_str()
+            .expect("room id")
+            .to_owned()
+    }
+
+    /// `setMemberRole(roomId, userId, role)`, selecting the member's role.
+    pub async fn set_role(&self, who: &Session, room: &str, user: &str, role: &str) -> Gql {
+        self.post(
+            Some(&who.token),
+            "mutation($r: ID!, $u: ID!, $role: Role!) { setMemberRole(roomId: $r, userId: $u, role: $role) { role user { id } } }",
+            json!({"r": room, "u": user, "role": role}),
+        )
+        .await
+    }
+
+    /// Registers a new user and has `admin` add them to the room (any room type).
+    pub async fn member_of(&self, admin: &Session, room: &str, prefix: &str) -> Session {
+        let who = self.register(&uname(prefix)).await;
+        self.act(admin, "addMember", room, &who.id).await.ok();
+        who
+    }
+
+    /// Registers a new user, has `owner` add them to the room and make them an ADMIN.
+    pub async fn admin_of(&self, owner: &Session, room: &str, prefix: &str) -> Session {
+        let who = self.member_of(owner, room, prefix).await;
+        self.set_role(owner, room, &who.id, "ADMIN").await.ok();
+        who
+    }
+}
+
+/// The string field `field` of every element of the array `v` (e.g. the ids of `nodes`).
+pub fn strings(v: &Value, field: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {v}"))
+        .iter()
+        .map(|n| {
+            n[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string {field} in {n}"))
+                .to_owned()
+        })
+        .collect()
 }

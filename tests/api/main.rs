@@ -1,10 +1,12 @@
 //! Integration tests: the real server over HTTP and graphql-ws, one fresh database per test.
 
 mod auth_and_input;
+mod cluster;
 mod helpers;
 mod live_feeds;
 mod moderation;
 mod persistence;
 mod rooms;
+mod shared_execution;
 mod smoke;
 mod ws_protocol;

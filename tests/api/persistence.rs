@@ -42,7 +42,9 @@ async fn a_restart_on_the_same_database_loses_nothing() {
     .await
     .ok();
     for n in 1..=3 {
-        app.send(&admin, &room, &format!("before restart {n}")).await.ok();
+        app.send(&admin, &room, &format!("before restart {n}"))
+            .await
+            .ok();
     }
     let private = app.create_room(&owner, "hidden", "PRIVATE").await;
 
@@ -51,7 +53,9 @@ async fn a_restart_on_the_same_database_loses_nothing() {
     let app = spawn_on(&db, |_| {}).await;
 
     // Assert: the old token still works, and so does the password.
-    let viewer = app.post(Some(&owner.token), "{ viewer { username } }", json!({})).await;
+    let viewer = app
+        .post(Some(&owner.token), "{ viewer { username } }", json!({}))
+        .await;
     assert_eq!(viewer.ok()["viewer"]["username"], owner.username.as_str());
     let login = app
         .post(
@@ -82,12 +86,20 @@ async fn a_restart_on_the_same_database_loses_nothing() {
         members
             .iter()
             .find(|m| m["user"]["username"] == name)
-            .map(|m| (m["role"].as_str().unwrap_or("").to_owned(), m["muted"].as_bool().unwrap_or(false)))
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap_or("").to_owned(),
+                    m["muted"].as_bool().unwrap_or(false),
+                )
+            })
     };
     assert_eq!(role_of(&admin.username), Some(("ADMIN".into(), false)));
     assert_eq!(role_of(&muted.username), Some(("MEMBER".into(), true)));
     assert_eq!(role_of(&banned.username), None);
-    assert_eq!(room_data["bans"][0]["user"]["username"], banned.username.as_str());
+    assert_eq!(
+        room_data["bans"][0]["user"]["username"],
+        banned.username.as_str()
+    );
     assert_eq!(room_data["bans"][0]["reason"], "spam");
     assert_eq!(room_data["joinRequests"][0]["message"], "please");
     let seqs: Vec<i64> = room_data["messages"]["nodes"]
@@ -100,7 +112,11 @@ async fn a_restart_on_the_same_database_loses_nothing() {
     assert_eq!(app.join(&banned, &room).await.code(), "BANNED");
     assert_eq!(app.send(&muted, &room, "let me talk").await.code(), "MUTED");
     let hidden = app
-        .post(Some(&banned.token), "query($r: ID!) { room(id: $r) { id } }", json!({"r": private}))
+        .post(
+            Some(&banned.token),
+            "query($r: ID!) { room(id: $r) { id } }",
+            json!({"r": private}),
+        )
         .await;
     assert!(hidden.ok()["room"].is_null());
 

@@ -26,7 +26,8 @@ async fn no_connection_init_within_the_timeout_closes_4408() {
 async fn an_invalid_token_at_init_closes_4403() {
     let app = spawn_app().await;
     let mut ws = WsClient::connect(&app.ws_url()).await;
-    ws.send(json!({"type": "connection_init", "payload": {"token": "forged-token"}})).await;
+    ws.send(json!({"type": "connection_init", "payload": {"token": "forged-token"}}))
+        .await;
     assert_eq!(ws.expect_close().await, 4403);
 }
 
@@ -34,9 +35,12 @@ async fn an_invalid_token_at_init_closes_4403() {
 async fn a_revoked_token_at_init_closes_4403() {
     let app = spawn_app().await;
     let alice = app.register(&uname("alice")).await;
-    app.post(Some(&alice.token), "mutation { logout }", json!({})).await.ok();
+    app.post(Some(&alice.token), "mutation { logout }", json!({}))
+        .await
+        .ok();
     let mut ws = WsClient::connect(&app.ws_url()).await;
-    ws.send(json!({"type": "connection_init", "payload": {"token": alice.token}})).await;
+    ws.send(json!({"type": "connection_init", "payload": {"token": alice.token}}))
+        .await;
     assert_eq!(ws.expect_close().await, 4403);
 }
 
@@ -99,7 +103,10 @@ async fn a_missing_subprotocol_closes_4406() {
 async fn messages_over_64_kib_are_refused() {
     let app = spawn_app().await;
     let mut ws = app.ws(None).await;
-    let huge = format!(r#"{{"type":"ping","payload":{{"x":"{}"}}}}"#, "a".repeat(70 * 1024));
+    let huge = format!(
+        r#"{{"type":"ping","payload":{{"x":"{}"}}}}"#,
+        "a".repeat(70 * 1024)
+    );
     ws.send_text(&huge).await;
     assert_eq!(ws.expect_close().await, 1009);
 }
@@ -134,7 +141,10 @@ async fn complete_stops_the_operation() {
     // Only "b" receives it; nothing arrives for "a" before b's message.
     let msg = ws.next_json().await;
     assert_eq!(msg["id"], "b", "got {msg}");
-    assert_eq!(msg["payload"]["data"]["roomMessages"]["body"], "after complete");
+    assert_eq!(
+        msg["payload"]["data"]["roomMessages"]["body"],
+        "after complete"
+    );
     // The id is free again: re-subscribing with it is not a duplicate.
     ws.subscribe_messages("a", &room, None).await;
     ping_pong(&mut ws).await;
@@ -145,7 +155,8 @@ async fn queries_and_mutations_over_the_socket_get_next_then_complete() {
     let app = spawn_app().await;
     let alice = app.register(&uname("alice")).await;
     let mut ws = app.ws(Some(&alice.token)).await;
-    ws.subscribe("q", "{ viewer { username } }", json!({})).await;
+    ws.subscribe("q", "{ viewer { username } }", json!({}))
+        .await;
     let data = ws.next_data("q").await;
     assert_eq!(data["viewer"]["username"], alice.username.as_str());
     assert_eq!(ws.next_for("q").await.0, "complete");
@@ -163,7 +174,8 @@ async fn queries_and_mutations_over_the_socket_get_next_then_complete() {
 async fn an_invalid_document_gets_an_error_message_with_a_code() {
     let app = spawn_app().await;
     let mut ws = app.ws(None).await;
-    ws.subscribe("v", "subscription { noSuchField }", json!({})).await;
+    ws.subscribe("v", "subscription { noSuchField }", json!({}))
+        .await;
     let (ty, payload) = ws.next_for("v").await;
     assert_eq!(ty, "error");
     assert_eq!(payload[0]["extensions"]["code"], "BAD_USER_INPUT");
@@ -195,12 +207,24 @@ async fn subscribing_without_read_access_fails_with_the_query_code() {
         }
     };
     let mut ws = app.ws(Some(&other.token)).await;
-    for (room, expected) in [(&restricted, "FORBIDDEN"), (&private, "NOT_FOUND"), (&public, "BANNED")] {
+    for (room, expected) in [
+        (&restricted, "FORBIDDEN"),
+        (&private, "NOT_FOUND"),
+        (&public, "BANNED"),
+    ] {
         assert_eq!(query_code(room.clone()).await, expected);
         ws.subscribe_messages("m", room, None).await;
-        assert_eq!(ws.expect_error_end("m").await, expected, "roomMessages on {expected}");
+        assert_eq!(
+            ws.expect_error_end("m").await,
+            expected,
+            "roomMessages on {expected}"
+        );
         ws.subscribe_events("e", room).await;
-        assert_eq!(ws.expect_error_end("e").await, expected, "roomEvents on {expected}");
+        assert_eq!(
+            ws.expect_error_end("e").await,
+            expected,
+            "roomEvents on {expected}"
+        );
     }
     let mut anon = app.ws(None).await;
     anon.subscribe_messages("m", &public, None).await;
@@ -227,6 +251,10 @@ async fn the_token_may_also_come_as_an_authorization_value() {
     ws.send(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", alice.token)}}))
         .await;
     assert_eq!(ws.next_json().await["type"], "connection_ack");
-    ws.subscribe("q", "{ viewer { username } }", json!({})).await;
-    assert_eq!(ws.next_data("q").await["viewer"]["username"], alice.username.as_str());
+    ws.subscribe("q", "{ viewer { username } }", json!({}))
+        .await;
+    assert_eq!(
+        ws.next_data("q").await["viewer"]["username"],
+        alice.username.as_str()
+    );
 }

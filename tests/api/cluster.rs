@@ -1,0 +1,459 @@
+//! Several roomcast nodes in one test process, sharing one fresh PostgreSQL database and a
+//! Redis server the test starts (and kills, and restarts) itself: live messages and
+//! moderation cross nodes, one order for every subscriber, nothing lost across a Redis
+//! restart, and a cursor from one node resumes on any other. These tests always use
+//! PostgreSQL (`ROOMCAST_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`),
+//! whatever `ROOMCAST_TEST_BACKEND` says, and need `redis-server` on the PATH.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A `redis-server` child process on a free local port, killed on drop.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    async fn start() -> Self {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut server = Self { port, child: None };
+            if server.launch().await {
+                return server;
+            }
+        }
+        panic!("could not start redis-server");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the process and waits until it answers PING; false if it exited instead
+    /// (the port was taken in the meantime).
+    async fn launch(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (is it installed?)");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).expect("redis url");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+                {
+                    return true;
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return false;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts a new, empty one on the same port.
+    async fn restart(&mut self) {
+        self.kill();
+        assert!(self.launch().await, "redis-server restarts on its port");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A new, empty PostgreSQL database; returns its URL.
+async fn postgres_db() -> String {
+    use sqlx::Connection as _;
+    let server = std::env::var("ROOMCAST_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = server.trim_end_matches('/').to_owned();
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("cluster tests need PostgreSQL");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut attempt = 0;
+    while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+    {
+        attempt += 1;
+        assert!(attempt < 10, "creating test database {name}: {e}");
+        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+    }
+    let _ = admin.close().await;
+    format!("{server}/{name}")
+}
+
+struct Cluster {
+    nodes: Vec<TestApp>,
+    redis: RedisServer,
+}
+
+/// `n` nodes on one new database and one new Redis.
+async fn cluster(n: usize) -> Cluster {
+    let redis = RedisServer::start().await;
+    let db = postgres_db().await;
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let (db, redis_url) = (db.clone(), redis.url());
+        nodes.push(
+            spawn_with(move |c| {
+                c.database_url = db;
+                c.redis_url = Some(redis_url);
+            })
+            .await,
+        );
+    }
+    Cluster { nodes, redis }
+}
+
+/// A round trip on the socket: every message sent before it (a subscribe) was handled.
+async fn ping_pong(ws: &mut WsClient) {
+    ws.send(json!({"type": "ping"})).await;
+    while ws.next_json().await["type"] != "pong" {}
+}
+
+/// A message subscription to `room` on `node` from now on, registered.
+async fn watch(node: &TestApp, who: &Session, room: &str) -> WsClient {
+    let mut ws = node.ws(Some(&who.token)).await;
+    ws.subscribe_messages("m", room, None).await;
+    ping_pong(&mut ws).await;
+    ws
+}
+
+/// The next message on subscription "m", as (seq, body).
+async fn next_message(ws: &mut WsClient) -> (i64, String) {
+    let m = ws.next_data("m").await["roomMessages"].clone();
+    (
+        m["seq"].as_i64().unwrap_or(-1),
+        m["body"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// Sends a message; fails the test if the mutation fails or takes longer than `WAIT`.
+async fn send_ok(node: &TestApp, who: &Session, room: &str, body: &str) -> Value {
+    let r = tokio::time::timeout(WAIT, node.send(who, room, body))
+        .await
+        .expect("sendMessage answered in time");
+    r.ok()["sendMessage"].clone()
+}
+
+/// Waits for both feeds "m" and "e" to end; returns their codes.
+async fn both_end(ws: &mut WsClient) -> (String, String) {
+    let (mut m, mut e) = (None, None);
+    while m.is_none() || e.is_none() {
+        let msg = ws.next_json().await;
+        let errors = match msg["type"].as_str() {
+            Some("next") => &msg["payload"]["errors"],
+            Some("error") => &msg["payload"],
+            _ => continue,
+        };
+        if let Some(code) = errors[0]["extensions"]["code"].as_str() {
+            match msg["id"].as_str() {
+                Some("m") => m = Some(code.to_owned()),
+                Some("e") => e = Some(code.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    (m.unwrap_or_default(), e.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_message_sent_on_one_node_arrives_once_and_in_order_on_every_node() {
+    let c = cluster(3).await;
+    let (a, b, cc) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
+    let alice = a.register(&uname("alice")).await;
+    let bob = b.register(&uname("bob")).await;
+    let room = a.create_room(&alice, "crossing", "PUBLIC").await;
+    b.join(&bob, &room).await.ok();
+    let mut subscribers = vec![
+        watch(a, &alice, &room).await,
+        watch(b, &bob, &room).await,
+        watch(cc, &bob, &room).await,
+    ];
+    for n in 1..=5 {
+        send_ok(a, &alice, &room, &format!("m{n}")).await;
+    }
+    send_ok(b, &bob, &room, "m6").await;
+    for ws in &mut subscribers {
+        for n in 1..=6 {
+            assert_eq!(next_message(ws).await, (n, format!("m{n}")));
+        }
+    }
+    // Once: the next thing each subscriber sees is the next message, not a repeat.
+    send_ok(cc, &bob, &room, "m7").await;
+    for ws in &mut subscribers {
+        assert_eq!(next_message(ws).await, (7, "m7".to_owned()));
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_messages_from_every_node_reach_every_subscriber_in_one_order() {
+    const SENDERS: usize = 5;
+    const EACH: usize = 200;
+    const TOTAL: usize = SENDERS * EACH;
+    let c = cluster(3).await;
+    let owner = c.nodes[0].register(&uname("owner")).await;
+    let room = c.nodes[0].create_room(&owner, "busy", "PUBLIC").await;
+    let mut senders = Vec::new();
+    for i in 0..SENDERS {
+        let node = &c.nodes[i % c.nodes.len()];
+        let s = node.register(&uname(&format!("s{i}"))).await;
+        node.join(&s, &room).await.ok();
+        senders.push(s);
+    }
+    let mut readers = Vec::new();
+    for node in &c.nodes {
+        for _ in 0..2 {
+            let mut ws = watch(node, &owner, &room).await;
+            readers.push(tokio::spawn(async move {
+                let mut got = Vec::with_capacity(TOTAL);
+                for _ in 0..TOTAL {
+                    got.push(next_message(&mut ws).await);
+                }
+                got
+            }));
+        }
+    }
+
+    let sends = senders.iter().enumerate().map(|(i, s)| {
+        let node = &c.nodes[i % c.nodes.len()];
+        let room = &room;
+        async move {
+            for n in 0..EACH {
+                send_ok(node, s, room, &format!("{i}:{n}")).await;
+            }
+        }
+    });
+    futures_util::future::join_all(sends).await;
+
+    let mut orders = Vec::new();
+    for reader in readers {
+        orders.push(reader.await.expect("reader finished"));
+    }
+    let expected: Vec<i64> = (1..=TOTAL as i64).collect();
+    for got in &orders {
+        let seqs: Vec<i64> = got.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, expected, "seq 1..N in order, no gaps or duplicates");
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "every subscriber on every node sees one identical order"
+    );
+    for i in 0..SENDERS {
+        let mine: Vec<&str> = orders[0]
+            .iter()
+            .map(|(_, b)| b.as_str())
+            .filter(|b| b.starts_with(&format!("{i}:")))
+            .collect();
+        let want: Vec<String> = (0..EACH).map(|n| format!("{i}:{n}")).collect();
+        assert_eq!(mine, want, "sender {i}'s messages keep their send order");
+    }
+}
+
+#[tokio::test]
+async fn a_ban_on_one_node_ends_the_subscriptions_on_another() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let member = b.register(&uname("member")).await;
+    let room = a.create_room(&owner, "moderated", "PUBLIC").await;
+    b.join(&member, &room).await.ok();
+    let mut ws = b.ws(Some(&member.token)).await;
+    ws.subscribe_messages("m", &room, None).await;
+    ws.subscribe_events("e", &room).await;
+    ping_pong(&mut ws).await;
+
+    a.act(&owner, "banUser", &room, &member.id).await.ok();
+    assert_eq!(both_end(&mut ws).await, ("BANNED".into(), "BANNED".into()));
+    ws.subscribe_messages("again", &room, None).await;
+    assert_eq!(ws.expect_error_end("again").await, "BANNED");
+}
+
+#[tokio::test]
+async fn a_kick_and_a_room_deletion_on_one_node_end_subscriptions_on_another() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let room = a.create_room(&owner, "members only", "RESTRICTED").await;
+    let kicked = a.member_of(&owner, &room, "kicked").await;
+    let stayer = a.member_of(&owner, &room, "stayer").await;
+    let mut kicked_ws = b.ws(Some(&kicked.token)).await;
+    kicked_ws.subscribe_messages("m", &room, None).await;
+    kicked_ws.subscribe_events("e", &room).await;
+    ping_pong(&mut kicked_ws).await;
+    let mut stayer_ws = b.ws(Some(&stayer.token)).await;
+    stayer_ws.subscribe_messages("m", &room, None).await;
+    stayer_ws.subscribe_events("e", &room).await;
+    ping_pong(&mut stayer_ws).await;
+
+    a.act(&owner, "removeMember", &room, &kicked.id).await.ok();
+    assert_eq!(
+        both_end(&mut kicked_ws).await,
+        ("FORBIDDEN".into(), "FORBIDDEN".into())
+    );
+
+    a.post(
+        Some(&owner.token),
+        "mutation($r: ID!) { deleteRoom(roomId: $r) }",
+        json!({"r": room}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        both_end(&mut stayer_ws).await,
+        ("NOT_FOUND".into(), "NOT_FOUND".into())
+    );
+}
+
+#[tokio::test]
+async fn a_timed_mute_set_on_one_node_ends_everywhere() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let member = b.register(&uname("member")).await;
+    let room = a.create_room(&owner, "quiet", "PUBLIC").await;
+    b.join(&member, &room).await.ok();
+    let mut ws = b.ws(Some(&owner.token)).await;
+    ws.subscribe_events("e", &room).await;
+    ping_pong(&mut ws).await;
+
+    // Long enough that the MUTED check below runs well inside it, even on a busy machine.
+    a.post(
+        Some(&owner.token),
+        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 3) { muted } }",
+        json!({"r": room, "u": member.id}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberMuted"
+    );
+    assert_eq!(b.send(&member, &room, "shh").await.code(), "MUTED");
+    let unmuted = ws.next_data("e").await;
+    assert_eq!(unmuted["roomEvents"]["__typename"], "MemberUnmuted");
+    send_ok(b, &member, &room, "free again").await;
+}
+
+#[tokio::test]
+async fn killing_and_restarting_redis_mid_stream_loses_nothing() {
+    let mut c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let alice = a.register(&uname("alice")).await;
+    let bob = b.register(&uname("bob")).await;
+    let room = a.create_room(&alice, "weather", "PUBLIC").await;
+    b.join(&bob, &room).await.ok();
+    let mut subscribers = vec![watch(a, &alice, &room).await, watch(b, &bob, &room).await];
+    for n in 1..=3 {
+        send_ok(a, &alice, &room, &format!("m{n}")).await;
+    }
+    for ws in &mut subscribers {
+        for n in 1..=3 {
+            assert_eq!(next_message(ws).await, (n, format!("m{n}")));
+        }
+    }
+
+    // Redis gone: both nodes keep taking messages and answering queries.
+    c.redis.kill();
+    for n in 4..=6 {
+        send_ok(a, &alice, &room, &format!("m{n}")).await;
+    }
+    for n in 7..=8 {
+        send_ok(b, &bob, &room, &format!("m{n}")).await;
+    }
+    let history = b
+        .post(
+            Some(&bob.token),
+            "query($r: ID!) { room(id: $r) { messages(last: 20) { nodes { body } } } }",
+            json!({"r": room}),
+        )
+        .await;
+    assert_eq!(
+        strings(&history.ok()["room"]["messages"]["nodes"], "body").len(),
+        8,
+        "history is served while Redis is down: {}",
+        history.0
+    );
+
+    // Redis back (empty): every subscriber catches up, in order, without a new message.
+    c.redis.restart().await;
+    for ws in &mut subscribers {
+        for n in 4..=8 {
+            assert_eq!(next_message(ws).await, (n, format!("m{n}")));
+        }
+    }
+    // And live fan-out works again, each message once.
+    send_ok(b, &bob, &room, "m9").await;
+    send_ok(a, &alice, &room, "m10").await;
+    for ws in &mut subscribers {
+        assert_eq!(next_message(ws).await, (9, "m9".to_owned()));
+        assert_eq!(next_message(ws).await, (10, "m10".to_owned()));
+    }
+}
+
+#[tokio::test]
+async fn resuming_after_a_cursor_works_on_any_node() {
+    let c = cluster(3).await;
+    let (a, b, cc) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
+    let alice = a.register(&uname("alice")).await;
+    let room = a.create_room(&alice, "resume", "PUBLIC").await;
+    let mut cursors = Vec::new();
+    for n in 1..=5 {
+        let sent = send_ok(a, &alice, &room, &format!("m{n}")).await;
+        cursors.push(sent["cursor"].as_str().unwrap_or("").to_owned());
+    }
+    // A cursor handed out by node A resumes on B and on C.
+    // (Replayed messages prove the live subscription: it is taken before the replay.)
+    let mut on_b = b.ws(Some(&alice.token)).await;
+    on_b.subscribe_messages("m", &room, Some(&cursors[1])).await;
+    let mut on_c = cc.ws(Some(&alice.token)).await;
+    on_c.subscribe_messages("m", &room, Some(&cursors[3])).await;
+    for n in 3..=5 {
+        assert_eq!(next_message(&mut on_b).await, (n, format!("m{n}")));
+    }
+    assert_eq!(next_message(&mut on_c).await, (5, "m5".to_owned()));
+    send_ok(cc, &alice, &room, "m6").await;
+    assert_eq!(next_message(&mut on_b).await, (6, "m6".to_owned()));
+    assert_eq!(next_message(&mut on_c).await, (6, "m6".to_owned()));
+}

@@ -1,0 +1,141 @@
+//! Shared execution of `roomMessages`: subscribers with the same operation share one
+//! execution and one serialised payload per message, and receive exactly what per-subscriber
+//! execution would have sent them (compared byte for byte against the ordinary path, which a
+//! root-field directive forces).
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const SELECTION: &str = "{ __typename id roomId seq cursor body createdAt \
+    author { id username createdAt __typename } ...M }";
+const FRAGMENT: &str = "fragment M on Message { alsoBody: body }";
+
+fn doc(directive: &str) -> String {
+    format!(
+        "subscription Feed($r: ID!, $a: String) {{ feed: roomMessages(roomId: $r, after: $a) {directive} {SELECTION} }} {FRAGMENT}"
+    )
+}
+
+async fn ping_pong(ws: &mut WsClient) {
+    ws.send(json!({"type": "ping"})).await;
+    loop {
+        if ws.next_json().await["type"] == "pong" {
+            return;
+        }
+    }
+}
+
+/// The raw `payload` of the next message for `id`.
+async fn next_payload(ws: &mut WsClient, id: &str) -> (String, Value) {
+    ws.next_for(id).await
+}
+
+#[tokio::test]
+async fn shared_payloads_equal_per_subscriber_execution_including_the_final_error() {
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let member = app.register(&uname("member")).await;
+    let room = app.create_room(&owner, "shared", "PUBLIC").await;
+    app.join(&member, &room).await.ok();
+    let first = app.send(&owner, &room, "before subscribing").await;
+    let cursor = first.ok()["sendMessage"]["cursor"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+
+    // Three subscribers on the shared path, one forced onto the ordinary path.
+    let vars = json!({"r": room, "a": cursor});
+    let mut shared = Vec::new();
+    for _ in 0..3 {
+        let mut ws = app.ws(Some(&member.token)).await;
+        ws.send(json!({"id": "s", "type": "subscribe", "payload": {
+            "query": doc(""), "operationName": "Feed", "variables": vars}}))
+            .await;
+        ping_pong(&mut ws).await;
+        shared.push(ws);
+    }
+    let mut ordinary = app.ws(Some(&member.token)).await;
+    ordinary
+        .send(json!({"id": "s", "type": "subscribe", "payload": {
+            "query": doc("@include(if: true)"), "operationName": "Feed", "variables": vars}}))
+        .await;
+    ping_pong(&mut ordinary).await;
+    assert_eq!(
+        app.sharing
+            .stats
+            .shared_subscriptions
+            .load(Ordering::Relaxed),
+        3
+    );
+
+    for n in 0..5 {
+        app.send(
+            &owner,
+            &room,
+            &format!("message {n} with \"quotes\" and ünïcode"),
+        )
+        .await
+        .ok();
+    }
+    for _ in 0..5 {
+        let want = next_payload(&mut ordinary, "s").await;
+        assert_eq!(want.0, "next");
+        assert!(
+            want.1["data"]["feed"]["seq"].as_i64().is_some(),
+            "{}",
+            want.1
+        );
+        for ws in &mut shared {
+            assert_eq!(
+                next_payload(ws, "s").await,
+                want,
+                "shared payload differs from per-subscriber execution"
+            );
+        }
+    }
+    // Five messages, three shared subscribers: at most one execution per message.
+    let renders = app.sharing.stats.renders.load(Ordering::Relaxed);
+    let reuses = app.sharing.stats.reuses.load(Ordering::Relaxed);
+    assert_eq!(renders, 5, "one execution per message");
+    assert_eq!(reuses, 10, "the other subscribers reuse it");
+
+    // The feed's end (a ban) is shaped identically too.
+    app.act(&owner, "banUser", &room, &member.id).await.ok();
+    let want = next_payload(&mut ordinary, "s").await;
+    assert_eq!(want.1["errors"][0]["extensions"]["code"], "BANNED");
+    assert_eq!(next_payload(&mut ordinary, "s").await.0, "complete");
+    for ws in &mut shared {
+        assert_eq!(next_payload(ws, "s").await, want);
+        assert_eq!(next_payload(ws, "s").await.0, "complete");
+    }
+}
+
+#[tokio::test]
+async fn refused_or_invalid_shared_candidates_get_the_ordinary_errors() {
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let outsider = app.register(&uname("outsider")).await;
+    let room = app.create_room(&owner, "restricted", "RESTRICTED").await;
+    let mut ws = app.ws(Some(&outsider.token)).await;
+    ws.subscribe_messages("m", &room, None).await;
+    assert_eq!(ws.expect_error_end("m").await, "FORBIDDEN");
+    ws.subscribe(
+        "v",
+        "subscription($r: ID!) { roomMessages(roomId: $r) { nope } }",
+        json!({"r": room}),
+    )
+    .await;
+    let (ty, payload) = ws.next_for("v").await;
+    assert_eq!(ty, "error");
+    assert_eq!(payload[0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        app.sharing
+            .stats
+            .shared_subscriptions
+            .load(Ordering::Relaxed),
+        0
+    );
+}
