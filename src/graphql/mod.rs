@@ -31,7 +31,7 @@ pub struct RequestAuth {
 }
 
 /// Query limits that keep a hostile document from costing more than a page of work.
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// Builds the schema. With `services` None the schema can only be printed, not executed.

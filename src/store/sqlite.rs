@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
@@ -24,6 +25,108 @@ use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Messages go through one writer task that commits them in groups (see `message_writer`).
+    messages: mpsc::Sender<PendingMessage>,
+}
+
+/// Most messages committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+struct PendingMessage {
+    id: MessageId,
+    room: RoomId,
+    author: UserId,
+    body: String,
+    at: Timestamp,
+    reply: oneshot::Sender<StoreResult<Message>>,
+}
+
+/// Group commit: takes every message waiting at the moment and stores them in one
+/// transaction (one WAL sync for the group instead of one per message), in arrival order, so
+/// sequence numbers follow the order `sendMessage` calls reached the store. A group that fails
+/// as a whole is retried one message at a time, so one bad message cannot fail the others.
+async fn message_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingMessage>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = queue.recv().await {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let results = match store_group(&pool, &group).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::warn!(error = ?e, size = group.len(), "group commit failed; storing one by one");
+                let mut results = Vec::with_capacity(group.len());
+                for one in &group {
+                    results.push(match store_group(&pool, std::slice::from_ref(one)).await {
+                        Ok(mut r) => r.pop().unwrap_or_else(|| {
+                            Err(StoreError::Other(anyhow::anyhow!("no result")))
+                        }),
+                        Err(e) => Err(e),
+                    });
+                }
+                results
+            }
+        };
+        for (pending, result) in group.drain(..).zip(results) {
+            if pending.reply.send(result).is_err() {
+                tracing::debug!("sender went away; its message is stored anyway");
+            }
+        }
+    }
+}
+
+/// Stores a group in one transaction. A missing room fails only its own message.
+async fn store_group(
+    pool: &SqlitePool,
+    group: &[PendingMessage],
+) -> StoreResult<Vec<StoreResult<Message>>> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut results = Vec::with_capacity(group.len());
+    for p in group {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        )
+        .bind(p.room.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(seq) = seq else {
+            results.push(Err(StoreError::NotFound("room".into())));
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO messages (id, room_id, seq, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.room.to_string())
+        .bind(seq)
+        .bind(p.author.to_string())
+        .bind(&p.body)
+        .bind(micros(p.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let author_row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
+            .bind(p.author.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let author = user_from(&author_row, "").map_err(db_err)?;
+        results.push(Ok(Message {
+            id: p.id,
+            room_id: p.room,
+            seq,
+            author,
+            body: p.body.clone(),
+            created_at: p.at,
+        }));
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(results)
 }
 
 impl SqliteStore {
@@ -36,10 +139,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The writer syncs the WAL at every commit: a message acknowledged to its sender
+        // survives a power cut, and group commit keeps that affordable.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(options.clone().synchronous(SqliteSynchronous::Full))
             .await
             .context("opening the SQLite database")?;
         sqlx::migrate!("./migrations/sqlite")
@@ -52,7 +157,13 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .context("opening SQLite read connections")?;
-        Ok(Self { write, read })
+        let (messages, queue) = mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(message_writer(write.clone(), queue));
+        Ok(Self {
+            write,
+            read,
+            messages,
+        })
     }
 }
 
@@ -739,40 +850,22 @@ impl Store for SqliteStore {
         body: String,
         at: Timestamp,
     ) -> StoreResult<Message> {
-        let mut tx = self.write.begin().await.map_err(db_err)?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-        )
-        .bind(room.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::NotFound("room".into()))?;
-        sqlx::query("INSERT INTO messages (id, room_id, seq, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(id.to_string())
-            .bind(room.to_string())
-            .bind(seq)
-            .bind(author.to_string())
-            .bind(&body)
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let author_row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
-            .bind(author.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let author = user_from(&author_row, "").map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Message {
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingMessage {
             id,
-            room_id: room,
-            seq,
+            room,
             author,
             body,
-            created_at: at,
-        })
+            at,
+            reply,
+        };
+        self.messages
+            .send(pending)
+            .await
+            .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("message writer stopped")))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("message writer stopped")))?
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {

@@ -1,0 +1,158 @@
+// Test harness: a real roomcast server per test and Debian's Chromium via playwright-core.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+const here = import.meta.dirname;
+export const playgroundDir = resolve(here, '..');
+export const distDir = join(playgroundDir, 'dist');
+export const outputDir = join(playgroundDir, 'test-output');
+const bin = resolve(playgroundDir, process.env.ROOMCAST_BIN ?? '../target/debug/roomcast');
+
+export interface Server {
+  url: string;
+  proc: ChildProcess;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Start roomcast on a free port with a fresh SQLite database; resolves once it says it listens. */
+export async function startServer(opts: { dbDir?: string; listen?: string } = {}): Promise<Server> {
+  if (!existsSync(bin)) throw new Error(`roomcast binary not found at ${bin} (set ROOMCAST_BIN or run cargo build --bin roomcast)`);
+  if (!existsSync(join(distDir, 'index.html'))) throw new Error(`${distDir}/index.html missing: run the build first`);
+  const dir = opts.dbDir ?? mkdtempSync(join(tmpdir(), 'roomcast-e2e-'));
+  const ownsDir = !opts.dbDir;
+  const proc = spawn(
+    bin,
+    ['--listen', opts.listen ?? '127.0.0.1:0', '--database-url', `sqlite://${dir}/test.db`, '--playground-dir', distDir],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
+  );
+  const logs: string[] = [];
+  const url = await new Promise<string>((ok, fail) => {
+    const guard = setTimeout(() => fail(new Error(`roomcast did not report listening within 60s:\n${logs.join('\n')}`)), 60_000);
+    const onLine = (line: string) => {
+      logs.push(line);
+      const m = /roomcast listening on (http:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(guard);
+        ok(m[1].replace(/\/$/, ''));
+      }
+    };
+    createInterface({ input: proc.stdout! }).on('line', onLine);
+    createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));
+    proc.once('exit', (code, sig) => {
+      clearTimeout(guard);
+      fail(new Error(`roomcast exited early (${code ?? sig}):\n${logs.join('\n')}`));
+    });
+  });
+  let stopped = false;
+  return {
+    url,
+    proc,
+    logs,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export async function newUserPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error(`[pageerror] ${e.message}`));
+  return { context, page };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(outputDir, { recursive: true });
+  await page.screenshot({ path: join(outputDir, `${name}.png`) });
+}
+
+export const PASSWORD = 'correct-horse-battery';
+
+export async function signUp(page: Page, baseUrl: string, username: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByRole('tab', { name: 'Sign up' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByTestId('current-user').filter({ hasText: username }).waitFor();
+}
+
+export async function createRoom(page: Page, name: string, type: 'PUBLIC' | 'PRIVATE' | 'RESTRICTED' = 'PUBLIC', topic = ''): Promise<void> {
+  await page.getByRole('button', { name: '+ New room' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Name').fill(name);
+  await dialog.getByLabel('Type').selectOption(type);
+  if (topic) await dialog.getByLabel('Topic').fill(topic);
+  await dialog.getByRole('button', { name: 'Create room' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByTestId('room-title').filter({ hasText: name }).waitFor();
+  await page.getByRole('textbox', { name: 'Message' }).waitFor();
+}
+
+export function roomItem(page: Page, name: string) {
+  return page.locator(`[data-testid="room-item"][data-room-name="${name}"]`);
+}
+
+/** Open a room from the list (waiting for the poll to show it) and join it if needed. */
+export async function openAndJoin(page: Page, name: string): Promise<void> {
+  await roomItem(page, name).click();
+  await page.getByTestId('room-title').filter({ hasText: name }).waitFor();
+  const join = page.getByRole('button', { name: 'Join room' });
+  const composer = page.getByRole('textbox', { name: 'Message' });
+  await join.or(composer).first().waitFor();
+  if (await join.isVisible()) await join.click();
+  await composer.waitFor();
+}
+
+export async function sendMessage(page: Page, body: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(body);
+  await box.press('Enter');
+}
+
+export function messages(page: Page, body?: string) {
+  const all = page.getByTestId('message');
+  return body === undefined ? all : all.filter({ has: page.getByTestId('message-body').getByText(body, { exact: true }) });
+}
+
+/** Open the member panel and the "Manage" actions for one member. */
+export async function manageMember(page: Page, username: string) {
+  const panel = page.getByRole('complementary', { name: 'Room details' });
+  if (!(await panel.isVisible())) await page.getByRole('button', { name: 'Manage', exact: true }).click();
+  const row = panel.locator(`[data-testid="member"][data-username="${username}"]`);
+  const actions = row.getByTestId('member-actions');
+  if (!(await actions.isVisible())) await row.getByRole('button', { name: `Manage ${username}` }).click();
+  await actions.waitFor();
+  return { panel, row, actions };
+}

@@ -1,0 +1,453 @@
+import { useState, type FormEvent } from 'react';
+import { useClient } from 'urql';
+import type { MemberFieldsFragment, RoomAdminQuery, RoomSummaryFieldsFragment, RoomType } from './gql/graphql';
+import type { Me } from './Shell';
+import {
+  AddMemberMutation,
+  ApproveJoinRequestMutation,
+  BanUserMutation,
+  DeleteRoomMutation,
+  LeaveRoomMutation,
+  MuteMemberMutation,
+  RejectJoinRequestMutation,
+  RemoveMemberMutation,
+  SetMemberRoleMutation,
+  TransferOwnershipMutation,
+  UnbanUserMutation,
+  UnmuteMemberMutation,
+  UpdateRoomMutation,
+  UserByNameQuery,
+} from './operations';
+import { fieldErrors, toAppError } from './errors';
+import { Alert, Avatar, Field, RoleBadge } from './ui';
+import { canModerate, formatDateTime, isAdmin } from './util';
+import { Icon } from './icons';
+
+type Member = MemberFieldsFragment;
+type Room = RoomSummaryFieldsFragment;
+type AdminData = NonNullable<RoomAdminQuery['room']>;
+
+const MUTE_CHOICES: { label: string; seconds: number | null }[] = [
+  { label: '5 minutes', seconds: 300 },
+  { label: '1 hour', seconds: 3600 },
+  { label: '24 hours', seconds: 86_400 },
+  { label: '7 days', seconds: 604_800 },
+  { label: 'Until unmuted', seconds: null },
+];
+
+type Tab = 'members' | 'requests' | 'bans' | 'settings';
+
+export function RoomPanel({
+  room,
+  me,
+  members,
+  admin,
+  onClose,
+  reload,
+  onRoomsChanged,
+  onLeftRoom,
+}: {
+  room: Room;
+  me: Me;
+  members: Member[];
+  admin: AdminData | null;
+  onClose: () => void;
+  reload: () => void;
+  onRoomsChanged: () => void;
+  onLeftRoom: () => void;
+}) {
+  const client = useClient();
+  const [tab, setTab] = useState<Tab>('members');
+  const [flash, setFlash] = useState<{ kind: 'error' | 'success'; text: string } | null>(null);
+  const viewerRole = room.viewerRole;
+  const canAdmin = isAdmin(viewerRole);
+  const isOwner = viewerRole === 'OWNER';
+  const requests = admin?.joinRequests ?? [];
+  const bans = admin?.bans ?? [];
+
+  /** Run a mutation, show a readable result, refresh what depends on it. */
+  const act = async (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => {
+    const res = await p;
+    if (res.data) {
+      setFlash({ kind: 'success', text: ok });
+      reload();
+      onRoomsChanged();
+      return true;
+    }
+    setFlash({ kind: 'error', text: toAppError(res.error).message });
+    return false;
+  };
+
+  const sorted = [...members].sort((a, b) => {
+    const rank = { OWNER: 0, ADMIN: 1, MEMBER: 2 } as const;
+    return rank[a.role] - rank[b.role] || a.user.username.localeCompare(b.user.username);
+  });
+
+  return (
+    <aside className="panel" aria-label="Room details">
+      <div className="panel-head">
+        <h2>{canAdmin ? 'Manage room' : 'Members'}</h2>
+        <button type="button" className="icon-btn" aria-label="Close panel" onClick={onClose}>
+          ×
+        </button>
+      </div>
+      {canAdmin && (
+        <div className="tabs tabs-small" role="tablist">
+          <button type="button" role="tab" aria-selected={tab === 'members'} className={tab === 'members' ? 'active' : ''} onClick={() => setTab('members')}>
+            Members <span className="count">{members.length}</span>
+          </button>
+          <button type="button" role="tab" aria-selected={tab === 'requests'} className={tab === 'requests' ? 'active' : ''} onClick={() => setTab('requests')}>
+            Requests {requests.length > 0 && <span className="count count-hot">{requests.length}</span>}
+          </button>
+          <button type="button" role="tab" aria-selected={tab === 'bans'} className={tab === 'bans' ? 'active' : ''} onClick={() => setTab('bans')}>
+            Bans {bans.length > 0 && <span className="count">{bans.length}</span>}
+          </button>
+          <button type="button" role="tab" aria-selected={tab === 'settings'} className={tab === 'settings' ? 'active' : ''} onClick={() => setTab('settings')}>
+            Settings
+          </button>
+        </div>
+      )}
+      {flash && (
+        <Alert kind={flash.kind} onClose={() => setFlash(null)}>
+          <span data-testid="panel-flash">{flash.text}</span>
+        </Alert>
+      )}
+      <div className="panel-body">
+        {tab === 'members' && (
+          <>
+            {canAdmin && <AddMember roomId={room.id} act={act} />}
+            <ul className="member-list" data-testid="member-list">
+              {sorted.map((m) => (
+                <MemberRow key={m.user.id} m={m} me={me} room={room} act={act} />
+              ))}
+            </ul>
+            {!isOwner && (
+              <div className="panel-footer">
+                <LeaveButton
+                  onLeave={async () => {
+                    const res = await client.mutation(LeaveRoomMutation, { roomId: room.id }).toPromise();
+                    if (res.data) onLeftRoom();
+                    else setFlash({ kind: 'error', text: toAppError(res.error).message });
+                  }}
+                />
+              </div>
+            )}
+          </>
+        )}
+        {tab === 'requests' && canAdmin && (
+          <ul className="member-list">
+            {requests.length === 0 && <li className="muted small pad">No pending join requests.</li>}
+            {requests.map((r) => (
+              <li key={r.user.id} className="member" data-testid="join-request">
+                <div className="member-row">
+                  <Avatar name={r.user.username} size={30} />
+                  <div className="member-info">
+                    <span className="member-name">{r.user.username}</span>
+                    <span className="muted small">{r.message ? `“${r.message}”` : formatDateTime(r.createdAt)}</span>
+                  </div>
+                </div>
+                <div className="member-actions">
+                  <button type="button" className="btn btn-primary btn-sm" onClick={() => act(client.mutation(ApproveJoinRequestMutation, { roomId: room.id, userId: r.user.id }).toPromise(), `${r.user.username} can now join.`)}>
+                    Approve
+                  </button>
+                  <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(RejectJoinRequestMutation, { roomId: room.id, userId: r.user.id }).toPromise(), `Request from ${r.user.username} rejected.`)}>
+                    Reject
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+        {tab === 'bans' && canAdmin && (
+          <ul className="member-list">
+            {bans.length === 0 && <li className="muted small pad">Nobody is banned.</li>}
+            {bans.map((b) => (
+              <li key={b.user.id} className="member" data-testid="ban">
+                <div className="member-row">
+                  <Avatar name={b.user.username} size={30} />
+                  <div className="member-info">
+                    <span className="member-name">{b.user.username}</span>
+                    <span className="muted small">
+                      by {b.bannedBy.username} · {formatDateTime(b.createdAt)}
+                      {b.reason ? ` · “${b.reason}”` : ''}
+                    </span>
+                  </div>
+                  <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(UnbanUserMutation, { roomId: room.id, userId: b.user.id }).toPromise(), `${b.user.username} was unbanned.`)}>
+                    Unban
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+        {tab === 'settings' && canAdmin && <RoomSettings room={room} canDelete={canAdmin} onSaved={() => { reload(); onRoomsChanged(); setFlash({ kind: 'success', text: 'Room updated.' }); }} onDeleted={onLeftRoom} />}
+      </div>
+    </aside>
+  );
+}
+
+type Act = (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => Promise<boolean>;
+
+function AddMember({ roomId, act }: { roomId: string; act: Act }) {
+  const client = useClient();
+  const [name, setName] = useState('');
+  const [err, setErr] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setErr(null);
+    const username = name.trim();
+    if (!username) return;
+    const res = await client.query(UserByNameQuery, { username }, { requestPolicy: 'network-only' }).toPromise();
+    const user = res.data?.user;
+    if (!user) {
+      setErr(res.error ? toAppError(res.error).message : `No user called “${username}”.`);
+      return;
+    }
+    if (await act(client.mutation(AddMemberMutation, { roomId, userId: user.id }).toPromise(), `${user.username} was added.`)) setName('');
+  };
+  return (
+    <form className="add-member" onSubmit={submit} aria-label="Add member">
+      <label htmlFor="add-member-name" className="sr-only">
+        Username to add
+      </label>
+      <input id="add-member-name" placeholder="Add someone by username" value={name} onChange={(e) => setName(e.target.value)} />
+      <button type="submit" className="btn btn-sm btn-primary">
+        Add
+      </button>
+      {err && <div className="field-error full">{err}</div>}
+    </form>
+  );
+}
+
+function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: Act }) {
+  const client = useClient();
+  const [open, setOpen] = useState(false);
+  const [mode, setMode] = useState<'none' | 'ban' | 'kick' | 'owner'>('none');
+  const [muteChoice, setMuteChoice] = useState(1);
+  const [reason, setReason] = useState('');
+  const viewerRole = room.viewerRole;
+  const isMe = m.user.id === me.id;
+  const moderate = !isMe && canModerate(viewerRole, m.role);
+  const isOwner = viewerRole === 'OWNER';
+  const roomId = room.id;
+  const userId = m.user.id;
+  const name = m.user.username;
+
+  return (
+    <li className="member" data-testid="member" data-username={name}>
+      <div className="member-row">
+        <Avatar name={name} size={30} />
+        <div className="member-info">
+          <span className="member-name">
+            {name}
+            {isMe && <span className="muted"> (you)</span>}
+          </span>
+          <span className="member-tags">
+            <RoleBadge role={m.role} />
+            {m.muted && (
+              <span className="badge badge-muted" title={m.mutedUntil ? `until ${formatDateTime(m.mutedUntil)}` : 'until unmuted'}>
+                <Icon name="mute" size={11} /> Muted{m.mutedUntil ? ` until ${formatDateTime(m.mutedUntil)}` : ''}
+              </span>
+            )}
+          </span>
+        </div>
+        {moderate && (
+          <button type="button" className="btn btn-sm btn-ghost" aria-expanded={open} aria-label={`Manage ${name}`} onClick={() => setOpen((o) => !o)}>
+            {open ? 'Done' : 'Manage'}
+          </button>
+        )}
+      </div>
+      {moderate && open && (
+        <div className="member-actions" data-testid="member-actions">
+          {isOwner && m.role !== 'OWNER' && (
+            <div className="action-line">
+              {m.role === 'MEMBER' ? (
+                <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(SetMemberRoleMutation, { roomId, userId, role: 'ADMIN' }).toPromise(), `${name} is now an admin.`)}>
+                  Promote to admin
+                </button>
+              ) : (
+                <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(SetMemberRoleMutation, { roomId, userId, role: 'MEMBER' }).toPromise(), `${name} is now a member.`)}>
+                  Demote to member
+                </button>
+              )}
+              <button type="button" className="btn btn-sm btn-ghost" onClick={() => setMode(mode === 'owner' ? 'none' : 'owner')}>
+                Make owner…
+              </button>
+            </div>
+          )}
+          {mode === 'owner' && (
+            <div className="confirm">
+              <span>Transfer ownership to {name}? You will become an admin.</span>
+              <button type="button" className="btn btn-sm btn-danger" onClick={() => act(client.mutation(TransferOwnershipMutation, { roomId, userId }).toPromise(), `${name} now owns the room.`)}>
+                Transfer
+              </button>
+            </div>
+          )}
+          <div className="action-line">
+            {m.muted ? (
+              <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(UnmuteMemberMutation, { roomId, userId }).toPromise(), `${name} was unmuted.`)}>
+                Unmute
+              </button>
+            ) : (
+              <>
+                <label className="sr-only" htmlFor={`mute-${userId}`}>
+                  Mute duration
+                </label>
+                <select id={`mute-${userId}`} aria-label="Mute duration" value={muteChoice} onChange={(e) => setMuteChoice(Number(e.target.value))}>
+                  {MUTE_CHOICES.map((c, i) => (
+                    <option key={c.label} value={i}>
+                      {c.label}
+                    </option>
+                  ))}
+                </select>
+                <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(MuteMemberMutation, { roomId, userId, durationSeconds: MUTE_CHOICES[muteChoice].seconds }).toPromise(), `${name} was muted (${MUTE_CHOICES[muteChoice].label.toLowerCase()}).`)}>
+                  Mute
+                </button>
+              </>
+            )}
+          </div>
+          <div className="action-line">
+            <button type="button" className="btn btn-sm" onClick={() => setMode(mode === 'kick' ? 'none' : 'kick')}>
+              Remove…
+            </button>
+            <button type="button" className="btn btn-sm btn-danger-outline" onClick={() => setMode(mode === 'ban' ? 'none' : 'ban')}>
+              Ban…
+            </button>
+          </div>
+          {mode === 'kick' && (
+            <div className="confirm">
+              <span>Remove {name} from the room? They can join again{room.type === 'PUBLIC' ? '' : ' if allowed'}.</span>
+              <button type="button" className="btn btn-sm btn-danger" onClick={() => act(client.mutation(RemoveMemberMutation, { roomId, userId }).toPromise(), `${name} was removed.`)}>
+                Remove
+              </button>
+            </div>
+          )}
+          {mode === 'ban' && (
+            <form
+              className="confirm"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void act(client.mutation(BanUserMutation, { roomId, userId, reason: reason.trim() || null }).toPromise(), `${name} was banned.`);
+              }}
+            >
+              <label htmlFor={`ban-reason-${userId}`} className="sr-only">
+                Ban reason
+              </label>
+              <input id={`ban-reason-${userId}`} placeholder="Reason (optional)" value={reason} onChange={(e) => setReason(e.target.value)} />
+              <button type="submit" className="btn btn-sm btn-danger">
+                Ban {name}
+              </button>
+            </form>
+          )}
+        </div>
+      )}
+    </li>
+  );
+}
+
+function LeaveButton({ onLeave }: { onLeave: () => void }) {
+  const [confirm, setConfirm] = useState(false);
+  return confirm ? (
+    <div className="confirm">
+      <span>Leave this room?</span>
+      <button type="button" className="btn btn-sm btn-danger" onClick={onLeave}>
+        Leave
+      </button>
+      <button type="button" className="btn btn-sm" onClick={() => setConfirm(false)}>
+        Cancel
+      </button>
+    </div>
+  ) : (
+    <button type="button" className="btn btn-sm btn-danger-outline" onClick={() => setConfirm(true)}>
+      Leave room
+    </button>
+  );
+}
+
+function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; canDelete: boolean; onSaved: () => void; onDeleted: () => void }) {
+  const client = useClient();
+  const [name, setName] = useState(room.name);
+  const [topic, setTopic] = useState(room.topic ?? '');
+  const [type, setType] = useState<RoomType>(room.type);
+  const [maxUsers, setMaxUsers] = useState(room.maxUsers?.toString() ?? '');
+  const [errors, setErrors] = useState<{ byField: Record<string, string>; general?: string }>({ byField: {} });
+  const [busy, setBusy] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [deleteErr, setDeleteErr] = useState<string | null>(null);
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    let max: number | null = null;
+    if (maxUsers.trim() !== '') {
+      max = Number(maxUsers);
+      if (!Number.isInteger(max)) {
+        setErrors({ byField: { maxUsers: 'Enter a whole number, or leave empty for no limit.' } });
+        return;
+      }
+    }
+    setBusy(true);
+    // Explicit null clears topic / max users.
+    const res = await client
+      .mutation(UpdateRoomMutation, { roomId: room.id, input: { name, type, topic: topic.trim() ? topic : null, maxUsers: max } })
+      .toPromise();
+    setBusy(false);
+    if (res.data) {
+      setErrors({ byField: {} });
+      onSaved();
+    } else setErrors(fieldErrors(res.error, ['name', 'topic', 'type', 'maxUsers']));
+  };
+
+  const del = async () => {
+    const res = await client.mutation(DeleteRoomMutation, { roomId: room.id }).toPromise();
+    if (res.data) onDeleted();
+    else setDeleteErr(toAppError(res.error).message);
+  };
+
+  return (
+    <div className="settings">
+      <form onSubmit={save} noValidate aria-label="Room settings">
+        <Field label="Name" htmlFor="set-name" error={errors.byField.name}>
+          <input id="set-name" value={name} onChange={(e) => setName(e.target.value)} />
+        </Field>
+        <Field label="Topic" htmlFor="set-topic" error={errors.byField.topic}>
+          <textarea id="set-topic" rows={2} value={topic} onChange={(e) => setTopic(e.target.value)} />
+        </Field>
+        <Field label="Type" htmlFor="set-type" error={errors.byField.type}>
+          <select id="set-type" value={type} onChange={(e) => setType(e.target.value as RoomType)}>
+            <option value="PUBLIC">Public</option>
+            <option value="RESTRICTED">Restricted</option>
+            <option value="PRIVATE">Private</option>
+          </select>
+        </Field>
+        <Field label="Max users" htmlFor="set-max" error={errors.byField.maxUsers} hint="Empty means no limit">
+          <input id="set-max" inputMode="numeric" value={maxUsers} onChange={(e) => setMaxUsers(e.target.value)} />
+        </Field>
+        {errors.general && <Alert>{errors.general}</Alert>}
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Save changes'}
+        </button>
+      </form>
+      {canDelete && (
+        <div className="danger-zone">
+          <h3>Danger zone</h3>
+          {confirmDelete ? (
+            <div className="confirm">
+              <span>Delete “{room.name}” and all its messages? This cannot be undone.</span>
+              <button type="button" className="btn btn-sm btn-danger" onClick={del}>
+                Delete room
+              </button>
+              <button type="button" className="btn btn-sm" onClick={() => setConfirmDelete(false)}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <button type="button" className="btn btn-sm btn-danger-outline" onClick={() => setConfirmDelete(true)}>
+              Delete room…
+            </button>
+          )}
+          {deleteErr && <Alert>{deleteErr}</Alert>}
+        </div>
+      )}
+    </div>
+  );
+}

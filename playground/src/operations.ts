@@ -1,0 +1,413 @@
+// Every GraphQL operation the app uses. Types come from `npm run codegen`
+// (src/gql, generated from the committed schema, never committed itself).
+import { graphql } from './gql';
+
+export const UserFields = graphql(`
+  fragment UserFields on User {
+    id
+    username
+  }
+`);
+
+export const MessageFields = graphql(`
+  fragment MessageFields on Message {
+    id
+    roomId
+    seq
+    cursor
+    body
+    createdAt
+    author {
+      id
+      username
+    }
+  }
+`);
+
+export const MemberFields = graphql(`
+  fragment MemberFields on Member {
+    role
+    joinedAt
+    muted
+    mutedUntil
+    user {
+      id
+      username
+    }
+  }
+`);
+
+export const RoomSummaryFields = graphql(`
+  fragment RoomSummaryFields on Room {
+    id
+    name
+    topic
+    type
+    maxUsers
+    memberCount
+    viewerRole
+    createdAt
+    owner {
+      id
+      username
+    }
+  }
+`);
+
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
+      id
+      username
+      createdAt
+    }
+  }
+`);
+
+export const RegisterMutation = graphql(`
+  mutation Register($username: String!, $password: String!) {
+    register(username: $username, password: $password) {
+      token
+      user {
+        id
+        username
+      }
+    }
+  }
+`);
+
+export const LoginMutation = graphql(`
+  mutation Login($username: String!, $password: String!) {
+    login(username: $username, password: $password) {
+      token
+      user {
+        id
+        username
+      }
+    }
+  }
+`);
+
+export const LogoutMutation = graphql(`
+  mutation Logout {
+    logout
+  }
+`);
+
+export const RoomsQuery = graphql(`
+  query Rooms($search: String, $first: Int) {
+    rooms(first: $first, search: $search) {
+      nodes {
+        ...RoomSummaryFields
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const RoomQuery = graphql(`
+  query Room($id: ID!) {
+    room(id: $id) {
+      ...RoomSummaryFields
+    }
+  }
+`);
+
+export const RoomMessagesQuery = graphql(`
+  query RoomMessages($roomId: ID!, $last: Int, $before: String) {
+    messages(roomId: $roomId, last: $last, before: $before) {
+      nodes {
+        ...MessageFields
+      }
+      pageInfo {
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
+  }
+`);
+
+export const RoomMembersQuery = graphql(`
+  query RoomMembers($roomId: ID!) {
+    roomMembers(roomId: $roomId) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const RoomAdminQuery = graphql(`
+  query RoomAdmin($id: ID!) {
+    room(id: $id) {
+      id
+      bans {
+        reason
+        createdAt
+        user {
+          id
+          username
+        }
+        bannedBy {
+          id
+          username
+        }
+      }
+      joinRequests {
+        message
+        createdAt
+        user {
+          id
+          username
+        }
+      }
+    }
+  }
+`);
+
+export const UserByNameQuery = graphql(`
+  query UserByName($username: String!) {
+    user(username: $username) {
+      id
+      username
+    }
+  }
+`);
+
+export const CreateRoomMutation = graphql(`
+  mutation CreateRoom($input: CreateRoomInput!) {
+    createRoom(input: $input) {
+      ...RoomSummaryFields
+    }
+  }
+`);
+
+export const UpdateRoomMutation = graphql(`
+  mutation UpdateRoom($roomId: ID!, $input: UpdateRoomInput!) {
+    updateRoom(roomId: $roomId, input: $input) {
+      ...RoomSummaryFields
+    }
+  }
+`);
+
+export const DeleteRoomMutation = graphql(`
+  mutation DeleteRoom($roomId: ID!) {
+    deleteRoom(roomId: $roomId)
+  }
+`);
+
+export const JoinRoomMutation = graphql(`
+  mutation JoinRoom($roomId: ID!) {
+    joinRoom(roomId: $roomId) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const RequestToJoinMutation = graphql(`
+  mutation RequestToJoin($roomId: ID!, $message: String) {
+    requestToJoin(roomId: $roomId, message: $message) {
+      message
+      createdAt
+    }
+  }
+`);
+
+export const ApproveJoinRequestMutation = graphql(`
+  mutation ApproveJoinRequest($roomId: ID!, $userId: ID!) {
+    approveJoinRequest(roomId: $roomId, userId: $userId) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const RejectJoinRequestMutation = graphql(`
+  mutation RejectJoinRequest($roomId: ID!, $userId: ID!) {
+    rejectJoinRequest(roomId: $roomId, userId: $userId)
+  }
+`);
+
+export const LeaveRoomMutation = graphql(`
+  mutation LeaveRoom($roomId: ID!) {
+    leaveRoom(roomId: $roomId)
+  }
+`);
+
+export const AddMemberMutation = graphql(`
+  mutation AddMember($roomId: ID!, $userId: ID!) {
+    addMember(roomId: $roomId, userId: $userId) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const RemoveMemberMutation = graphql(`
+  mutation RemoveMember($roomId: ID!, $userId: ID!) {
+    removeMember(roomId: $roomId, userId: $userId)
+  }
+`);
+
+export const SetMemberRoleMutation = graphql(`
+  mutation SetMemberRole($roomId: ID!, $userId: ID!, $role: Role!) {
+    setMemberRole(roomId: $roomId, userId: $userId, role: $role) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const TransferOwnershipMutation = graphql(`
+  mutation TransferOwnership($roomId: ID!, $userId: ID!) {
+    transferOwnership(roomId: $roomId, userId: $userId) {
+      ...RoomSummaryFields
+    }
+  }
+`);
+
+export const MuteMemberMutation = graphql(`
+  mutation MuteMember($roomId: ID!, $userId: ID!, $durationSeconds: Int) {
+    muteMember(roomId: $roomId, userId: $userId, durationSeconds: $durationSeconds) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const UnmuteMemberMutation = graphql(`
+  mutation UnmuteMember($roomId: ID!, $userId: ID!) {
+    unmuteMember(roomId: $roomId, userId: $userId) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const BanUserMutation = graphql(`
+  mutation BanUser($roomId: ID!, $userId: ID!, $reason: String) {
+    banUser(roomId: $roomId, userId: $userId, reason: $reason) {
+      reason
+      createdAt
+    }
+  }
+`);
+
+export const UnbanUserMutation = graphql(`
+  mutation UnbanUser($roomId: ID!, $userId: ID!) {
+    unbanUser(roomId: $roomId, userId: $userId)
+  }
+`);
+
+export const SendMessageMutation = graphql(`
+  mutation SendMessage($roomId: ID!, $body: String!) {
+    sendMessage(roomId: $roomId, body: $body) {
+      ...MessageFields
+    }
+  }
+`);
+
+export const DeleteMessageMutation = graphql(`
+  mutation DeleteMessage($messageId: ID!) {
+    deleteMessage(messageId: $messageId)
+  }
+`);
+
+export const RoomMessagesSubscription = graphql(`
+  subscription RoomMessagesLive($roomId: ID!, $after: String) {
+    roomMessages(roomId: $roomId, after: $after) {
+      ...MessageFields
+    }
+  }
+`);
+
+export const RoomEventsSubscription = graphql(`
+  subscription RoomEventsLive($roomId: ID!) {
+    roomEvents(roomId: $roomId) {
+      __typename
+      ... on MemberJoined {
+        roomId
+        member {
+          ...MemberFields
+        }
+      }
+      ... on MemberLeft {
+        roomId
+        user {
+          id
+          username
+        }
+      }
+      ... on MemberRemoved {
+        roomId
+        user {
+          id
+          username
+        }
+        by {
+          id
+          username
+        }
+      }
+      ... on MemberBanned {
+        roomId
+        ban {
+          reason
+          user {
+            id
+            username
+          }
+          bannedBy {
+            id
+            username
+          }
+        }
+      }
+      ... on MemberUnbanned {
+        roomId
+        user {
+          id
+          username
+        }
+      }
+      ... on MemberMuted {
+        roomId
+        member {
+          ...MemberFields
+        }
+      }
+      ... on MemberUnmuted {
+        roomId
+        member {
+          ...MemberFields
+        }
+      }
+      ... on MemberRoleChanged {
+        roomId
+        member {
+          ...MemberFields
+        }
+      }
+      ... on JoinRequested {
+        roomId
+        request {
+          message
+          user {
+            id
+            username
+          }
+        }
+      }
+      ... on MessageDeleted {
+        roomId
+        messageId
+      }
+      ... on RoomUpdated {
+        roomId
+        room {
+          ...RoomSummaryFields
+        }
+      }
+      ... on RoomDeleted {
+        roomId
+      }
+    }
+  }
+`);
