@@ -435,24 +435,38 @@ impl RoomService {
         Ok(member)
     }
 
-    /// Checks that the viewer may act on `user`'s membership; returns it.
+    /// Asks whether the viewer may act on `user` (remove, mute, ban); returns their
+    /// membership, if any. Loaded first because the answer depends on the target's role.
+    async fn authorize_act_on(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Option<Membership>> {
+        let target = self.store.membership(room, user).await?;
+        let target_role = target.as_ref().map(|m| m.role);
+        self.authorized(
+            viewer,
+            room,
+            Action::ActOnMember {
+                target: user,
+                target_role,
+            },
+        )
+        .await?;
+        Ok(target)
+    }
+
+    /// Like `authorize_act_on`, for actions that need `user` to be a member.
     async fn act_on_member(
         &self,
         viewer: &Viewer,
         room: RoomId,
         user: UserId,
     ) -> DomainResult<Membership> {
-        let target = self.store.membership(room, user).await?;
-        self.authorized(
-            viewer,
-            room,
-            Action::ActOnMember {
-                target: user,
-                target_role: target.as_ref().map(|m| m.role),
-            },
-        )
-        .await?;
-        target.ok_or_else(|| DomainError::NotFound("that user is not a member of this room".into()))
+        self.authorize_act_on(viewer, room, user)
+            .await?
+            .ok_or_else(|| DomainError::NotFound("that user is not a member of this room".into()))
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
@@ -596,16 +610,7 @@ impl RoomService {
         user: UserId,
         reason: Option<Note>,
     ) -> DomainResult<Ban> {
-        let target = self.store.membership(room, user).await?;
-        self.authorized(
-            viewer,
-            room,
-            Action::ActOnMember {
-                target: user,
-                target_role: target.as_ref().map(|m| m.role),
-            },
-        )
-        .await?;
+        self.authorize_act_on(viewer, room, user).await?;
         let actor = viewer.require()?;
         self.existing_user(user).await?;
         let ban = self
@@ -724,21 +729,29 @@ impl RoomService {
         let this = self.clone();
 
         let stream = async_stream::stream! {
-            // Replay what was posted after the cursor.
+            // First replay what was posted after the cursor; later, fill gaps the same way.
+            // `Some(up_to)`: read the store after `last` (up to `up_to`, or everything).
+            let mut catch_up: Option<Option<i64>> = Some(None);
             loop {
-                match this.store.messages_after(room, last, None, CATCH_UP_BATCH).await {
-                    Ok(batch) => {
-                        let done = batch.len() < CATCH_UP_BATCH as usize;
-                        for m in batch {
-                            last = m.seq;
-                            yield Ok(Arc::new(m));
+                if let Some(up_to) = catch_up.take() {
+                    loop {
+                        match this.store.messages_after(room, last, up_to, CATCH_UP_BATCH).await {
+                            Ok(batch) => {
+                                let done = batch.len() < CATCH_UP_BATCH as usize;
+                                for m in batch {
+                                    last = m.seq;
+                                    yield Ok(Arc::new(m));
+                                }
+                                if done { break; }
+                            }
+                            Err(e) => { yield Err(e.into()); return; }
                         }
-                        if done { break; }
                     }
-                    Err(e) => { yield Err(e.into()); return; }
+                    // Deleted messages leave holes; they are not gaps to wait for.
+                    if let Some(seq) = up_to {
+                        last = last.max(seq);
+                    }
                 }
-            }
-            loop {
                 tokio::select! {
                     biased;
                     event = events.recv() => {
@@ -764,38 +777,20 @@ impl RoomService {
                         }
                     }
                     message = live.recv() => {
-                        let up_to = match message {
-                            Ok(m) if m.seq <= last => continue,
+                        match message {
+                            Ok(m) if m.seq <= last => {}
                             Ok(m) if m.seq == last + 1 => {
                                 last = m.seq;
                                 yield Ok(m);
-                                continue;
                             }
                             // A gap: fill it from the store up to this message.
-                            Ok(m) => Some(m.seq),
+                            Ok(m) => catch_up = Some(Some(m.seq)),
                             // We fell behind the buffer: catch up from the store.
-                            Err(RecvError::Lagged(_)) => None,
+                            Err(RecvError::Lagged(_)) => catch_up = Some(None),
                             Err(RecvError::Closed) => {
                                 live = this.bus.subscribe_messages(room);
-                                None
+                                catch_up = Some(None);
                             }
-                        };
-                        loop {
-                            match this.store.messages_after(room, last, up_to, CATCH_UP_BATCH).await {
-                                Ok(batch) => {
-                                    let done = batch.len() < CATCH_UP_BATCH as usize;
-                                    for m in batch {
-                                        last = m.seq;
-                                        yield Ok(Arc::new(m));
-                                    }
-                                    if done { break; }
-                                }
-                                Err(e) => { yield Err(e.into()); return; }
-                            }
-                        }
-                        // Deleted messages leave holes; they are not gaps to wait for.
-                        if let Some(seq) = up_to {
-                            last = last.max(seq);
                         }
                     }
                 }
