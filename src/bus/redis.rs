@@ -11,8 +11,9 @@
 //! store by replacing the local channels: every feed sees its channel close, subscribes
 //! again and re-reads the store. That happens on a node whenever its subscription is
 //! (re)established, and on every node when a node that had to drop items can publish again
-//! (it announces that on `roomcast:resync` before anything else), so nothing that was
-//! stored while Redis was away stays missing, even in a room that has gone quiet.
+//! (it then announces that on `roomcast:resync`, retrying until it can, even if nothing
+//! else is published), so nothing stored while Redis was away stays missing, even in a
+//! room that has gone quiet.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,8 @@ impl RedisBus {
             owes_resync: AtomicBool::new(false),
         });
         let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
-        let (ready_tx, mut ready) = watch::channel(false);
+        // None until the first attempt to subscribe has succeeded (Some(true)) or failed.
+        let (ready_tx, mut ready) = watch::channel(None);
         let target = redact_url(url);
         tasks.spawn(subscriber(
             client.clone(),
@@ -156,11 +158,11 @@ impl RedisBus {
             target.clone(),
         ));
         tasks.spawn(publisher(client, queue, shared.clone(), shutdown));
-        if timeout(IO_TIMEOUT * 2, ready.wait_for(|r| *r))
+        if timeout(IO_TIMEOUT * 2, ready.wait_for(Option::is_some))
             .await
             .is_err()
         {
-            tracing::warn!(redis = %target, "Redis is not reachable yet; live updates stay on this node until it is");
+            tracing::warn!(redis = %target, "Redis does not answer yet; live updates stay on this node until it does");
         }
         Ok(Self {
             shared,
@@ -284,7 +286,7 @@ async fn subscribe(client: &Client) -> anyhow::Result<redis::aio::PubSub> {
 async fn subscriber(
     client: Client,
     shared: Arc<Shared>,
-    ready: watch::Sender<bool>,
+    ready: watch::Sender<Option<bool>>,
     shutdown: CancellationToken,
     target: String,
 ) {
@@ -306,7 +308,7 @@ async fn subscriber(
                 failures = 0;
                 // Anything published before the subscription took effect is in the store.
                 shared.reset();
-                ready.send_replace(true);
+                ready.send_replace(Some(true));
                 let (mut sink, mut stream) = pubsub.split();
                 let mut probe = tokio::time::interval_at(Instant::now() + PROBE_EVERY, PROBE_EVERY);
                 let lost = loop {
@@ -333,6 +335,8 @@ async fn subscriber(
             }
             Err(e) => {
                 failures += 1;
+                // The node starts without waiting any longer; this task keeps trying.
+                ready.send_if_modified(|r| r.is_none() && r.replace(false).is_none());
                 if failures == 1 {
                     tracing::warn!(redis = %target, error = format!("{e:#}"), "cannot subscribe to Redis; retrying");
                 } else {
@@ -533,6 +537,42 @@ mod tests {
             Incoming::Event(e) => assert_eq!(e, event),
             Incoming::Message(_) => panic!("expected an event"),
         }
+    }
+
+    #[tokio::test]
+    async fn without_redis_items_still_reach_this_nodes_subscribers() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let tasks = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let bus = RedisBus::start(
+            &format!("redis://127.0.0.1:{port}/"),
+            16,
+            &tasks,
+            shutdown.clone(),
+        )
+        .await
+        .expect("an unreachable Redis does not stop the node");
+        let room = RoomId::new();
+        let mut events = bus.subscribe_events(room);
+        let event = Arc::new(RoomEvent::RoomDeleted { room_id: room });
+        bus.publish_event(event.clone());
+        let got = timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("delivered in time")
+            .expect("delivered");
+        assert_eq!(got, event);
+        assert!(
+            bus.shared.owes_resync.load(Ordering::SeqCst),
+            "the other nodes are told to re-read storage once Redis is back"
+        );
+        shutdown.cancel();
+        tasks.close();
+        timeout(Duration::from_secs(10), tasks.wait())
+            .await
+            .expect("the bus tasks stop on shutdown");
     }
 
     #[test]

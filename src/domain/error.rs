@@ -30,6 +30,9 @@ pub enum DomainError {
     },
     #[error("{0}")]
     RateLimited(String),
+    /// The database cannot be reached or timed out; retrying later may succeed.
+    #[error("storage is unavailable; try again shortly")]
+    Unavailable(#[source] anyhow::Error),
     /// Something broke inside the server. The cause is logged; clients see a generic message.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -48,6 +51,7 @@ impl DomainError {
             DomainError::Banned => "BANNED",
             DomainError::Muted { .. } => "MUTED",
             DomainError::RateLimited(_) => "RATE_LIMITED",
+            DomainError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             DomainError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -75,7 +79,8 @@ impl From<crate::store::StoreError> for DomainError {
             StoreError::Conflict(what) => DomainError::Conflict(what),
             StoreError::RoomFull(n) => DomainError::RoomFull(n),
             StoreError::NotFound(what) => DomainError::NotFound(what),
-            StoreError::Unavailable(e) | StoreError::Other(e) => DomainError::Internal(e),
+            StoreError::Unavailable(e) => DomainError::Unavailable(e),
+            StoreError::Other(e) => DomainError::Internal(e),
         }
     }
 }

@@ -14,6 +14,10 @@ pub fn to_gql(e: DomainError) -> Error {
             tracing::error!(error = ?cause, "internal error");
             "internal server error".to_owned()
         }
+        DomainError::Unavailable(cause) => {
+            tracing::warn!(error = ?cause, "storage unavailable");
+            e.to_string()
+        }
         other => other.to_string(),
     };
     Error::new(message).extend_with(|_, ext| {

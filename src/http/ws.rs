@@ -273,8 +273,14 @@ impl Connection {
                             None
                         }
                         Err(e) => {
+                            // Logged by `to_gql`; the client may retry an unavailable store.
+                            let code = if e.code() == "SERVICE_UNAVAILABLE" {
+                                1013
+                            } else {
+                                1011
+                            };
                             to_gql(e);
-                            self.close(1011, "Internal error").await;
+                            self.close(code, "Try again later").await;
                             None
                         }
                     };

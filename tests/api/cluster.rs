@@ -109,6 +109,22 @@ async fn postgres_db() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
+    // Like fresh_db: a few databases of earlier tests, unused for ten minutes, go.
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%' AND CASE \
+         WHEN split_part(datname, '_', 2) ~ '^[0-9]{1,18}$' \
+         THEN split_part(datname, '_', 2)::bigint < $1 ELSE FALSE END \
+         ORDER BY datname LIMIT 8",
+    )
+    .bind(now as i64 - 600)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap_or_default();
+    for name in old {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut admin)
+            .await;
+    }
     let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
     let mut attempt = 0;
     while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -289,6 +305,39 @@ async fn a_thousand_messages_from_every_node_reach_every_subscriber_in_one_order
         let want: Vec<String> = (0..EACH).map(|n| format!("{i}:{n}")).collect();
         assert_eq!(mine, want, "sender {i}'s messages keep their send order");
     }
+}
+
+#[tokio::test]
+async fn concurrent_joins_through_every_node_never_exceed_max_users() {
+    let c = cluster(3).await;
+    let owner = c.nodes[0].register(&uname("owner")).await;
+    let room = c.nodes[0]
+        .create_room_with(&owner, json!({"name": "trio", "maxUsers": 3}))
+        .await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        users.push(c.nodes[i % 3].register(&uname("u")).await);
+    }
+    let joins = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| c.nodes[i % 3].join(u, &room));
+    let results = futures_util::future::join_all(joins).await;
+    let codes: Vec<String> = results
+        .iter()
+        .map(|r| {
+            r.0["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("OK")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(codes.iter().filter(|c| *c == "OK").count(), 2, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "ROOM_FULL").count(),
+        10,
+        "{codes:?}"
+    );
 }
 
 #[tokio::test]

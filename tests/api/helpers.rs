@@ -44,7 +44,8 @@ pub async fn fresh_db() -> TestDb {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
     // ROOMCAST_TEST_BACKEND=postgres: a new database per test on a local PostgreSQL (trust
     // auth; ROOMCAST_TEST_POSTGRES overrides the server URL), named rc_<unix secs>_<uuid>.
-    // Databases of earlier runs, older than an hour, are dropped on the way.
+    // Databases of earlier tests, older than ten minutes and no longer connected to, are
+    // dropped on the way, a few per call, so repeated runs do not fill the disk.
     if std::env::var("ROOMCAST_TEST_BACKEND").is_ok_and(|b| b == "postgres") {
         use sqlx::Connection as _;
         let server = std::env::var("ROOMCAST_TEST_POSTGRES")
@@ -57,18 +58,21 @@ pub async fn fresh_db() -> TestDb {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        let old: Vec<String> =
-            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%'")
-                .fetch_all(&mut admin)
-                .await
-                .unwrap_or_default();
+        let old: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%' AND CASE \
+             WHEN split_part(datname, '_', 2) ~ '^[0-9]{1,18}$' \
+             THEN split_part(datname, '_', 2)::bigint < $1 ELSE FALSE END \
+             ORDER BY datname LIMIT 8",
+        )
+        .bind(now as i64 - 600)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
         for name in old {
-            let created = name.split('_').nth(1).and_then(|t| t.parse::<u64>().ok());
-            if created.is_some_and(|t| t + 3600 < now) {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
+            // Without FORCE: a database someone is still connected to stays.
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                .execute(&mut admin)
+                .await;
         }
         let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
         let mut attempt = 0;

@@ -141,7 +141,16 @@ async fn domain_with_capacity(
     capacity: usize,
 ) -> (RoomService, Arc<dyn Store>, Arc<LocalBus>, Viewer, TestDb) {
     let db = fresh_db().await;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&db.url).await.expect("store"));
+    let store: Arc<dyn Store> = if db.url.starts_with("postgres") {
+        let pool = roomcast::store::postgres::PoolSettings::default();
+        Arc::new(
+            roomcast::store::postgres::PostgresStore::connect(&db.url, &pool)
+                .await
+                .expect("store"),
+        )
+    } else {
+        Arc::new(SqliteStore::connect(&db.url).await.expect("store"))
+    };
     let bus = Arc::new(LocalBus::new(capacity));
     let rooms = RoomService::new(
         store.clone(),
