@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -151,7 +152,14 @@ impl App {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let token = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
+        // Chat frames are small: without TCP_NODELAY, Nagle's algorithm and delayed ACKs
+        // hold them back for tens of milliseconds.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await
             .context("serving HTTP")?;

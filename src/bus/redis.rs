@@ -496,8 +496,8 @@ async fn publisher(
     while let Ok(item) = queue.try_recv() {
         rest.push(item);
     }
-    if !rest.is_empty() {
-        let _ = timeout(IO_TIMEOUT, publisher.publish(rest)).await;
+    if !rest.is_empty() && timeout(IO_TIMEOUT, publisher.publish(rest)).await.is_err() {
+        tracing::warn!("shutting down before the last items reached Redis; they are stored");
     }
 }
 
