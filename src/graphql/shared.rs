@@ -16,7 +16,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use async_graphql::parser::{parse_query, Pos};
@@ -99,6 +99,8 @@ type CacheKey = (u64, MessageId);
 pub struct SharedMessages {
     schema: RenderSchema,
     cache: Mutex<RenderCache>,
+    /// One plan per distinct operation, shared by its subscribers (saves memory per socket).
+    plans: Mutex<HashMap<u64, Weak<SharedPlan>>>,
     pub stats: SharingStats,
 }
 
@@ -149,6 +151,7 @@ impl SharedMessages {
                 capacity: capacity.max(16),
             }),
             stats: SharingStats::default(),
+            plans: Mutex::new(HashMap::new()),
         }
     }
 
@@ -233,6 +236,26 @@ impl SharedMessages {
             room_id,
             after,
         })
+    }
+
+    /// The shared copy of an identical plan, if a live subscriber holds one.
+    fn intern(&self, plan: SharedPlan) -> Arc<SharedPlan> {
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = plans.get(&plan.key).and_then(Weak::upgrade) {
+            if existing.original == plan.original
+                && existing.operation_name == plan.operation_name
+                && existing.variables == plan.variables
+            {
+                return existing;
+            }
+            return Arc::new(plan);
+        }
+        if plans.len() >= 1024 {
+            plans.retain(|_, p| p.strong_count() > 0);
+        }
+        let plan = Arc::new(plan);
+        plans.insert(plan.key, Arc::downgrade(&plan));
+        plan
     }
 
     fn slot(&self, key: CacheKey) -> (Arc<OnceCell<Arc<str>>>, bool) {
@@ -327,17 +350,19 @@ impl SharedMessages {
             .shared_subscriptions
             .fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
-        let plan = Arc::new(plan);
+        let plan = self.intern(plan);
         Some(
             feed.then(move |item| {
                 let this = this.clone();
                 let plan = plan.clone();
-                async move {
+                // Boxed: `Then` stores its future inline, and an execution future is large;
+                // this stream lives as long as the subscription.
+                Box::pin(async move {
                     match item {
                         Ok(message) => this.render(&plan, &message).await,
                         Err(error) => this.render_error(&plan, error),
                     }
-                }
+                })
             })
             .boxed(),
         )

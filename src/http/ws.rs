@@ -260,7 +260,10 @@ impl Connection {
                             return None;
                         }
                     };
-                    return match authenticate(&self.state.identity, token.as_deref()).await {
+                    // Boxed, like every large one-off future here: awaited inline it would
+                    // grow this connection's task for its whole life.
+                    let auth = Box::pin(authenticate(&self.state.identity, token.as_deref())).await;
+                    return match auth {
                         Ok(auth) => {
                             if self.send_json(json!({"type": "connection_ack"})).await {
                                 Some(auth)
@@ -377,7 +380,7 @@ impl Connection {
                                     return;
                                 }
                             };
-                            let op = self.start_operation(request, &auth).await;
+                            let op = Box::pin(self.start_operation(request, &auth)).await;
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }
