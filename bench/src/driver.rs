@@ -66,8 +66,8 @@ pub struct RunOpts {
         default_value = "roomcast,baseline"
     )]
     pub targets: Vec<Target>,
-    /// roomcast executable; default $ROOMCAST_BIN, else target/release/roomcast, else
-    /// target/debug/roomcast.
+    /// roomcast executable; default $ROOMCAST_BIN, else target/release/roomcast (with --smoke:
+    /// the newer of target/release/roomcast and target/debug/roomcast).
     #[arg(long)]
     pub roomcast_bin: Option<PathBuf>,
     /// Where raw results, logs and the plot go.
@@ -112,6 +112,24 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// target/release/roomcast for measurements; for a smoke run, whichever of the release and
+/// debug builds is newer, since the test suite builds the debug one and a stale release
+/// binary would test old code.
+fn default_roomcast_bin(smoke: bool) -> Option<PathBuf> {
+    let target = workspace_root().join("target");
+    let release = target.join("release").join("roomcast");
+    if !smoke {
+        return release.exists().then_some(release);
+    }
+    let debug = target.join("debug").join("roomcast");
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    [release, debug]
+        .into_iter()
+        .filter_map(|p| mtime(&p).map(|t| (t, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
+}
+
 struct Ctx {
     opts: RunOpts,
     runs: usize,
@@ -134,12 +152,7 @@ impl Ctx {
             .roomcast_bin
             .clone()
             .or_else(|| std::env::var_os("ROOMCAST_BIN").map(PathBuf::from))
-            .or_else(|| {
-                ["release", "debug"]
-                    .iter()
-                    .map(|p| workspace_root().join("target").join(p).join("roomcast"))
-                    .find(|p| p.exists())
-            });
+            .or_else(|| default_roomcast_bin(opts.smoke));
         if opts.targets.contains(&Target::Roomcast) {
             match &roomcast_bin {
                 Some(p) if p.exists() => eprintln!("bench: roomcast binary {}", p.display()),
@@ -168,19 +181,36 @@ impl Ctx {
     }
 
     fn pinned(&self, core: u32, program: &Path) -> Command {
-        if self.pin {
+        let mut c = if self.pin {
             let mut c = Command::new("taskset");
             c.arg("-c").arg(core.to_string()).arg(program);
             c
         } else {
             Command::new(program)
-        }
+        };
+        die_with_parent(&mut c);
+        c
     }
 
     fn loadgen(&self) -> Command {
         let mut c = self.pinned(1, &self.self_exe);
         c.arg("loadgen");
         c
+    }
+}
+
+/// Has the child killed when the driver dies (Ctrl-C, timeout), so no server or generator
+/// outlives a run.
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -687,6 +717,7 @@ fn hold_stages(
     let server = Server::start(ctx, target, label)?;
     let fx_path = fixture(ctx, &server, 8, rooms, label)?;
     let fx = Fixture::load(&fx_path)?;
+    let mut publish_conn = ctx.rt.block_on(fx.connect())?;
     let per_proc = stages.iter().max().copied().unwrap_or(0).div_ceil(procs);
     let mut gens = Vec::new();
     for p in 0..procs {
@@ -715,7 +746,7 @@ fn hold_stages(
         let deadline = Instant::now() + Duration::from_millis(10_000 + n as u64);
         let mut receiving;
         loop {
-            ctx.rt.block_on(fx.publish_round(128))?;
+            ctx.rt.block_on(fx.publish_round(&mut publish_conn, 128))?;
             receiving = 0;
             for g in &mut gens {
                 let v = g.command("check 1 1000")?;

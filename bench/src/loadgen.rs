@@ -609,6 +609,10 @@ async fn run_step(
     let gen_cpu = gen_cpu.read();
     // Publishes still queued when the step ends are dropped: the server is already past
     // saturation, and a backlog would spill into the next step's figures.
+    let settle = Instant::now() + Duration::from_millis(200);
+    while !publisher.queue.borrow().is_empty() && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let unsent = publisher.clear();
     let expected = (in_window_msgs - unsent.min(in_window_msgs)) * fanout;
     // Grace for in-flight deliveries of the window's last messages.
@@ -686,8 +690,9 @@ async fn fanout(args: FanoutArgs) -> Result<()> {
     // Subscriptions are set up asynchronously after `subscribe`: publish until every
     // connection has seen a message, so the first step measures a fully subscribed room.
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut conn = fx.connect().await?;
     loop {
-        fx.publish_round(args.common.body_size).await?;
+        fx.publish_round(&mut conn, args.common.body_size).await?;
         let ok = wait_all_received(&rec, 1, Duration::from_secs(1)).await;
         if ok == args.conns {
             break;
@@ -789,6 +794,10 @@ async fn hold(args: HoldArgs) -> Result<()> {
     Ok(())
 }
 
+/// How long one closed-loop `sendMessage` may take before its sender gives up, so a stuck
+/// server ends the measurement instead of hanging it.
+const OP_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn ingest(args: IngestArgs) -> Result<()> {
     let fx = Rc::new(Fixture::load(&args.common.fixture)?);
     let server = wsclient::parse_url(&fx.url)?;
@@ -838,15 +847,17 @@ async fn ingest(args: IngestArgs) -> Result<()> {
                     while Instant::now() < end {
                         let t0 = Instant::now();
                         let body = proto::make_body(proto::now_unix_nanos(), body_size);
-                        let res = wsclient::gql(
+                        let send = wsclient::gql(
                             &mut conn,
                             Some(fx.token(s)),
                             proto::SEND_MESSAGE_QUERY,
                             json!({"r": fx.room(s), "b": body}),
-                        )
-                        .await
-                        .map(drop);
-                        record(res, t0);
+                        );
+                        let Ok(res) = tokio::time::timeout(OP_TIMEOUT, send).await else {
+                            record(Err(anyhow::anyhow!("sendMessage timed out")), t0);
+                            break;
+                        };
+                        record(res.map(drop), t0);
                     }
                 }
                 Transport::Ws => {
@@ -863,7 +874,12 @@ async fn ingest(args: IngestArgs) -> Result<()> {
                             &body,
                         )))
                         .await?;
-                        let res = ws_await_result(&mut ws, id).await;
+                        let Ok(res) =
+                            tokio::time::timeout(OP_TIMEOUT, ws_await_result(&mut ws, id)).await
+                        else {
+                            record(Err(anyhow::anyhow!("sendMessage timed out")), t0);
+                            break;
+                        };
                         record(res, t0);
                     }
                 }

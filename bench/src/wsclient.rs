@@ -156,21 +156,28 @@ impl Fixture {
         &self.rooms[i % self.rooms.len()]
     }
 
-    /// Publishes one message to every room over one HTTP connection.
-    pub async fn publish_round(&self, body_size: usize) -> Result<()> {
-        let mut conn = HttpConn::connect(parse_url(&self.url)?, None).await?;
+    /// Publishes one message to every room over `conn`. The connection is opened by the caller
+    /// ahead of time: a server out of file descriptors would never accept a new one.
+    pub async fn publish_round(&self, conn: &mut HttpConn, body_size: usize) -> Result<()> {
         for (i, room) in self.rooms.iter().enumerate() {
             let body = proto::make_body(proto::now_unix_nanos(), body_size);
-            gql(
-                &mut conn,
+            let send = gql(
+                conn,
                 Some(self.token(i)),
                 proto::SEND_MESSAGE_QUERY,
                 json!({"r": room, "b": body}),
-            )
-            .await
-            .context("sendMessage")?;
+            );
+            tokio::time::timeout(std::time::Duration::from_secs(10), send)
+                .await
+                .context("sendMessage timed out")?
+                .context("sendMessage")?;
         }
         Ok(())
+    }
+
+    /// A connection for `publish_round`.
+    pub async fn connect(&self) -> Result<HttpConn> {
+        HttpConn::connect(parse_url(&self.url)?, None).await
     }
 }
 
