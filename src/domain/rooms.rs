@@ -656,7 +656,7 @@ impl RoomService {
         let author = viewer.require()?;
         let message = self
             .store
-            .insert_message(MessageId::new(), room, author.id, body.into_inner(), now())
+            .insert_message(MessageId::new(), room, author, body.into_inner(), now())
             .await?;
         let message = Arc::new(message);
         self.bus.publish_message(message.clone());

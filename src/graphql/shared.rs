@@ -27,6 +27,7 @@ use async_graphql::{
 use async_graphql_value::Value as AstValue;
 use tokio::sync::OnceCell;
 
+use futures_util::future::{self, Either};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
@@ -258,6 +259,14 @@ impl SharedMessages {
         plan
     }
 
+    /// The payload for `message` under `plan` if it was rendered already.
+    fn cached(&self, plan: &SharedPlan, message: &model::Message) -> Option<Arc<str>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let payload = cache.entries.get(&(plan.key, message.id))?.get()?.clone();
+        self.stats.reuses.fetch_add(1, Ordering::Relaxed);
+        Some(payload)
+    }
+
     fn slot(&self, key: CacheKey) -> (Arc<OnceCell<Arc<str>>>, bool) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(cell) = cache.entries.get(&key) {
@@ -353,16 +362,26 @@ impl SharedMessages {
         let plan = self.intern(plan);
         Some(
             feed.then(move |item| {
-                let this = this.clone();
-                let plan = plan.clone();
-                // Boxed: `Then` stores its future inline, and an execution future is large;
-                // this stream lives as long as the subscription.
-                Box::pin(async move {
-                    match item {
-                        Ok(message) => this.render(&plan, &message).await,
-                        Err(error) => this.render_error(&plan, error),
+                // Most deliveries find the payload already rendered: answer those without
+                // allocating. The rest are boxed: `Then` stores its future inline, an
+                // execution future is large, and this stream lives as long as the subscription.
+                let ready_payload = match &item {
+                    Ok(message) => this.cached(&plan, message),
+                    Err(_) => None,
+                };
+                match ready_payload {
+                    Some(payload) => Either::Left(future::ready(payload)),
+                    None => {
+                        let this = this.clone();
+                        let plan = plan.clone();
+                        Either::Right(Box::pin(async move {
+                            match item {
+                                Ok(message) => this.render(&plan, &message).await,
+                                Err(error) => this.render_error(&plan, error),
+                            }
+                        }))
                     }
-                })
+                }
             })
             .boxed(),
         )

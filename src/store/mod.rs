@@ -145,7 +145,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: MessageId,
         room: RoomId,
-        author: UserId,
+        author: &User,
         body: String,
         at: Timestamp,
     ) -> StoreResult<Message>;

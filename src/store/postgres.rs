@@ -748,7 +748,7 @@ impl Store for PostgresStore {
         &self,
         id: MessageId,
         room: RoomId,
-        author: UserId,
+        author: &User,
         body: String,
         at: Timestamp,
     ) -> StoreResult<Message> {
@@ -758,12 +758,12 @@ impl Store for PostgresStore {
         let row = sqlx::query(
             "WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq), \
                   m AS (INSERT INTO messages (id, room_id, seq, author_id, body, created_at) \
-                        SELECT $1, $2, s.last_seq, $3, $4, $5 FROM s RETURNING seq, author_id) \
-             SELECT m.seq, u.id, u.username, u.created_at FROM m JOIN users u ON u.id = m.author_id",
+                        SELECT $1, $2, s.last_seq, $3, $4, $5 FROM s RETURNING seq) \
+             SELECT m.seq FROM m",
         )
         .bind(id.0)
         .bind(room.0)
-        .bind(author.0)
+        .bind(author.id.0)
         .bind(&body)
         .bind(at)
         .fetch_optional(&self.pool)
@@ -771,12 +771,11 @@ impl Store for PostgresStore {
         .map_err(db_err)?
         .ok_or_else(|| StoreError::NotFound("room".into()))?;
         let seq: i64 = row.try_get("seq").map_err(db_err)?;
-        let author = user_from(&row, "").map_err(db_err)?;
         Ok(Message {
             id,
             room_id: room,
             seq,
-            author,
+            author: author.clone(),
             body,
             created_at: at,
         })

@@ -2,6 +2,7 @@
 //! in order instead of failing with SQLITE_BUSY; reads use a separate pool and never wait for
 //! writers. Timestamps are stored as microseconds since the epoch, ids as UUID text.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ const MAX_GROUP: usize = 256;
 struct PendingMessage {
     id: MessageId,
     room: RoomId,
-    author: UserId,
+    author: User,
     body: String,
     at: Timestamp,
     reply: oneshot::Sender<StoreResult<Message>>,
@@ -79,51 +80,70 @@ async fn message_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingMessa
     }
 }
 
-/// Stores a group in one transaction. A missing room fails only its own message.
+/// Rows per multi-row INSERT (6 parameters each, well under SQLite's parameter limit).
+const INSERT_CHUNK: usize = 256;
+
+/// Stores a group in one transaction: one sequence-number UPDATE per room, then multi-row
+/// INSERTs, so a busy room costs a few statements per group instead of several per message.
+/// A missing room fails only its own messages.
 async fn store_group(
     pool: &SqlitePool,
     group: &[PendingMessage],
 ) -> StoreResult<Vec<StoreResult<Message>>> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let mut results = Vec::with_capacity(group.len());
+    let mut per_room: Vec<(RoomId, i64)> = Vec::new();
     for p in group {
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        match per_room.iter_mut().find(|(room, _)| *room == p.room) {
+            Some((_, n)) => *n += 1,
+            None => per_room.push((p.room, 1)),
+        }
+    }
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut next_seq: HashMap<RoomId, i64> = HashMap::with_capacity(per_room.len());
+    for (room, n) in per_room {
+        let last: Option<i64> = sqlx::query_scalar(
+            "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq",
         )
-        .bind(p.room.to_string())
+        .bind(n)
+        .bind(room.to_string())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let Some(seq) = seq else {
-            results.push(Err(StoreError::NotFound("room".into())));
-            continue;
-        };
-        sqlx::query(
-            "INSERT INTO messages (id, room_id, seq, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(p.id.to_string())
-        .bind(p.room.to_string())
-        .bind(seq)
-        .bind(p.author.to_string())
-        .bind(&p.body)
-        .bind(micros(p.at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let author_row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
-            .bind(p.author.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let author = user_from(&author_row, "").map_err(db_err)?;
-        results.push(Ok(Message {
-            id: p.id,
-            room_id: p.room,
-            seq,
-            author,
-            body: p.body.clone(),
-            created_at: p.at,
-        }));
+        if let Some(last) = last {
+            next_seq.insert(room, last - n + 1);
+        }
+    }
+    let mut results = Vec::with_capacity(group.len());
+    let mut rows: Vec<(&PendingMessage, i64)> = Vec::with_capacity(group.len());
+    for p in group {
+        match next_seq.get_mut(&p.room) {
+            None => results.push(Err(StoreError::NotFound("room".into()))),
+            Some(seq) => {
+                rows.push((p, *seq));
+                results.push(Ok(Message {
+                    id: p.id,
+                    room_id: p.room,
+                    seq: *seq,
+                    author: p.author.clone(),
+                    body: p.body.clone(),
+                    created_at: p.at,
+                }));
+                *seq += 1;
+            }
+        }
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages (id, room_id, seq, author_id, body, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, (p, seq)| {
+            row.push_bind(p.id.to_string())
+                .push_bind(p.room.to_string())
+                .push_bind(*seq)
+                .push_bind(p.author.id.to_string())
+                .push_bind(p.body.as_str())
+                .push_bind(micros(p.at));
+        });
+        insert.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(results)
@@ -201,12 +221,11 @@ fn user_from(row: &SqliteRow, prefix: &str) -> Result<User, sqlx::Error> {
     })
 }
 
-const ROOM_SELECT: &str =
+const ROOM_COLUMNS: &str =
     "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
      (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
-     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
-     FROM rooms r JOIN users o ON o.id = r.owner_id";
-
+     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at";
+const ROOM_FROM: &str = "FROM rooms r JOIN users o ON o.id = r.owner_id";
 fn room_from(row: &SqliteRow) -> Result<Room, sqlx::Error> {
     let ty: String = row.try_get("type")?;
     Ok(Room {
@@ -293,7 +312,7 @@ fn map_rows<T>(
 
 impl SqliteStore {
     async fn room_on(&self, pool: &SqlitePool, id: RoomId) -> StoreResult<Option<Room>> {
-        let row = sqlx::query(&format!("{ROOM_SELECT} WHERE r.id = ?"))
+        let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = ?"))
             .bind(id.to_string())
             .fetch_optional(pool)
             .await
@@ -464,33 +483,53 @@ impl Store for SqliteStore {
         id: RoomId,
         user: Option<UserId>,
     ) -> StoreResult<Option<RoomAccess>> {
-        let Some(room) = self.room_on(&self.read, id).await? else {
+        // One read: the room, the viewer's membership and whether they are banned. Every
+        // permission check starts here, so it is worth a single round trip.
+        let row = sqlx::query(&format!(
+            "{} , vm.role AS vm_role, vm.joined_at AS vm_joined_at, vm.muted AS vm_muted, \
+               vm.muted_until AS vm_muted_until, \
+               vu.id AS vu_id, vu.username AS vu_username, vu.created_at AS vu_created_at, \
+               EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.user_id = ?1) AS banned \
+             {} LEFT JOIN memberships vm ON vm.room_id = r.id AND vm.user_id = ?1 \
+             LEFT JOIN users vu ON vu.id = vm.user_id WHERE r.id = ?2",
+            ROOM_COLUMNS, ROOM_FROM
+        ))
+        .bind(user.map(|u| u.to_string()))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else {
             return Ok(None);
         };
-        let Some(user) = user else {
-            return Ok(Some(RoomAccess {
+        let access = (|| -> Result<RoomAccess, sqlx::Error> {
+            let room = room_from(&row)?;
+            let role: Option<String> = row.try_get("vm_role")?;
+            let membership = match role {
+                None => None,
+                Some(role) => {
+                    let until: Option<i64> = row.try_get("vm_muted_until")?;
+                    Some(Membership {
+                        user: user_from(&row, "vu_")?,
+                        room_id: room.id,
+                        role: Role::from_db(&role).ok_or_else(|| {
+                            sqlx::Error::Decode(format!("bad role {role}").into())
+                        })?,
+                        joined_at: from_micros(row.try_get("vm_joined_at")?)?,
+                        muted: row.try_get::<i64, _>("vm_muted")? != 0,
+                        muted_until: until.map(from_micros).transpose()?,
+                    })
+                }
+            };
+            let banned = membership.is_none() && row.try_get::<bool, _>("banned")?;
+            Ok(RoomAccess {
                 room,
-                membership: None,
-                banned: false,
-            }));
-        };
-        let membership = self.membership_on(&self.read, id, user).await?;
-        let banned = if membership.is_some() {
-            false
-        } else {
-            sqlx::query("SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?")
-                .bind(id.to_string())
-                .bind(user.to_string())
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db_err)?
-                .is_some()
-        };
-        Ok(Some(RoomAccess {
-            room,
-            membership,
-            banned,
-        }))
+                membership,
+                banned,
+            })
+        })()
+        .map_err(db_err)?;
+        Ok(Some(access))
     }
 
     async fn list_rooms(
@@ -508,7 +547,7 @@ impl Store for SqliteStore {
             format!("%{escaped}%")
         });
         let rows = sqlx::query(&format!(
-            "{ROOM_SELECT} WHERE (r.type <> 'private' OR EXISTS \
+            "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
                (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = ?)) \
              AND (? IS NULL OR r.name LIKE ? ESCAPE '\\' OR r.topic LIKE ? ESCAPE '\\') \
              AND (? IS NULL OR r.created_at > ? OR (r.created_at = ? AND r.id > ?)) \
@@ -846,7 +885,7 @@ impl Store for SqliteStore {
         &self,
         id: MessageId,
         room: RoomId,
-        author: UserId,
+        author: &User,
         body: String,
         at: Timestamp,
     ) -> StoreResult<Message> {
@@ -854,7 +893,7 @@ impl Store for SqliteStore {
         let pending = PendingMessage {
             id,
             room,
-            author,
+            author: author.clone(),
             body,
             at,
             reply,

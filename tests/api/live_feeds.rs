@@ -235,14 +235,14 @@ async fn an_out_of_order_publish_is_filled_from_the_store_and_deduplicated() {
         .message_feed(&viewer, room.id, None)
         .await
         .expect("feed");
-    let author = viewer.user_id().expect("user");
+    let author = viewer.require().expect("user").clone();
     let mut stored = Vec::new();
     for n in 1..=3 {
         let m = store
             .insert_message(
                 MessageId::new(),
                 room.id,
-                author,
+                &author,
                 format!("m{n}"),
                 chrono::Utc::now(),
             )

@@ -124,3 +124,94 @@ async fn a_restart_on_the_same_database_loses_nothing() {
     let next = app.send(&admin, &room, "after restart").await;
     assert_eq!(next.ok()["sendMessage"]["seq"], 4);
 }
+
+/// Group commit: many concurrent inserts across rooms get contiguous per-room sequence
+/// numbers in arrival order, and a missing room fails only its own messages.
+#[tokio::test]
+async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
+    use std::sync::Arc;
+
+    use roomcast::domain::model::User;
+    use roomcast::domain::values::{MessageId, RoomId};
+    use roomcast::store::{NewRoom, Store};
+
+    let db = fresh_db().await;
+    let store: Arc<dyn Store> = if db.url.starts_with("postgres") {
+        let pool = roomcast::store::postgres::PoolSettings::default();
+        Arc::new(
+            roomcast::store::postgres::PostgresStore::connect(&db.url, &pool)
+                .await
+                .expect("store"),
+        )
+    } else {
+        Arc::new(
+            roomcast::store::sqlite::SqliteStore::connect(&db.url)
+                .await
+                .expect("store"),
+        )
+    };
+    let author = User {
+        id: roomcast::domain::values::UserId::new(),
+        username: uname("w"),
+        created_at: roomcast::domain::model::now(),
+    };
+    store.create_user(&author, "x").await.expect("user");
+    let mut rooms = Vec::new();
+    for name in ["a", "b"] {
+        let room = store
+            .create_room(NewRoom {
+                id: RoomId::new(),
+                name: name.into(),
+                topic: None,
+                room_type: roomcast::domain::model::RoomType::Public,
+                max_users: None,
+                owner: author.id,
+                created_at: roomcast::domain::model::now(),
+            })
+            .await
+            .expect("room");
+        rooms.push(room.id);
+    }
+    let missing = RoomId::new();
+    let targets: Vec<RoomId> = (0..300)
+        .map(|i| [rooms[0], rooms[1], missing][i % 3])
+        .collect();
+    let inserts = targets.iter().map(|room| {
+        let store = store.clone();
+        let author = author.clone();
+        let room = *room;
+        async move {
+            store
+                .insert_message(
+                    MessageId::new(),
+                    room,
+                    &author,
+                    "hi".into(),
+                    roomcast::domain::model::now(),
+                )
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(inserts).await;
+    for (room, result) in targets.iter().zip(&results) {
+        match result {
+            Ok(m) => assert_eq!(m.room_id, *room),
+            Err(e) => assert!(*room == missing, "only the missing room fails: {e:?}"),
+        }
+    }
+    for room in &rooms {
+        let mut seqs: Vec<i64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter(|m| m.room_id == *room)
+            .map(|m| m.seq)
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
+        let stored = store
+            .messages_after(*room, 0, None, 1000)
+            .await
+            .expect("read");
+        assert_eq!(stored.len(), 100);
+    }
+}
