@@ -56,6 +56,10 @@ pub struct Config {
     /// Per-room live buffer (messages); a subscriber further behind is caught up from storage.
     #[arg(long, env = "ROOMCAST_BROADCAST_CAPACITY", default_value_t = 1024)]
     pub broadcast_capacity: usize,
+    /// Share one execution of identical `roomMessages` subscriptions per message (on by
+    /// default; `false` executes per subscriber, for comparison).
+    #[arg(long, env = "ROOMCAST_SHARED_SUBSCRIPTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub shared_subscriptions: bool,
     /// Most concurrent operations on one WebSocket.
     #[arg(
         long,

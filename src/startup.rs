@@ -101,7 +101,11 @@ impl App {
             shutdown.clone(),
         );
         let schema = build_schema(Some((rooms.clone(), identity.clone())));
-        let shared = Arc::new(SharedMessages::default());
+        let shared = Arc::new(if config.shared_subscriptions {
+            SharedMessages::default()
+        } else {
+            SharedMessages::disabled()
+        });
         let state = AppState {
             schema,
             rooms,

@@ -98,6 +98,7 @@ type CacheKey = (u64, MessageId);
 
 /// Renders shared `roomMessages` payloads. One per server.
 pub struct SharedMessages {
+    enabled: bool,
     schema: RenderSchema,
     cache: Mutex<RenderCache>,
     /// One plan per distinct operation, shared by its subscribers (saves memory per socket).
@@ -142,6 +143,7 @@ fn offset_of(text: &str, pos: Pos) -> Option<usize> {
 impl SharedMessages {
     pub fn new(capacity: usize) -> Self {
         Self {
+            enabled: true,
             schema: Schema::build(RenderRoot, EmptyMutation, EmptySubscription)
                 .limit_depth(MAX_DEPTH)
                 .limit_complexity(MAX_COMPLEXITY)
@@ -156,6 +158,14 @@ impl SharedMessages {
         }
     }
 
+    /// A renderer that never plans: every subscription takes the ordinary path.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
     /// Returns a plan when the document is one `roomMessages` subscription without
     /// directives at the operation or root field; anything else takes the ordinary path.
     pub fn plan(
@@ -164,6 +174,9 @@ impl SharedMessages {
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> Option<SharedPlan> {
+        if !self.enabled {
+            return None;
+        }
         let doc = parse_query(query).ok()?;
         let op = match (&doc.operations, operation_name) {
             (DocumentOperations::Single(op), _) => op,
