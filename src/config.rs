@@ -74,6 +74,12 @@ pub struct Config {
     /// Without it, live updates reach subscribers on this node only.
     #[arg(long, env = "ROOMCAST_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Attempts to publish a batch to Redis before delivering it on this node only.
+    #[arg(long, env = "ROOMCAST_REDIS_PUBLISH_ATTEMPTS", default_value_t = 2)]
+    pub redis_publish_attempts: u32,
+    /// Longest wait in milliseconds between attempts to reconnect to Redis.
+    #[arg(long, env = "ROOMCAST_REDIS_MAX_BACKOFF_MS", default_value_t = 2000)]
+    pub redis_max_backoff_ms: u64,
     /// Most PostgreSQL connections this node opens.
     #[arg(long, env = "ROOMCAST_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -114,6 +120,8 @@ impl fmt::Debug for Config {
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_publish_attempts", &self.redis_publish_attempts)
+            .field("redis_max_backoff_ms", &self.redis_max_backoff_ms)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout_ms", &self.db_acquire_timeout_ms)
             .finish()

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::local::LocalBus;
-use crate::bus::redis::RedisBus;
+use crate::bus::redis::{RedisBus, RedisSettings};
 use crate::bus::Bus;
 use crate::config::{redact_url, Config};
 use crate::domain::identity::Identity;
@@ -67,8 +67,17 @@ impl App {
             match &config.redis_url {
                 Some(url) => {
                     let redis = Arc::new(
-                        RedisBus::start(url, config.broadcast_capacity, &tasks, shutdown.clone())
-                            .await?,
+                        RedisBus::start(
+                            url,
+                            config.broadcast_capacity,
+                            RedisSettings {
+                                publish_attempts: config.redis_publish_attempts,
+                                max_backoff: Duration::from_millis(config.redis_max_backoff_ms),
+                            },
+                            &tasks,
+                            shutdown.clone(),
+                        )
+                        .await?,
                     );
                     (redis.clone(), Box::new(move || redis.prune_idle()))
                 }

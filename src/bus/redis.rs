@@ -51,6 +51,24 @@ const PROBE_EVERY: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// How hard the bus tries to reach Redis (the `--redis-*` flags).
+#[derive(Debug, Clone, Copy)]
+pub struct RedisSettings {
+    /// Attempts per publish batch, each on a fresh connection after a failure.
+    pub publish_attempts: u32,
+    /// Longest wait between reconnect attempts (the backoff doubles up to it).
+    pub max_backoff: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            publish_attempts: 2,
+            max_backoff: MAX_BACKOFF,
+        }
+    }
+}
+
 /// What travels on a room channel.
 #[derive(Serialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
@@ -136,6 +154,7 @@ impl RedisBus {
     pub async fn start(
         url: &str,
         capacity: usize,
+        settings: RedisSettings,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
@@ -156,8 +175,9 @@ impl RedisBus {
             ready_tx,
             shutdown.clone(),
             target.clone(),
+            settings,
         ));
-        tasks.spawn(publisher(client, queue, shared.clone(), shutdown));
+        tasks.spawn(publisher(client, queue, shared.clone(), shutdown, settings));
         if timeout(IO_TIMEOUT * 2, ready.wait_for(Option::is_some))
             .await
             .is_err()
@@ -228,11 +248,11 @@ impl Bus for RedisBus {
 }
 
 /// Exponential backoff with jitter, so restarted Redis is not hit by every node at once.
-struct Backoff(Duration);
+struct Backoff(Duration, Duration);
 
 impl Backoff {
-    fn new() -> Self {
-        Self(MIN_BACKOFF)
+    fn new(max: Duration) -> Self {
+        Self(MIN_BACKOFF, max.max(MIN_BACKOFF))
     }
 
     fn reset(&mut self) {
@@ -241,7 +261,7 @@ impl Backoff {
 
     fn next(&mut self) -> Duration {
         let base = self.0;
-        self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        self.0 = (self.0 * 2).min(self.1);
         let jitter = rand::thread_rng().gen_range(0..=base.as_millis() as u64 / 2);
         base + Duration::from_millis(jitter)
     }
@@ -289,8 +309,9 @@ async fn subscriber(
     ready: watch::Sender<Option<bool>>,
     shutdown: CancellationToken,
     target: String,
+    settings: RedisSettings,
 ) {
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(settings.max_backoff);
     let mut failures = 0u32;
     loop {
         let attempt = tokio::select! {
@@ -359,6 +380,7 @@ struct Publisher {
     /// No reconnect attempt before this, so a Redis outage does not slow the queue down.
     retry_at: Option<Instant>,
     backoff: Backoff,
+    publish_attempts: u32,
     /// Set from the first failure to the next success, so an outage warns once.
     degraded: bool,
     /// Items delivered on this node only since the last successful publish.
@@ -401,8 +423,8 @@ impl Publisher {
         }
     }
 
-    /// Publishes `batch` in order, then the resync notice if one is owed, retrying once on
-    /// a fresh connection; what cannot be published is delivered on this node only.
+    /// Publishes `batch` in order, then the resync notice if one is owed, retrying on a
+    /// fresh connection up to `--redis-publish-attempts` times; what cannot be published is delivered on this node only.
     async fn publish(&mut self, batch: Vec<Publish>) {
         let resync = self.shared.owes_resync.swap(false, Ordering::SeqCst);
         if batch.is_empty() && !resync {
@@ -416,7 +438,7 @@ impl Publisher {
             // After the items: whoever acts on it finds them in the store, like the rest.
             pipe.cmd("PUBLISH").arg(RESYNC_CHANNEL).arg("{}").ignore();
         }
-        for _attempt in 0..2 {
+        for _attempt in 0..self.publish_attempts.max(1) {
             let Some(conn) = self.connection().await else {
                 break;
             };
@@ -456,13 +478,15 @@ async fn publisher(
     mut queue: mpsc::Receiver<Publish>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    settings: RedisSettings,
 ) {
     let mut publisher = Publisher {
         client,
         shared,
         conn: None,
         retry_at: None,
-        backoff: Backoff::new(),
+        backoff: Backoff::new(settings.max_backoff),
+        publish_attempts: settings.publish_attempts,
         degraded: false,
         failed: 0,
     };
@@ -550,6 +574,7 @@ mod tests {
         let bus = RedisBus::start(
             &format!("redis://127.0.0.1:{port}/"),
             16,
+            RedisSettings::default(),
             &tasks,
             shutdown.clone(),
         )
@@ -577,7 +602,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_a_cap() {
-        let mut b = Backoff::new();
+        let mut b = Backoff::new(MAX_BACKOFF);
         let mut last = Duration::ZERO;
         for _ in 0..20 {
             last = b.next();
