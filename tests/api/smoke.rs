@@ -1,3 +1,6 @@
+//! First contact: a message reaches a live subscriber, the committed schema matches the code,
+//! and the health check answers.
+
 use serde_json::json;
 
 use crate::helpers::*;
