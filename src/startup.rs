@@ -110,14 +110,12 @@ impl App {
             shutdown.clone(),
         );
         let schema = build_schema(Some((rooms.clone(), identity.clone())));
-        let shared = Arc::new(if config.shared_subscriptions {
-            SharedMessages::default()
-        } else {
-            SharedMessages::disabled()
-        });
+        let shared = Arc::new(SharedMessages::new(
+            rooms.clone(),
+            config.shared_subscriptions,
+        ));
         let state = AppState {
             schema,
-            rooms,
             shared: shared.clone(),
             identity,
             settings: Arc::new(TransportSettings {

@@ -60,10 +60,6 @@ impl LocalBus {
         rooms.retain(|_, ch| !ch.idle());
         before - rooms.len()
     }
-
-    pub fn room_count(&self) -> usize {
-        self.rooms().len()
-    }
 }
 
 impl Bus for LocalBus {

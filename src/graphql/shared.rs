@@ -98,7 +98,10 @@ type CacheKey = (u64, MessageId);
 
 /// Renders shared `roomMessages` payloads. One per server.
 pub struct SharedMessages {
+    /// Off (`--shared-subscriptions false`): every subscription takes the ordinary path.
     enabled: bool,
+    /// Opens each shared subscriber's own feed (access checks, cursor, ordering).
+    rooms: RoomService,
     schema: RenderSchema,
     cache: Mutex<RenderCache>,
     /// One plan per distinct operation, shared by its subscribers (saves memory per socket).
@@ -110,12 +113,6 @@ struct RenderCache {
     entries: HashMap<CacheKey, Arc<OnceCell<Arc<str>>>>,
     order: VecDeque<CacheKey>,
     capacity: usize,
-}
-
-impl Default for SharedMessages {
-    fn default() -> Self {
-        Self::new(4096)
-    }
 }
 
 fn const_string(value: &async_graphql::Value) -> Option<Option<String>> {
@@ -141,9 +138,13 @@ fn offset_of(text: &str, pos: Pos) -> Option<usize> {
 }
 
 impl SharedMessages {
-    pub fn new(capacity: usize) -> Self {
+    /// Payloads of the most recent this-many (operation, message) pairs stay cached.
+    const CACHE_ENTRIES: usize = 4096;
+
+    pub fn new(rooms: RoomService, enabled: bool) -> Self {
         Self {
-            enabled: true,
+            enabled,
+            rooms,
             schema: Schema::build(RenderRoot, EmptyMutation, EmptySubscription)
                 .limit_depth(MAX_DEPTH)
                 .limit_complexity(MAX_COMPLEXITY)
@@ -151,18 +152,10 @@ impl SharedMessages {
             cache: Mutex::new(RenderCache {
                 entries: HashMap::new(),
                 order: VecDeque::new(),
-                capacity: capacity.max(16),
+                capacity: Self::CACHE_ENTRIES,
             }),
             stats: SharingStats::default(),
             plans: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A renderer that never plans: every subscription takes the ordinary path.
-    pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
         }
     }
 
@@ -345,7 +338,6 @@ impl SharedMessages {
     pub async fn open(
         self: &Arc<Self>,
         schema: &RoomcastSchema,
-        rooms: &RoomService,
         auth: &RequestAuth,
         plan: SharedPlan,
     ) -> Option<BoxStream<'static, Arc<str>>> {
@@ -367,7 +359,11 @@ impl SharedMessages {
             Some(a) => Some(MessageCursor::parse("cursor", a).ok()?),
             None => None,
         };
-        let feed = rooms.message_feed(&auth.viewer, room, after).await.ok()?;
+        let feed = self
+            .rooms
+            .message_feed(&auth.viewer, room, after)
+            .await
+            .ok()?;
         self.stats
             .shared_subscriptions
             .fetch_add(1, Ordering::Relaxed);

@@ -45,8 +45,6 @@ pub struct TransportSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub schema: RoomcastSchema,
-    /// For the shared `roomMessages` path, which bypasses per-subscriber execution.
-    pub rooms: crate::domain::rooms::RoomService,
     pub shared: Arc<crate::graphql::shared::SharedMessages>,
     pub identity: Identity,
     pub settings: Arc<TransportSettings>,

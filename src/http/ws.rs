@@ -8,7 +8,6 @@
 //! backpressure to its own feeds only, and memory per connection stays small.
 
 use std::pin::Pin;
-use std::sync::Arc;
 
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -20,7 +19,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_stream::StreamMap;
 
-use super::{authenticate, AppState};
+use super::{authenticate, coded_error, AppState};
+use crate::domain::error::DomainError;
 use crate::graphql::error::{ensure_codes, to_gql};
 use crate::graphql::RequestAuth;
 
@@ -184,10 +184,11 @@ fn payload_token(payload: &Option<Value>) -> Result<Option<String>, ()> {
     Ok(None)
 }
 
-/// What an operation produces: an executed result, a pre-serialised shared payload, or its end.
+/// What an operation produces: an executed result, a complete `next` frame built from a
+/// shared payload, or its end.
 enum OpItem {
     Result(Box<Response>),
-    Shared(Arc<str>),
+    Frame(String),
     Done,
 }
 
@@ -322,20 +323,21 @@ impl Connection {
 
     /// Starts an operation: a `roomMessages` subscription shared with identical ones when it
     /// qualifies, otherwise ordinary per-operation execution.
-    async fn start_operation(&self, request: Request, auth: &RequestAuth) -> OpStream {
+    async fn start_operation(&self, id: &str, request: Request, auth: &RequestAuth) -> OpStream {
         let done = || stream::once(async { OpItem::Done });
         if let Some(plan) = self.state.shared.plan(
             &request.query,
             request.operation_name.as_deref(),
             &request.variables,
         ) {
-            if let Some(feed) = self
-                .state
-                .shared
-                .open(&self.state.schema, &self.state.rooms, auth, plan)
-                .await
-            {
-                return Box::pin(feed.map(OpItem::Shared).chain(done()));
+            if let Some(feed) = self.state.shared.open(&self.state.schema, auth, plan).await {
+                // The frame's head is the same for every message of this operation.
+                let head = format!(
+                    r#"{{"id":{},"type":"next","payload":"#,
+                    Value::String(id.to_owned())
+                );
+                let frames = feed.map(move |payload| OpItem::Frame(format!("{head}{payload}}}")));
+                return Box::pin(frames.chain(done()));
             }
         }
         let results = self.state.schema.execute_stream(request.data(auth.clone()));
@@ -366,10 +368,11 @@ impl Connection {
                                 return;
                             }
                             if ops.len() >= self.state.settings.max_operations {
-                                let msg = json!({"id": id, "type": "error", "payload": [{
-                                    "message": format!("too many operations on one connection (at most {})", self.state.settings.max_operations),
-                                    "extensions": {"code": "RATE_LIMITED"}
-                                }]});
+                                let refusal = DomainError::RateLimited(format!(
+                                    "too many operations on one connection (at most {})",
+                                    self.state.settings.max_operations
+                                ));
+                                let msg = json!({"id": id, "type": "error", "payload": [coded_error(to_gql(refusal))]});
                                 if !self.send_json(msg).await { return; }
                                 continue;
                             }
@@ -380,7 +383,7 @@ impl Connection {
                                     return;
                                 }
                             };
-                            let op = Box::pin(self.start_operation(request, &auth)).await;
+                            let op = Box::pin(self.start_operation(&id, request, &auth)).await;
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }
@@ -406,12 +409,7 @@ impl Connection {
                 Some((id, item)) = ops.next(), if !ops.is_empty() => {
                     let first = fresh.remove(&id);
                     let msg = match item {
-                        OpItem::Shared(payload) => {
-                            let text = format!(
-                                r#"{{"id":{},"type":"next","payload":{}}}"#,
-                                Value::String(id),
-                                payload
-                            );
+                        OpItem::Frame(text) => {
                             if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
                                 return;
                             }

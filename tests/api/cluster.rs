@@ -96,49 +96,6 @@ impl Drop for RedisServer {
     }
 }
 
-/// A new, empty PostgreSQL database; returns its URL.
-async fn postgres_db() -> String {
-    use sqlx::Connection as _;
-    let server = std::env::var("ROOMCAST_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let server = server.trim_end_matches('/').to_owned();
-    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-        .await
-        .expect("cluster tests need PostgreSQL");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    // Like fresh_db: a few databases of earlier tests, unused for ten minutes, go.
-    let old: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%' AND CASE \
-         WHEN split_part(datname, '_', 2) ~ '^[0-9]{1,18}$' \
-         THEN split_part(datname, '_', 2)::bigint < $1 ELSE FALSE END \
-         ORDER BY datname LIMIT 8",
-    )
-    .bind(now as i64 - 600)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap_or_default();
-    for name in old {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut admin)
-            .await;
-    }
-    let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
-    let mut attempt = 0;
-    while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-    {
-        attempt += 1;
-        assert!(attempt < 10, "creating test database {name}: {e}");
-        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-    }
-    let _ = admin.close().await;
-    format!("{server}/{name}")
-}
-
 struct Cluster {
     nodes: Vec<TestApp>,
     redis: RedisServer,
@@ -162,17 +119,11 @@ async fn cluster(n: usize) -> Cluster {
     Cluster { nodes, redis }
 }
 
-/// A round trip on the socket: every message sent before it (a subscribe) was handled.
-async fn ping_pong(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    while ws.next_json().await["type"] != "pong" {}
-}
-
 /// A message subscription to `room` on `node` from now on, registered.
 async fn watch(node: &TestApp, who: &Session, room: &str) -> WsClient {
     let mut ws = node.ws(Some(&who.token)).await;
     ws.subscribe_messages("m", room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     ws
 }
 
@@ -191,27 +142,6 @@ async fn send_ok(node: &TestApp, who: &Session, room: &str, body: &str) -> Value
         .await
         .expect("sendMessage answered in time");
     r.ok()["sendMessage"].clone()
-}
-
-/// Waits for both feeds "m" and "e" to end; returns their codes.
-async fn both_end(ws: &mut WsClient) -> (String, String) {
-    let (mut m, mut e) = (None, None);
-    while m.is_none() || e.is_none() {
-        let msg = ws.next_json().await;
-        let errors = match msg["type"].as_str() {
-            Some("next") => &msg["payload"]["errors"],
-            Some("error") => &msg["payload"],
-            _ => continue,
-        };
-        if let Some(code) = errors[0]["extensions"]["code"].as_str() {
-            match msg["id"].as_str() {
-                Some("m") => m = Some(code.to_owned()),
-                Some("e") => e = Some(code.to_owned()),
-                _ => {}
-            }
-        }
-    }
-    (m.unwrap_or_default(), e.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -351,10 +281,10 @@ async fn a_ban_on_one_node_ends_the_subscriptions_on_another() {
     let mut ws = b.ws(Some(&member.token)).await;
     ws.subscribe_messages("m", &room, None).await;
     ws.subscribe_events("e", &room).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
 
     a.act(&owner, "banUser", &room, &member.id).await.ok();
-    assert_eq!(both_end(&mut ws).await, ("BANNED".into(), "BANNED".into()));
+    assert_eq!(ws.both_end().await, ("BANNED".into(), "BANNED".into()));
     ws.subscribe_messages("again", &room, None).await;
     assert_eq!(ws.expect_error_end("again").await, "BANNED");
 }
@@ -370,15 +300,15 @@ async fn a_kick_and_a_room_deletion_on_one_node_end_subscriptions_on_another() {
     let mut kicked_ws = b.ws(Some(&kicked.token)).await;
     kicked_ws.subscribe_messages("m", &room, None).await;
     kicked_ws.subscribe_events("e", &room).await;
-    ping_pong(&mut kicked_ws).await;
+    kicked_ws.ping_pong().await;
     let mut stayer_ws = b.ws(Some(&stayer.token)).await;
     stayer_ws.subscribe_messages("m", &room, None).await;
     stayer_ws.subscribe_events("e", &room).await;
-    ping_pong(&mut stayer_ws).await;
+    stayer_ws.ping_pong().await;
 
     a.act(&owner, "removeMember", &room, &kicked.id).await.ok();
     assert_eq!(
-        both_end(&mut kicked_ws).await,
+        kicked_ws.both_end().await,
         ("FORBIDDEN".into(), "FORBIDDEN".into())
     );
 
@@ -390,7 +320,7 @@ async fn a_kick_and_a_room_deletion_on_one_node_end_subscriptions_on_another() {
     .await
     .ok();
     assert_eq!(
-        both_end(&mut stayer_ws).await,
+        stayer_ws.both_end().await,
         ("NOT_FOUND".into(), "NOT_FOUND".into())
     );
 }
@@ -405,7 +335,7 @@ async fn a_timed_mute_set_on_one_node_ends_everywhere() {
     b.join(&member, &room).await.ok();
     let mut ws = b.ws(Some(&owner.token)).await;
     ws.subscribe_events("e", &room).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
 
     // Long enough that the MUTED check below runs well inside it, even on a busy machine.
     a.post(

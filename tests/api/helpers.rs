@@ -30,8 +30,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Keeps the temporary database directory alive for the app's lifetime.
-    _dir: std::sync::Arc<tempfile::TempDir>,
-    dir_handle: std::sync::Arc<tempfile::TempDir>,
+    dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub struct TestDb {
@@ -42,57 +41,80 @@ pub struct TestDb {
 /// A fresh, empty database for one test.
 pub async fn fresh_db() -> TestDb {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    // ROOMCAST_TEST_BACKEND=postgres: a new database per test on a local PostgreSQL (trust
-    // auth; ROOMCAST_TEST_POSTGRES overrides the server URL), named rc_<unix secs>_<uuid>.
-    // Databases of earlier tests, older than ten minutes and no longer connected to, are
-    // dropped on the way, a few per call, so repeated runs do not fill the disk.
+    // ROOMCAST_TEST_BACKEND=postgres: a new PostgreSQL database per test.
     if std::env::var("ROOMCAST_TEST_BACKEND").is_ok_and(|b| b == "postgres") {
-        use sqlx::Connection as _;
-        let server = std::env::var("ROOMCAST_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let server = server.trim_end_matches('/').to_owned();
-        let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-            .await
-            .expect("connect to the test PostgreSQL server");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        let old: Vec<String> = sqlx::query_scalar(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%' AND CASE \
-             WHEN split_part(datname, '_', 2) ~ '^[0-9]{1,18}$' \
-             THEN split_part(datname, '_', 2)::bigint < $1 ELSE FALSE END \
-             ORDER BY datname LIMIT 8",
-        )
-        .bind(now as i64 - 600)
-        .fetch_all(&mut admin)
-        .await
-        .unwrap_or_default();
-        for name in old {
-            // Without FORCE: a database someone is still connected to stays.
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut admin)
-                .await;
-        }
-        let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
-        let mut attempt = 0;
-        // Concurrent CREATE DATABASE can collide on the template; try again shortly.
-        while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-        {
-            attempt += 1;
-            assert!(attempt < 10, "creating test database {name}: {e}");
-            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-        }
-        let _ = admin.close().await;
         return TestDb {
-            url: format!("{server}/{name}"),
+            url: postgres_db().await,
             dir,
         };
     }
     let url = format!("sqlite://{}", dir.path().join("roomcast.db").display());
     TestDb { url, dir }
+}
+
+/// A new, empty database on the test PostgreSQL server (trust auth; ROOMCAST_TEST_POSTGRES
+/// overrides `postgres://postgres@127.0.0.1:5432`), named rc_<unix secs>_<uuid>; returns
+/// its URL. Databases of earlier tests, older than ten minutes and no longer connected to,
+/// are dropped on the way, a few per call, so repeated runs do not fill the disk.
+pub async fn postgres_db() -> String {
+    use sqlx::Connection as _;
+    let server = std::env::var("ROOMCAST_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = server.trim_end_matches('/').to_owned();
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to the test PostgreSQL server");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'rc\\_%' AND CASE \
+         WHEN split_part(datname, '_', 2) ~ '^[0-9]{1,18}$' \
+         THEN split_part(datname, '_', 2)::bigint < $1 ELSE FALSE END \
+         ORDER BY datname LIMIT 8",
+    )
+    .bind(now as i64 - 600)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap_or_default();
+    for name in old {
+        // Without FORCE: a database someone is still connected to stays.
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut admin)
+            .await;
+    }
+    let name = format!("rc_{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut attempt = 0;
+    // Concurrent CREATE DATABASE can collide on the template; try again shortly.
+    while let Err(e) = sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+    {
+        attempt += 1;
+        assert!(attempt < 10, "creating test database {name}: {e}");
+        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+    }
+    let _ = admin.close().await;
+    format!("{server}/{name}")
+}
+
+/// The store behind `db`, opened directly (for domain-level tests without a server).
+pub async fn open_store(db: &TestDb) -> std::sync::Arc<dyn roomcast::store::Store> {
+    if db.url.starts_with("postgres") {
+        let pool = roomcast::store::postgres::PoolSettings::default();
+        std::sync::Arc::new(
+            roomcast::store::postgres::PostgresStore::connect(&db.url, &pool)
+                .await
+                .expect("store"),
+        )
+    } else {
+        std::sync::Arc::new(
+            roomcast::store::sqlite::SqliteStore::connect(&db.url)
+                .await
+                .expect("store"),
+        )
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -122,8 +144,7 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
         database_url: db.url.clone(),
         shutdown,
         handle: Some(handle),
-        _dir: db.dir.clone(),
-        dir_handle: db.dir.clone(),
+        dir: db.dir.clone(),
     }
 }
 
@@ -138,10 +159,6 @@ impl Drop for TestApp {
 pub struct Gql(pub Value);
 
 impl Gql {
-    pub fn data(&self) -> &Value {
-        &self.0["data"]
-    }
-
     /// The data, failing the test with the errors if there are any.
     pub fn ok(&self) -> &Value {
         assert!(
@@ -185,7 +202,7 @@ impl TestApp {
         }
         TestDb {
             url: self.database_url.clone(),
-            dir: self.dir_handle.clone(),
+            dir: self.dir.clone(),
         }
     }
 
@@ -388,6 +405,33 @@ impl WsClient {
                 }
             }
         }
+    }
+
+    /// A round trip on the socket: every message sent before it (a subscribe) was handled.
+    pub async fn ping_pong(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        while self.next_json().await["type"] != "pong" {}
+    }
+
+    /// Waits for both feeds "m" and "e" to end; returns their codes.
+    pub async fn both_end(&mut self) -> (String, String) {
+        let (mut m, mut e) = (None, None);
+        while m.is_none() || e.is_none() {
+            let msg = self.next_json().await;
+            let errors = match msg["type"].as_str() {
+                Some("next") => &msg["payload"]["errors"],
+                Some("error") => &msg["payload"],
+                _ => continue,
+            };
+            if let Some(code) = errors[0]["extensions"]["code"].as_str() {
+                match msg["id"].as_str() {
+                    Some("m") => m = Some(code.to_owned()),
+                    Some("e") => e = Some(code.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        (m.unwrap_or_default(), e.unwrap_or_default())
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {

@@ -9,20 +9,10 @@ use roomcast::bus::Bus;
 use roomcast::domain::identity::{Identity, Viewer};
 use roomcast::domain::rooms::{CreateRoom, RoomRules, RoomService};
 use roomcast::domain::values::{MessageBody, MessageId, Password, RoomName, Username};
-use roomcast::store::sqlite::SqliteStore;
 use roomcast::store::Store;
 use serde_json::json;
 
 use crate::helpers::*;
-
-async fn ping_pong(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        if ws.next_json().await["type"] == "pong" {
-            return;
-        }
-    }
-}
 
 #[tokio::test]
 async fn concurrent_senders_reach_every_subscriber_in_one_order_without_gaps() {
@@ -41,7 +31,7 @@ async fn concurrent_senders_reach_every_subscriber_in_one_order_without_gaps() {
     for _ in 0..5 {
         let mut ws = app.ws(Some(&owner.token)).await;
         ws.subscribe_messages("m", &room, None).await;
-        ping_pong(&mut ws).await;
+        ws.ping_pong().await;
         subscribers.push(ws);
     }
 
@@ -131,7 +121,7 @@ async fn without_a_cursor_a_feed_starts_at_now() {
     app.send(&alice, &room, "old").await.ok();
     let mut ws = app.ws(Some(&alice.token)).await;
     ws.subscribe_messages("n", &room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     app.send(&alice, &room, "new").await.ok();
     assert_eq!(ws.next_data("n").await["roomMessages"]["body"], "new");
 }
@@ -141,16 +131,7 @@ async fn domain_with_capacity(
     capacity: usize,
 ) -> (RoomService, Arc<dyn Store>, Arc<LocalBus>, Viewer, TestDb) {
     let db = fresh_db().await;
-    let store: Arc<dyn Store> = if db.url.starts_with("postgres") {
-        let pool = roomcast::store::postgres::PoolSettings::default();
-        Arc::new(
-            roomcast::store::postgres::PostgresStore::connect(&db.url, &pool)
-                .await
-                .expect("store"),
-        )
-    } else {
-        Arc::new(SqliteStore::connect(&db.url).await.expect("store"))
-    };
+    let store = open_store(&db).await;
     let bus = Arc::new(LocalBus::new(capacity));
     let rooms = RoomService::new(
         store.clone(),
@@ -283,7 +264,7 @@ async fn member_watching(room_type: &str) -> Moderated {
     let mut ws = app.ws(Some(&member.token)).await;
     ws.subscribe_messages("m", &room, None).await;
     ws.subscribe_events("e", &room).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     Moderated {
         app,
         owner,
@@ -293,29 +274,6 @@ async fn member_watching(room_type: &str) -> Moderated {
     }
 }
 
-/// Waits for both feeds to end; returns (messages code, events code).
-async fn both_end(ws: &mut WsClient) -> (String, String) {
-    let mut m = None;
-    let mut e = None;
-    while m.is_none() || e.is_none() {
-        let msg = ws.next_json().await;
-        let id = msg["id"].as_str().unwrap_or("").to_owned();
-        let errors = match msg["type"].as_str() {
-            Some("next") => &msg["payload"]["errors"],
-            Some("error") => &msg["payload"],
-            _ => continue,
-        };
-        if let Some(code) = errors[0]["extensions"]["code"].as_str() {
-            if id == "m" {
-                m = Some(code.to_owned());
-            } else if id == "e" {
-                e = Some(code.to_owned());
-            }
-        }
-    }
-    (m.unwrap_or_default(), e.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn a_ban_ends_both_feeds_with_banned() {
     let mut t = member_watching("PUBLIC").await;
@@ -323,10 +281,7 @@ async fn a_ban_ends_both_feeds_with_banned() {
         .act(&t.owner, "banUser", &t.room, &t.member.id)
         .await
         .ok();
-    assert_eq!(
-        both_end(&mut t.ws).await,
-        ("BANNED".into(), "BANNED".into())
-    );
+    assert_eq!(t.ws.both_end().await, ("BANNED".into(), "BANNED".into()));
     t.ws.subscribe_messages("again", &t.room, None).await;
     assert_eq!(t.ws.expect_error_end("again").await, "BANNED");
 }
@@ -339,12 +294,12 @@ async fn a_kick_ends_both_feeds_with_forbidden_and_a_public_room_can_be_resubscr
         .await
         .ok();
     assert_eq!(
-        both_end(&mut t.ws).await,
+        t.ws.both_end().await,
         ("FORBIDDEN".into(), "FORBIDDEN".into())
     );
     // Non-members may read public rooms, so a new subscription works.
     t.ws.subscribe_messages("again", &t.room, None).await;
-    ping_pong(&mut t.ws).await;
+    t.ws.ping_pong().await;
     t.app.send(&t.owner, &t.room, "still here").await.ok();
     assert_eq!(
         t.ws.next_data("again").await["roomMessages"]["body"],
@@ -360,7 +315,7 @@ async fn a_kick_from_a_private_room_ends_feeds_and_resubscribing_is_not_found() 
         .await
         .ok();
     assert_eq!(
-        both_end(&mut t.ws).await,
+        t.ws.both_end().await,
         ("FORBIDDEN".into(), "FORBIDDEN".into())
     );
     t.ws.subscribe_messages("again", &t.room, None).await;
@@ -410,7 +365,7 @@ async fn leaving_a_members_only_room_ends_feeds_but_leaving_a_public_room_does_n
         .await
         .ok();
     assert_eq!(
-        both_end(&mut t.ws).await,
+        t.ws.both_end().await,
         ("FORBIDDEN".into(), "FORBIDDEN".into())
     );
 
@@ -443,7 +398,7 @@ async fn turning_a_public_room_restricted_ends_non_member_feeds() {
     let room = app.create_room(&owner, "open", "PUBLIC").await;
     let mut ws = app.ws(Some(&reader.token)).await;
     ws.subscribe_messages("m", &room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     app.post(
         Some(&owner.token),
         "mutation($r: ID!) { updateRoom(roomId: $r, input: {type: RESTRICTED}) { type } }",
@@ -466,8 +421,8 @@ async fn moderation_events_reach_readers_and_join_requests_reach_admins_only() {
     admin_ws.subscribe_events("e", &room).await;
     let mut member_ws = app.ws(Some(&member.token)).await;
     member_ws.subscribe_events("e", &room).await;
-    ping_pong(&mut admin_ws).await;
-    ping_pong(&mut member_ws).await;
+    admin_ws.ping_pong().await;
+    member_ws.ping_pong().await;
 
     app.post(
         Some(&asker.token),
@@ -519,7 +474,7 @@ async fn a_timed_mute_announces_its_own_end() {
     app.join(&member, &room).await.ok();
     let mut ws = app.ws(Some(&owner.token)).await;
     ws.subscribe_events("e", &room).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     app.post(
         Some(&owner.token),
         "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 1) { muted } }",

@@ -129,27 +129,12 @@ async fn a_restart_on_the_same_database_loses_nothing() {
 /// numbers in arrival order, and a missing room fails only its own messages.
 #[tokio::test]
 async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
-    use std::sync::Arc;
-
     use roomcast::domain::model::User;
     use roomcast::domain::values::{MessageId, RoomId};
-    use roomcast::store::{NewRoom, Store};
+    use roomcast::store::NewRoom;
 
     let db = fresh_db().await;
-    let store: Arc<dyn Store> = if db.url.starts_with("postgres") {
-        let pool = roomcast::store::postgres::PoolSettings::default();
-        Arc::new(
-            roomcast::store::postgres::PostgresStore::connect(&db.url, &pool)
-                .await
-                .expect("store"),
-        )
-    } else {
-        Arc::new(
-            roomcast::store::sqlite::SqliteStore::connect(&db.url)
-                .await
-                .expect("store"),
-        )
-    };
+    let store = open_store(&db).await;
     let author = User {
         id: roomcast::domain::values::UserId::new(),
         username: uname("w"),

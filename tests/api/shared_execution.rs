@@ -19,15 +19,6 @@ fn doc(directive: &str) -> String {
     )
 }
 
-async fn ping_pong(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        if ws.next_json().await["type"] == "pong" {
-            return;
-        }
-    }
-}
-
 /// The raw `payload` of the next message for `id`.
 async fn next_payload(ws: &mut WsClient, id: &str) -> (String, Value) {
     ws.next_for(id).await
@@ -54,7 +45,7 @@ async fn shared_payloads_equal_per_subscriber_execution_including_the_final_erro
         ws.send(json!({"id": "s", "type": "subscribe", "payload": {
             "query": doc(""), "operationName": "Feed", "variables": vars}}))
             .await;
-        ping_pong(&mut ws).await;
+        ws.ping_pong().await;
         shared.push(ws);
     }
     let mut ordinary = app.ws(Some(&member.token)).await;
@@ -62,7 +53,7 @@ async fn shared_payloads_equal_per_subscriber_execution_including_the_final_erro
         .send(json!({"id": "s", "type": "subscribe", "payload": {
             "query": doc("@include(if: true)"), "operationName": "Feed", "variables": vars}}))
         .await;
-    ping_pong(&mut ordinary).await;
+    ordinary.ping_pong().await;
     assert_eq!(
         app.sharing
             .stats

@@ -1,8 +1,6 @@
 //! First contact: a message reaches a live subscriber, the committed schema matches the code,
 //! and the health check answers.
 
-use serde_json::json;
-
 use crate::helpers::*;
 
 #[tokio::test]
@@ -16,12 +14,7 @@ async fn a_message_reaches_a_live_subscriber() {
     let mut ws = app.ws(Some(&bob.token)).await;
     ws.subscribe_messages("m", &room, None).await;
     // The subscription is live once a ping round-trip has passed through the same socket.
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        if ws.next_json().await["type"] == "pong" {
-            break;
-        }
-    }
+    ws.ping_pong().await;
     let sent = app.send(&alice, &room, "hello").await;
     let data = ws.next_data("m").await;
     assert_eq!(data["roomMessages"]["body"], "hello");

@@ -5,16 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn ping_pong(ws: &mut WsClient) {
-    ws.send(json!({"type": "ping"})).await;
-    loop {
-        let m = ws.next_json().await;
-        if m["type"] == "pong" {
-            return;
-        }
-    }
-}
-
 #[tokio::test]
 async fn no_connection_init_within_the_timeout_closes_4408() {
     let app = spawn_with(|c| c.init_timeout_ms = 200).await;
@@ -67,7 +57,7 @@ async fn a_duplicate_operation_id_closes_4409() {
     let room = app.create_room(&alice, "dup", "PUBLIC").await;
     let mut ws = app.ws(Some(&alice.token)).await;
     ws.subscribe_messages("same", &room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     ws.subscribe_messages("same", &room, None).await;
     assert_eq!(ws.expect_close().await, 4409);
 }
@@ -120,10 +110,10 @@ async fn ping_is_answered_with_pong_before_and_after_init() {
     assert_eq!(pong, json!({"type": "pong", "payload": {"n": 1}}));
     ws.send(json!({"type": "connection_init"})).await;
     assert_eq!(ws.next_json().await["type"], "connection_ack");
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     // A client pong is accepted silently.
     ws.send(json!({"type": "pong"})).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
 }
 
 #[tokio::test]
@@ -134,9 +124,9 @@ async fn complete_stops_the_operation() {
     let mut ws = app.ws(Some(&alice.token)).await;
     ws.subscribe_messages("a", &room, None).await;
     ws.subscribe_messages("b", &room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     ws.send(json!({"id": "a", "type": "complete"})).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     app.send(&alice, &room, "after complete").await.ok();
     // Only "b" receives it; nothing arrives for "a" before b's message.
     let msg = ws.next_json().await;
@@ -147,7 +137,7 @@ async fn complete_stops_the_operation() {
     );
     // The id is free again: re-subscribing with it is not a duplicate.
     ws.subscribe_messages("a", &room, None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
 }
 
 #[tokio::test]
@@ -180,7 +170,7 @@ async fn an_invalid_document_gets_an_error_message_with_a_code() {
     assert_eq!(ty, "error");
     assert_eq!(payload[0]["extensions"]["code"], "BAD_USER_INPUT");
     // The connection stays usable.
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
 }
 
 #[tokio::test]
@@ -238,7 +228,7 @@ async fn subscribing_without_read_access_fails_with_the_query_code() {
 async fn server_shutdown_closes_sockets_with_1001() {
     let app = spawn_app().await;
     let mut ws = app.ws(None).await;
-    ping_pong(&mut ws).await;
+    ws.ping_pong().await;
     let _db = app.stop().await;
     assert_eq!(ws.expect_close().await, 1001);
 }
