@@ -277,14 +277,11 @@ impl Connection {
                             None
                         }
                         Err(e) => {
-                            // Logged by `to_gql`; the client may retry an unavailable store.
-                            let code = if e.code() == "SERVICE_UNAVAILABLE" {
-                                1013
-                            } else {
-                                1011
-                            };
+                            // Logged by `to_gql`. Any failure other than a bad token is the
+                            // server's: 1013 tells clients to retry, whereas graphql-ws clients
+                            // treat 1011 as fatal and would stop reconnecting for good.
                             to_gql(e);
-                            self.close(code, "Try again later").await;
+                            self.close(1013, "Try again later").await;
                             None
                         }
                     };
