@@ -67,6 +67,10 @@ pub struct Config {
         default_value_t = 100
     )]
     pub max_operations_per_socket: usize,
+    /// Largest GraphQL response in bytes (one HTTP body or WebSocket frame); bigger results
+    /// are refused with BAD_USER_INPUT.
+    #[arg(long, env = "ROOMCAST_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_response_bytes: usize,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -119,6 +123,7 @@ impl fmt::Debug for Config {
             .field("max_users_cap", &self.max_users_cap)
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_publish_attempts", &self.redis_publish_attempts)
             .field("redis_max_backoff_ms", &self.redis_max_backoff_ms)

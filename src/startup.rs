@@ -122,6 +122,7 @@ impl App {
                 init_timeout: Duration::from_millis(config.init_timeout_ms),
                 max_ws_message: 64 * 1024,
                 max_operations: config.max_operations_per_socket,
+                max_response_bytes: config.max_response_bytes,
                 playground_dir: config.playground_dir.clone(),
             }),
             shutdown: shutdown.clone(),

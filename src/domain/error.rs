@@ -78,6 +78,7 @@ impl From<crate::store::StoreError> for DomainError {
         match e {
             StoreError::Conflict(what) => DomainError::Conflict(what),
             StoreError::RoomFull(n) => DomainError::RoomFull(n),
+            StoreError::Banned => DomainError::Banned,
             StoreError::NotFound(what) => DomainError::NotFound(what),
             StoreError::Unavailable(e) => DomainError::Unavailable(e),
             StoreError::Other(e) => DomainError::Internal(e),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -709,6 +710,56 @@ impl RoomService {
         Ok(access)
     }
 
+    /// Applies every room event already waiting for a message feed, without waiting for
+    /// more; an error means the viewer has lost access and the feed must end now.
+    async fn pending_verdict(
+        &self,
+        user: UserId,
+        room: RoomId,
+        events: &mut broadcast::Receiver<Arc<RoomEvent>>,
+        room_type: &mut RoomType,
+    ) -> DomainResult<()> {
+        loop {
+            let event = match events.try_recv() {
+                Ok(event) => Ok(event),
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+            self.apply_event(user, room, events, room_type, event)
+                .await?;
+        }
+    }
+
+    /// What one room event (or a lost or closed event channel) means for a message feed:
+    /// an error ends it; a change that may affect access is checked against storage.
+    async fn apply_event(
+        &self,
+        user: UserId,
+        room: RoomId,
+        events: &mut broadcast::Receiver<Arc<RoomEvent>>,
+        room_type: &mut RoomType,
+        event: Result<Arc<RoomEvent>, RecvError>,
+    ) -> DomainResult<()> {
+        let recheck = match event {
+            Ok(event) => {
+                if let Some(err) = feed_verdict(user, *room_type, &event) {
+                    return Err(err);
+                }
+                matches!(*event, RoomEvent::RoomUpdated(_))
+            }
+            Err(RecvError::Lagged(_)) => true,
+            Err(RecvError::Closed) => {
+                *events = self.bus.subscribe_events(room);
+                true
+            }
+        };
+        if recheck {
+            *room_type = self.recheck(user, room).await?.room.room_type;
+        }
+        Ok(())
+    }
+
     /// Messages of a room in sequence order: first those after `after` from the store, then
     /// live ones, with no gap or duplicate at the seam. A gap in the live stream (lag, a
     /// message published out of order) is filled from the store. Ends with an error when the
@@ -734,15 +785,25 @@ impl RoomService {
             let mut catch_up: Option<Option<i64>> = Some(None);
             loop {
                 if let Some(up_to) = catch_up.take() {
-                    loop {
+                    'batches: loop {
+                        // Access may be lost while a feed reads storage: room events are
+                        // looked at before every batch and every delivery, not only live.
+                        if let Err(e) = this.pending_verdict(user, room, &mut events, &mut room_type).await {
+                            yield Err(e);
+                            return;
+                        }
                         match this.store.messages_after(room, last, up_to, CATCH_UP_BATCH).await {
                             Ok(batch) => {
                                 let done = batch.len() < CATCH_UP_BATCH as usize;
                                 for m in batch {
+                                    if let Err(e) = this.pending_verdict(user, room, &mut events, &mut room_type).await {
+                                        yield Err(e);
+                                        return;
+                                    }
                                     last = m.seq;
                                     yield Ok(Arc::new(m));
                                 }
-                                if done { break; }
+                                if done { break 'batches; }
                             }
                             Err(e) => { yield Err(e.into()); return; }
                         }
@@ -755,25 +816,9 @@ impl RoomService {
                 tokio::select! {
                     biased;
                     event = events.recv() => {
-                        let recheck = match event {
-                            Ok(event) => {
-                                if let Some(err) = feed_verdict(user, room_type, &event) {
-                                    yield Err(err);
-                                    return;
-                                }
-                                matches!(*event, RoomEvent::RoomUpdated(_))
-                            }
-                            Err(RecvError::Lagged(_)) => true,
-                            Err(RecvError::Closed) => {
-                                events = this.bus.subscribe_events(room);
-                                true
-                            }
-                        };
-                        if recheck {
-                            match this.recheck(user, room).await {
-                                Ok(access) => room_type = access.room.room_type,
-                                Err(e) => { yield Err(e); return; }
-                            }
+                        if let Err(e) = this.apply_event(user, room, &mut events, &mut room_type, event).await {
+                            yield Err(e);
+                            return;
                         }
                     }
                     message = live.recv() => {

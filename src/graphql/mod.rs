@@ -3,6 +3,7 @@
 //! results; they hold no SQL and no permission logic.
 
 pub mod error;
+pub mod limits;
 mod mutation;
 mod query;
 pub mod shared;
@@ -34,9 +35,30 @@ pub struct RequestAuth {
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
+/// Default page size of `first`/`last` when a client leaves it out.
+const DEFAULT_PAGE: i32 = 50;
+/// What an unpaged list (members, bans, join requests) is assumed to hold when costing a
+/// query: a room may have thousands of members, so such lists are priced like a full page.
+const UNPAGED_LIST_ESTIMATE: usize = 100;
+
+/// Cost of a paged field: its selection once per item it may return, so aliases times page
+/// sizes cannot slip under the complexity limit.
+pub(crate) fn page_cost(size: Option<i32>, child_complexity: usize) -> usize {
+    let n = size.unwrap_or(DEFAULT_PAGE).clamp(1, PageSize::MAX as i32) as usize;
+    n.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Cost of an unpaged list field (see `UNPAGED_LIST_ESTIMATE`).
+pub(crate) fn list_cost(child_complexity: usize) -> usize {
+    UNPAGED_LIST_ESTIMATE
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// Builds the schema. With `services` None the schema can only be printed, not executed.
 pub fn build_schema(services: Option<(RoomService, Identity)>) -> RoomcastSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .extension(limits::DocumentGuard)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

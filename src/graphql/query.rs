@@ -29,6 +29,7 @@ impl QueryRoot {
 
     /// Public and restricted rooms, plus the private rooms the viewer belongs to, oldest
     /// first. `search` matches name or topic.
+    #[graphql(complexity = "super::page_cost(first, child_complexity)")]
     async fn rooms(
         &self,
         ctx: &Context<'_>,
@@ -61,6 +62,7 @@ impl QueryRoot {
         Ok(rooms.room(viewer, id).await.gql()?.map(Room))
     }
 
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn room_members(&self, ctx: &Context<'_>, room_id: ID) -> Result<Vec<Member>> {
         let (rooms, viewer) = request_scope(ctx)?;
         let room = RoomId::parse(&room_id).gql()?;
@@ -69,6 +71,7 @@ impl QueryRoot {
     }
 
     /// The newest `last` messages before `before`, oldest first.
+    #[graphql(complexity = "super::page_cost(last, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,

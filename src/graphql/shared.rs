@@ -146,6 +146,7 @@ impl SharedMessages {
             enabled,
             rooms,
             schema: Schema::build(RenderRoot, EmptyMutation, EmptySubscription)
+                .extension(super::limits::DocumentGuard)
                 .limit_depth(MAX_DEPTH)
                 .limit_complexity(MAX_COMPLEXITY)
                 .finish(),
@@ -170,6 +171,8 @@ impl SharedMessages {
         if !self.enabled {
             return None;
         }
+        // A document over the limits takes the ordinary path, which refuses it.
+        super::limits::check_text(query).ok()?;
         let doc = parse_query(query).ok()?;
         let op = match (&doc.operations, operation_name) {
             (DocumentOperations::Single(op), _) => op,

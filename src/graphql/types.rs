@@ -129,12 +129,14 @@ impl Room {
         let m = rooms.viewer_membership(viewer, self.0.id).await.gql()?;
         Ok(m.map(|m| m.role.into()))
     }
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {
         let (rooms, viewer) = request_scope(ctx)?;
         let members = rooms.members(viewer, self.0.id).await.gql()?;
         Ok(members.into_iter().map(Member).collect())
     }
     /// The newest `last` messages before `before` (a message cursor), oldest first.
+    #[graphql(complexity = "super::page_cost(last, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -144,12 +146,14 @@ impl Room {
         message_page(ctx, self.0.id, last, before).await
     }
     /// Admins only.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn bans(&self, ctx: &Context<'_>) -> Result<Vec<Ban>> {
         let (rooms, viewer) = request_scope(ctx)?;
         let bans = rooms.bans(viewer, self.0.id).await.gql()?;
         Ok(bans.into_iter().map(Ban).collect())
     }
     /// Admins only.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn join_requests(&self, ctx: &Context<'_>) -> Result<Vec<JoinRequest>> {
         let (rooms, viewer) = request_scope(ctx)?;
         let reqs = rooms.join_requests(viewer, self.0.id).await.gql()?;

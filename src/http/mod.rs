@@ -37,6 +37,9 @@ pub struct TransportSettings {
     pub max_ws_message: usize,
     /// Most operations one WebSocket may run at once.
     pub max_operations: usize,
+    /// Largest GraphQL response sent in one HTTP body or WebSocket frame; a bigger result
+    /// is replaced by a coded error (ask for fewer items).
+    pub max_response_bytes: usize,
     /// Where the built playground lives (`index.html`, `graphiql.html`, assets).
     pub playground_dir: PathBuf,
 }
@@ -197,7 +200,32 @@ async fn graphql_post(
     };
     let mut response = state.schema.execute(request.data(auth)).await;
     ensure_codes(&mut response);
-    json_response(StatusCode::OK, &response)
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bounded_json(&response, state.settings.max_response_bytes),
+    )
+        .into_response()
+}
+
+/// A response serialised, or (when it would exceed `max` bytes, or cannot be serialised) a
+/// response carrying one coded error instead.
+pub fn bounded_json(response: &GqlResponse, max: usize) -> Vec<u8> {
+    let refusal = match serde_json::to_vec(response) {
+        Ok(body) if body.len() <= max => return body,
+        Ok(_) => async_graphql::Error::new(format!(
+            "the response would be larger than {max} bytes: ask for fewer items or fields"
+        ))
+        .extend_with(|_, e| e.set("code", "BAD_USER_INPUT")),
+        Err(e) => {
+            crate::graphql::error::to_gql(crate::domain::error::DomainError::Internal(e.into()))
+        }
+    };
+    let refusal = GqlResponse::from_errors(vec![coded_error(refusal)]);
+    serde_json::to_vec(&refusal).unwrap_or_else(|_| br#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec())
 }
 
 async fn graphql_get(

@@ -421,7 +421,14 @@ impl Connection {
                                 ops.remove(&id);
                                 json!({"id": id, "type": "error", "payload": response.errors})
                             } else {
-                                json!({"id": id, "type": "next", "payload": response})
+                                let payload = super::bounded_json(&response, self.state.settings.max_response_bytes);
+                                let mut text = format!(r#"{{"id":{},"type":"next","payload":"#, Value::String(id.clone()));
+                                text.push_str(&String::from_utf8_lossy(&payload));
+                                text.push('}');
+                                if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                                    return;
+                                }
+                                continue;
                             }
                         }
                         OpItem::Done => json!({"id": id, "type": "complete"}),

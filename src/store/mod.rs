@@ -21,6 +21,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("room is full")]
     RoomFull(i64),
+    /// The user is banned from the room (checked inside the writing transaction).
+    #[error("banned from the room")]
+    Banned,
     #[error("not found: {0}")]
     NotFound(String),
     /// The database cannot be reached or timed out.

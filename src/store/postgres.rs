@@ -522,9 +522,7 @@ impl Store for PostgresStore {
             .map_err(db_err)?
             .is_some();
         if banned {
-            return Err(StoreError::Conflict(
-                "that user is banned from this room".into(),
-            ));
+            return Err(StoreError::Banned);
         }
         sqlx::query(
             "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
@@ -542,8 +540,19 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // Read inside the transaction: a ban right after the commit must not turn a
+        // successful join into an error.
+        let row = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
+        ))
+        .bind(room.0)
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let member = member_from(&row).map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        self.required_membership(room, user).await
+        Ok(member)
     }
 
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
@@ -696,16 +705,25 @@ impl Store for PostgresStore {
         message: Option<String>,
         at: Timestamp,
     ) -> StoreResult<JoinRequest> {
-        sqlx::query(
-            "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)",
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Serialised with bans on the room row: a ban that committed after the caller
+        // checked access still wins.
+        lock_room(&mut tx, room).await?;
+        let done = sqlx::query(
+            "INSERT INTO join_requests (room_id, user_id, message, created_at) SELECT $1, $2, $3, $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2)",
         )
         .bind(room.0)
         .bind(user.0)
         .bind(&message)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_as("you already asked to join this room"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Banned);
+        }
+        tx.commit().await.map_err(db_err)?;
         self.join_request(room, user)
             .await?
             .ok_or_else(|| StoreError::NotFound("join request".into()))

@@ -642,10 +642,12 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Membership> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        // One statement: the capacity check and the insert cannot interleave with another join.
+        // One statement: the capacity check, the ban check and the insert cannot interleave
+        // with another join or a ban (SQLite runs one write transaction at a time).
         let done = sqlx::query(
             "INSERT INTO memberships (room_id, user_id, role, joined_at) \
-             SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM memberships WHERE room_id = ?) < ?",
+             SELECT ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM memberships WHERE room_id = ?) < ? \
+             AND NOT EXISTS (SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?)",
         )
         .bind(room.to_string())
         .bind(user.to_string())
@@ -653,6 +655,8 @@ impl Store for SqliteStore {
         .bind(micros(at))
         .bind(room.to_string())
         .bind(capacity)
+        .bind(room.to_string())
+        .bind(user.to_string())
         .execute(&mut *tx)
         .await
         .map_err(|e| match db_err(e) {
@@ -660,7 +664,18 @@ impl Store for SqliteStore {
             other => other,
         })?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::RoomFull(capacity));
+            let banned = sqlx::query("SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?")
+                .bind(room.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .is_some();
+            return Err(if banned {
+                StoreError::Banned
+            } else {
+                StoreError::RoomFull(capacity)
+            });
         }
         sqlx::query("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?")
             .bind(room.to_string())
@@ -668,8 +683,19 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // Read inside the transaction: a ban right after the commit must not turn a
+        // successful join into an error.
+        let row = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.room_id = ? AND m.user_id = ?"
+        ))
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let member = member_from(&row).map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        self.required_membership(room, user).await
+        Ok(member)
     }
 
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
@@ -822,13 +848,17 @@ impl Store for SqliteStore {
         message: Option<String>,
         at: Timestamp,
     ) -> StoreResult<JoinRequest> {
-        sqlx::query(
-            "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES (?, ?, ?, ?)",
+        // A ban that committed after the caller checked access still wins.
+        let done = sqlx::query(
+            "INSERT INTO join_requests (room_id, user_id, message, created_at) SELECT ?, ?, ?, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM bans WHERE room_id = ? AND user_id = ?)",
         )
         .bind(room.to_string())
         .bind(user.to_string())
         .bind(&message)
         .bind(micros(at))
+        .bind(room.to_string())
+        .bind(user.to_string())
         .execute(&self.write)
         .await
         .map_err(|e| match db_err(e) {
@@ -837,6 +867,9 @@ impl Store for SqliteStore {
             }
             other => other,
         })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Banned);
+        }
         let row = sqlx::query(&format!(
             "{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"
         ))

@@ -2,6 +2,7 @@
 
 mod auth_and_input;
 mod cluster;
+mod hardening;
 mod helpers;
 mod live_feeds;
 mod moderation;

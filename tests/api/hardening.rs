@@ -1,0 +1,391 @@
+//! Defects a hostile client could use (issue "Hardening"): each test here failed on commit
+//! 50878bd and guards the fix. Documents that recurse or fan out, list-size bombs, stalls of
+//! shared resources, feeds that outlive access, races on invariants, and sockets that
+//! outlive their token.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use roomcast::bus::local::LocalBus;
+use roomcast::domain::identity::{Identity, Viewer};
+use roomcast::domain::model::RoomType;
+use roomcast::domain::rooms::{CreateRoom, RoomRules, RoomService};
+use roomcast::domain::values::{MessageBody, MessageCursor, Password, RoomId, RoomName, Username};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// POSTs a document; (status, body).
+async fn post_query(app: &TestApp, query: &str) -> (u16, Value) {
+    let resp = app
+        .http
+        .post(app.url())
+        .header("content-type", "application/json")
+        .body(json!({"query": query}).to_string())
+        .send()
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON body"))
+}
+
+fn assert_refused(what: &str, status: u16, body: &Value) {
+    assert_eq!(status, 200, "{what}: {body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{what}: {body}"
+    );
+    assert!(body["data"].is_null(), "{what}: nothing runs: {body}");
+}
+
+/// `{ __typename(x: [[[…]]]) }`, about 4 KB.
+fn deep_list_literal() -> String {
+    format!(
+        "{{ __typename(x: {}1{}) }}",
+        "[".repeat(2000),
+        "]".repeat(2000)
+    )
+}
+
+/// Fragments that each spread the next one twice, 22 levels (about 1 KB).
+fn fragment_doubling() -> String {
+    let mut doc = String::from("query { ...F0 }\n");
+    for i in 0..22 {
+        doc.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        ));
+    }
+    doc.push_str("fragment F22 on Query { __typename }\n");
+    doc
+}
+
+#[tokio::test]
+async fn a_deeply_nested_literal_is_refused_over_http_without_crashing() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (status, body) = post_query(&app, &deep_list_literal()).await;
+
+    // Assert
+    assert_refused("nested list", status, &body);
+    let object = format!(
+        "{{ __typename(x: {}1{}) }}",
+        "{a: ".repeat(1500),
+        "}".repeat(1500)
+    );
+    let (status, body) = post_query(&app, &object).await;
+    assert_refused("nested object", status, &body);
+    let (status, body) = post_query(&app, "{ __typename }").await;
+    assert_eq!(
+        (status, &body["data"]["__typename"]),
+        (200, &json!("Query"))
+    );
+}
+
+#[tokio::test]
+async fn a_deeply_nested_literal_is_refused_over_graphql_ws_without_crashing() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut ws = app.ws(None).await;
+
+    // Act
+    ws.subscribe("deep", &deep_list_literal(), json!({})).await;
+
+    // Assert
+    let (ty, payload) = ws.next_for("deep").await;
+    assert_eq!(ty, "error", "{payload}");
+    assert_eq!(
+        payload[0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{payload}"
+    );
+    ws.ping_pong().await;
+}
+
+#[tokio::test]
+async fn fragment_fan_out_is_refused_before_validation() {
+    // Arrange
+    let app = spawn_app().await;
+    let doc = fragment_doubling();
+    assert!(doc.len() < 1200);
+
+    // Act: several at once, as an attacker would.
+    let results = futures_util::future::join_all((0..4).map(|_| post_query(&app, &doc))).await;
+
+    // Assert
+    for (status, body) in results {
+        assert_refused("fragment doubling", status, &body);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("fragments")),
+            "{body}"
+        );
+    }
+    let mut ws = app.ws(None).await;
+    ws.subscribe("f", &doc, json!({})).await;
+    let (ty, payload) = ws.next_for("f").await;
+    assert_eq!(
+        (ty.as_str(), &payload[0]["extensions"]["code"]),
+        ("error", &json!("BAD_USER_INPUT"))
+    );
+}
+
+#[tokio::test]
+async fn complexity_multiplies_by_page_sizes() {
+    // Arrange
+    let app = spawn_app().await;
+    let one = "rooms(first: 100) { nodes { messages(last: 100) { nodes { body } } } }";
+    let aliased = format!(
+        "{{ {} }}",
+        (0..25)
+            .map(|i| format!("a{i}: {one}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+
+    // Act
+    let (status, body) = post_query(&app, &aliased).await;
+    let (single_status, single) = post_query(&app, &format!("{{ {one} }}")).await;
+    let with_variables = app
+        .post(
+            None,
+            "query($n: Int) { rooms(first: $n) { nodes { messages(last: $n) { nodes { body } } } } }",
+            json!({"n": 100}),
+        )
+        .await;
+
+    // Assert
+    assert_refused("25 aliases of 100 x 100", status, &body);
+    // Even one such field is 10,000 messages: over the limit as well.
+    assert_refused("100 x 100", single_status, &single);
+    assert_eq!(
+        with_variables.code(),
+        "BAD_USER_INPUT",
+        "sizes from variables count too: {:?}",
+        with_variables.0
+    );
+    // An ordinary page still passes.
+    let ok = app
+        .post(
+            None,
+            "{ rooms(first: 100) { nodes { id name memberCount } } }",
+            json!({}),
+        )
+        .await;
+    ok.ok();
+}
+
+#[tokio::test]
+async fn responses_larger_than_the_limit_are_refused_with_a_code() {
+    // Arrange
+    let app = spawn_with(|c| c.max_response_bytes = 2_000).await;
+    let alice = app.register(&uname("alice")).await;
+    let room = app.create_room(&alice, "big", "PUBLIC").await;
+    for i in 0..10 {
+        app.send(&alice, &room, &format!("{i}{}", "x".repeat(300)))
+            .await
+            .ok();
+    }
+
+    // Act
+    let r = app
+        .post(
+            Some(&alice.token),
+            "query($r: ID!) { messages(roomId: $r, last: 10) { nodes { body } } }",
+            json!({"r": room}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(r.code(), "BAD_USER_INPUT", "{:?}", r.0);
+    assert!(r.message().contains("larger than"), "{:?}", r.0);
+    let small = app
+        .post(
+            Some(&alice.token),
+            "query($r: ID!) { messages(roomId: $r, last: 1) { nodes { seq } } }",
+            json!({"r": room}),
+        )
+        .await;
+    small.ok();
+}
+
+// ---------------------------------------------------------------- access loss mid-catch-up
+
+struct Domain {
+    rooms: RoomService,
+    owner: Viewer,
+    reader: Viewer,
+    _db: TestDb,
+}
+
+/// The domain built directly (no transport), so a test can hold a feed mid-catch-up.
+async fn domain() -> Domain {
+    let db = fresh_db().await;
+    let store = open_store(&db).await;
+    let rooms = RoomService::new(
+        store.clone(),
+        Arc::new(LocalBus::new(1024)),
+        RoomRules::default(),
+        Default::default(),
+        Default::default(),
+    );
+    let identity = Identity::new(store).await.expect("identity");
+    let mut users = Vec::new();
+    for prefix in ["owner", "reader"] {
+        let (_, user) = identity
+            .register(
+                Username::parse(&uname(prefix)).expect("name"),
+                Password::parse("password123").expect("pw"),
+            )
+            .await
+            .expect("register");
+        users.push(Viewer::User(user));
+    }
+    let reader = users.pop().expect("reader");
+    let owner = users.pop().expect("owner");
+    Domain {
+        rooms,
+        owner,
+        reader,
+        _db: db,
+    }
+}
+
+/// Sends `n` messages concurrently (so they are grouped into few commits).
+async fn send_many(d: &Domain, room: RoomId, n: usize, prefix: &str) {
+    let sends = (0..n).map(|i| {
+        d.rooms.send_message(
+            &d.owner,
+            room,
+            MessageBody::parse(&format!("{prefix}{i}")).expect("body"),
+        )
+    });
+    for r in futures_util::future::join_all(sends).await {
+        r.expect("send");
+    }
+}
+
+/// A reader resumes from the first message of a room with 300 stored (more than one
+/// catch-up batch), reads one, loses access, then 300 more are posted: the very next item of
+/// its feed is the refusal, in a PRIVATE room (ban) and a RESTRICTED room (kick).
+#[tokio::test]
+async fn access_lost_while_catching_up_ends_the_feed_before_the_next_delivery() {
+    for (room_type, action, want) in [
+        (RoomType::Private, "ban", "BANNED"),
+        (RoomType::Restricted, "kick", "FORBIDDEN"),
+        (RoomType::Public, "ban", "BANNED"),
+    ] {
+        // Arrange
+        let d = domain().await;
+        let room = d
+            .rooms
+            .create_room(
+                &d.owner,
+                CreateRoom {
+                    name: RoomName::parse("catch-up").expect("name"),
+                    room_type,
+                    topic: None,
+                    max_users: None,
+                },
+            )
+            .await
+            .expect("room")
+            .id;
+        let reader_id = d.reader.user_id().expect("user");
+        d.rooms
+            .add_member(&d.owner, room, reader_id)
+            .await
+            .expect("add reader");
+        send_many(&d, room, 300, "before").await;
+        let mut feed = d
+            .rooms
+            .message_feed(&d.reader, room, Some(MessageCursor(0)))
+            .await
+            .expect("feed");
+        let first = feed.next().await.expect("item").expect("first message");
+        assert_eq!(first.seq, 1);
+
+        // Act
+        match action {
+            "ban" => {
+                d.rooms
+                    .ban_user(&d.owner, room, reader_id, None)
+                    .await
+                    .expect("ban");
+            }
+            _ => {
+                d.rooms
+                    .remove_member(&d.owner, room, reader_id)
+                    .await
+                    .expect("kick");
+            }
+        }
+        send_many(&d, room, 300, "after").await;
+
+        // Assert
+        let next = feed.next().await.expect("the feed ends with an error");
+        match next {
+            Err(e) => assert_eq!(e.code(), want, "{room_type:?}"),
+            Ok(m) => panic!("{room_type:?}: delivered seq {} after losing access", m.seq),
+        }
+        assert!(
+            feed.next().await.is_none(),
+            "{room_type:?}: nothing after the error"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- ban racing join
+
+/// `joinRoom` and `banUser` at once, many times: a user is never left banned *and* a
+/// member, on either backend.
+#[tokio::test]
+async fn a_ban_racing_a_join_never_leaves_a_banned_member() {
+    // Arrange
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let room = app.create_room(&owner, "race", "PUBLIC").await;
+    let state = "query($r: ID!) { roomMembers(roomId: $r) { user { id } } room(id: $r) { bans { user { id } } } }";
+
+    for round in 0..60 {
+        let user = app.register(&uname("racer")).await;
+        // Act
+        let (joined, banned) = tokio::join!(app.join(&user, &room), async {
+            // Let the join's access check go first about half the time.
+            if round % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+            app.act(&owner, "banUser", &room, &user.id).await
+        });
+        banned.ok();
+
+        // Assert
+        let s = app
+            .post(Some(&owner.token), state, json!({"r": room}))
+            .await;
+        let data = s.ok();
+        let member = data["roomMembers"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .any(|m| m["user"]["id"] == user.id.as_str());
+        let is_banned = data["room"]["bans"]
+            .as_array()
+            .expect("bans")
+            .iter()
+            .any(|b| b["user"]["id"] == user.id.as_str());
+        assert!(is_banned, "round {round}: the ban stands");
+        assert!(
+            !member,
+            "round {round}: banned and a member (join said {:?})",
+            joined.0
+        );
+        if joined.0.get("errors").is_some_and(|e| !e.is_null()) {
+            assert_eq!(joined.code(), "BANNED", "round {round}: {:?}", joined.0);
+        }
+        let post = app.send(&user, &room, "still here?").await;
+        assert_eq!(post.code(), "BANNED", "round {round}: {:?}", post.0);
+    }
+}
