@@ -20,6 +20,7 @@ use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
 use crate::graphql::shared::SharedMessages;
 use crate::http::{router, AppState, TransportSettings};
+use crate::store::detached::Detached;
 use crate::store::postgres::{PoolSettings, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
@@ -63,6 +64,8 @@ impl App {
                 redact_url(&config.database_url)
             )
         })?;
+        // No caller may hold a pool connection while it is not polling (see `Detached`).
+        let store: Arc<dyn Store> = Arc::new(Detached::new(store));
         let (bus, prune_idle): (Arc<dyn Bus>, Box<dyn Fn() -> usize + Send>) =
             match &config.redis_url {
                 Some(url) => {

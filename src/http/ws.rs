@@ -194,6 +194,30 @@ enum OpItem {
 
 type OpStream = Pin<Box<dyn Stream<Item = OpItem> + Send>>;
 
+/// An operation as a stream that starts itself when first polled. Starting (access checks,
+/// planning, the first execution step) is part of the stream, so the socket's loop never
+/// waits on one operation's start while the others, and the client's next messages, wait.
+fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -> OpStream {
+    let start = async move {
+        let done = || stream::once(async { OpItem::Done });
+        if let Some(plan) = state.shared.plan(
+            &request.query,
+            request.operation_name.as_deref(),
+            &request.variables,
+        ) {
+            if let Some(feed) = state.shared.open(&state.schema, &auth, plan).await {
+                // The frame's head is the same for every message of this operation.
+                let head = format!(r#"{{"id":{},"type":"next","payload":"#, Value::String(id));
+                let frames = feed.map(move |payload| OpItem::Frame(format!("{head}{payload}}}")));
+                return Box::pin(frames.chain(done())) as OpStream;
+            }
+        }
+        let results = state.schema.execute_stream(request.data(auth));
+        Box::pin(results.map(|r| OpItem::Result(Box::new(r))).chain(done())) as OpStream
+    };
+    Box::pin(stream::once(start).flatten())
+}
+
 struct Connection {
     state: AppState,
     sink: SplitSink<WebSocket, Message>,
@@ -318,29 +342,6 @@ impl Connection {
         self.send_json(msg).await
     }
 
-    /// Starts an operation: a `roomMessages` subscription shared with identical ones when it
-    /// qualifies, otherwise ordinary per-operation execution.
-    async fn start_operation(&self, id: &str, request: Request, auth: &RequestAuth) -> OpStream {
-        let done = || stream::once(async { OpItem::Done });
-        if let Some(plan) = self.state.shared.plan(
-            &request.query,
-            request.operation_name.as_deref(),
-            &request.variables,
-        ) {
-            if let Some(feed) = self.state.shared.open(&self.state.schema, auth, plan).await {
-                // The frame's head is the same for every message of this operation.
-                let head = format!(
-                    r#"{{"id":{},"type":"next","payload":"#,
-                    Value::String(id.to_owned())
-                );
-                let frames = feed.map(move |payload| OpItem::Frame(format!("{head}{payload}}}")));
-                return Box::pin(frames.chain(done()));
-            }
-        }
-        let results = self.state.schema.execute_stream(request.data(auth.clone()));
-        Box::pin(results.map(|r| OpItem::Result(Box::new(r))).chain(done()))
-    }
-
     /// The acknowledged connection: runs operations until the client or the server ends it.
     async fn serve(&mut self, mut source: stream::SplitStream<WebSocket>, auth: RequestAuth) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
@@ -380,7 +381,7 @@ impl Connection {
                                     return;
                                 }
                             };
-                            let op = Box::pin(self.start_operation(&id, request, &auth)).await;
+                            let op = operation(self.state.clone(), id.clone(), request, auth.clone());
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }

@@ -3,6 +3,7 @@
 //! method atomic: a capacity check and its insert, a ban and its membership removal, a
 //! message's sequence number and its row are each one transaction.
 
+pub mod detached;
 pub mod postgres;
 pub mod sqlite;
 

@@ -389,3 +389,61 @@ async fn a_ban_racing_a_join_never_leaves_a_banned_member() {
         assert_eq!(post.code(), "BANNED", "round {round}: {:?}", post.0);
     }
 }
+
+// ---------------------------------------------------------------- one socket, shared resources
+
+/// One socket bursts 100 subscriptions (shared `roomMessages` replaying from the start, and
+/// ordinary `roomEvents`) and then 1,000 more, reading nothing: other clients' reads still
+/// answer, and every subscribe past the per-socket limit gets RATE_LIMITED.
+#[tokio::test]
+async fn a_burst_of_subscribes_on_one_socket_does_not_stall_other_clients() {
+    // Arrange
+    let app = spawn_app().await;
+    let alice = app.register(&uname("alice")).await;
+    let room = app.create_room(&alice, "burst", "PUBLIC").await;
+    for i in 0..5 {
+        app.send(&alice, &room, &format!("m{i}")).await.ok();
+    }
+    let attacker = app.register(&uname("attacker")).await;
+    let mut ws = app.ws(Some(&attacker.token)).await;
+    let messages =
+        "subscription($r: ID!, $a: String) { roomMessages(roomId: $r, after: $a) { seq body } }";
+    let events = "subscription($r: ID!) { roomEvents(roomId: $r) { __typename } }";
+
+    // Act
+    for i in 0..1100 {
+        let doc = [messages, events][i % 2];
+        let cursor = roomcast::domain::values::MessageCursor(0).encode();
+        ws.send(json!({"id": format!("op{i}"), "type": "subscribe",
+                       "payload": {"query": doc, "variables": {"r": room, "a": cursor}}}))
+            .await;
+    }
+    let other = async {
+        let r = app
+            .post(
+                Some(&alice.token),
+                "query($r: ID!) { messages(roomId: $r, last: 5) { nodes { body } } rooms { nodes { id } } }",
+                json!({"r": room}),
+            )
+            .await;
+        r.ok().clone()
+    };
+    let answered = tokio::time::timeout(WAIT, other).await;
+
+    // Assert
+    let data = answered.expect("another client's query answers while the burst is pending");
+    assert_eq!(data["messages"]["nodes"].as_array().map(Vec::len), Some(5));
+    let mut limited = 0;
+    while limited < 1000 {
+        let msg = ws.next_json().await;
+        if msg["type"] == "error" {
+            assert_eq!(
+                msg["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+                "{msg}"
+            );
+            limited += 1;
+        }
+    }
+    ws.ping_pong().await;
+    app.send(&alice, &room, "still live").await.ok();
+}

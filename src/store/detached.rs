@@ -1,0 +1,226 @@
+//! A `Store` wrapper that runs every call on its own task, so a database connection is held
+//! only while its query makes progress.
+//!
+//! A query future holds a pool connection from acquire to completion, but only moves when
+//! its caller polls it. A caller that stops polling mid-query (a WebSocket task busy with
+//! another operation or blocked writing to a slow reader, a feed its consumer stopped
+//! reading) would keep the connection, and enough of them starve every other client of the
+//! pool. Spawned, the query runs to the end and returns its connection whatever the caller
+//! does; the caller only waits for the result. The cost is one task per call, small next to
+//! a query.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use crate::domain::model::{
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
+};
+use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+
+pub struct Detached(Arc<dyn Store>);
+
+impl Detached {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self(inner)
+    }
+}
+
+async fn detach<T, F>(work: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = StoreResult<T>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("storage task failed: {e}")))?
+}
+
+/// `call!(self, |store| store.method(args))`: runs the call on its own task with a clone of
+/// the inner store; arguments must be owned (moved into the task).
+macro_rules! call {
+    ($self:ident, |$s:ident| $body:expr) => {{
+        let $s = $self.0.clone();
+        detach(async move { $body.await }).await
+    }};
+}
+
+#[async_trait]
+impl Store for Detached {
+    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+        let (user, hash) = (user.clone(), password_hash.to_owned());
+        call!(self, |s| s.create_user(&user, &hash))
+    }
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        call!(self, |s| s.user_by_id(id))
+    }
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let username = username.to_owned();
+        call!(self, |s| s.user_credentials(&username))
+    }
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let username = username.to_owned();
+        call!(self, |s| s.user_by_username(&username))
+    }
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let hash = token_hash.to_vec();
+        call!(self, |s| s.create_session(&hash, user, at))
+    }
+    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+        let hash = token_hash.to_vec();
+        call!(self, |s| s.session_user(&hash))
+    }
+    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        let hash = token_hash.to_vec();
+        call!(self, |s| s.revoke_session(&hash))
+    }
+    async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
+        call!(self, |s| s.create_room(room))
+    }
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
+        call!(self, |s| s.room(id))
+    }
+    async fn room_access(
+        &self,
+        id: RoomId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<RoomAccess>> {
+        call!(self, |s| s.room_access(id, user))
+    }
+    async fn list_rooms(
+        &self,
+        viewer: Option<UserId>,
+        search: Option<&str>,
+        after: Option<&RoomCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Room>> {
+        let search = search.map(str::to_owned);
+        let after = after.cloned();
+        call!(self, |s| s.list_rooms(
+            viewer,
+            search.as_deref(),
+            after.as_ref(),
+            limit
+        ))
+    }
+    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
+        call!(self, |s| s.update_room(id, patch))
+    }
+    async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
+        call!(self, |s| s.delete_room(id))
+    }
+    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
+        call!(self, |s| s.membership(room, user))
+    }
+    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
+        call!(self, |s| s.members(room))
+    }
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        capacity: i64,
+        at: Timestamp,
+    ) -> StoreResult<Membership> {
+        call!(self, |s| s.add_member(room, user, role, capacity, at))
+    }
+    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        call!(self, |s| s.remove_member(room, user))
+    }
+    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+        call!(self, |s| s.set_role(room, user, role))
+    }
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        from: UserId,
+        to: UserId,
+    ) -> StoreResult<Room> {
+        call!(self, |s| s.transfer_ownership(room, from, to))
+    }
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        muted: bool,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Membership> {
+        call!(self, |s| s.set_mute(room, user, muted, until))
+    }
+    async fn ban(
+        &self,
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+        reason: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<Ban> {
+        call!(self, |s| s.ban(room, user, by, reason, at))
+    }
+    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        call!(self, |s| s.unban(room, user))
+    }
+    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
+        call!(self, |s| s.bans(room))
+    }
+    async fn create_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        message: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<JoinRequest> {
+        call!(self, |s| s.create_join_request(room, user, message, at))
+    }
+    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
+        call!(self, |s| s.join_requests(room))
+    }
+    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
+        call!(self, |s| s.join_request(room, user))
+    }
+    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+        call!(self, |s| s.delete_join_request(room, user))
+    }
+    async fn insert_message(
+        &self,
+        id: MessageId,
+        room: RoomId,
+        author: &User,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        let author = author.clone();
+        call!(self, |s| s.insert_message(id, room, &author, body, at))
+    }
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        call!(self, |s| s.message(id))
+    }
+    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+        call!(self, |s| s.delete_message(id))
+    }
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        call!(self, |s| s.messages_before(room, before, limit))
+    }
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: i64,
+        up_to: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        call!(self, |s| s.messages_after(room, after, up_to, limit))
+    }
+}
