@@ -71,6 +71,13 @@ pub struct Config {
     /// are refused with BAD_USER_INPUT.
     #[arg(long, env = "ROOMCAST_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Password hashes computed at once (threads, each holding one 19 MiB Argon2id area).
+    #[arg(long, env = "ROOMCAST_HASH_WORKERS", default_value_t = 2)]
+    pub hash_workers: usize,
+    /// Password hashes that may wait for a thread; more sign-ins or registrations at once
+    /// are refused with SERVICE_UNAVAILABLE.
+    #[arg(long, env = "ROOMCAST_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -124,6 +131,8 @@ impl fmt::Debug for Config {
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("hash_workers", &self.hash_workers)
+            .field("hash_queue", &self.hash_queue)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_publish_attempts", &self.redis_publish_attempts)
             .field("redis_max_backoff_ms", &self.redis_max_backoff_ms)

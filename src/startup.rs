@@ -15,6 +15,7 @@ use crate::bus::local::LocalBus;
 use crate::bus::redis::{RedisBus, RedisSettings};
 use crate::bus::Bus;
 use crate::config::{redact_url, Config};
+use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
@@ -33,6 +34,7 @@ pub struct App {
     tasks: TaskTracker,
     grace: Duration,
     shared: Arc<SharedMessages>,
+    hash_stats: Arc<HashStats>,
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -100,7 +102,11 @@ impl App {
                 }
             }
         });
-        let identity = Identity::new(store.clone())
+        let hashing = HashSettings {
+            workers: config.hash_workers,
+            queue: config.hash_queue,
+        };
+        let identity = Identity::with_hashing(store.clone(), hashing)
             .await
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?;
         let rooms = RoomService::new(
@@ -112,6 +118,7 @@ impl App {
             tasks.clone(),
             shutdown.clone(),
         );
+        let hash_stats = identity.hash_stats();
         let schema = build_schema(Some((rooms.clone(), identity.clone())));
         let shared = Arc::new(SharedMessages::new(
             rooms.clone(),
@@ -143,6 +150,7 @@ impl App {
             tasks,
             grace: Duration::from_millis(config.shutdown_grace_ms),
             shared,
+            hash_stats,
         })
     }
 
@@ -153,6 +161,11 @@ impl App {
     /// Counters of the shared subscription path (how often results were reused).
     pub fn sharing_stats(&self) -> Arc<SharedMessages> {
         self.shared.clone()
+    }
+
+    /// Counters of the password hashing threads (queue, refusals, peak concurrency).
+    pub fn hash_stats(&self) -> Arc<HashStats> {
+        self.hash_stats.clone()
     }
 
     pub fn port(&self) -> u16 {

@@ -30,6 +30,10 @@ pub enum DomainError {
     },
     #[error("{0}")]
     RateLimited(String),
+    /// The server is at a limit it protects itself with (e.g. concurrent password hashes);
+    /// retrying shortly may succeed.
+    #[error("{0}")]
+    Overloaded(String),
     /// The database cannot be reached or timed out; retrying later may succeed.
     #[error("storage is unavailable; try again shortly")]
     Unavailable(#[source] anyhow::Error),
@@ -51,7 +55,7 @@ impl DomainError {
             DomainError::Banned => "BANNED",
             DomainError::Muted { .. } => "MUTED",
             DomainError::RateLimited(_) => "RATE_LIMITED",
-            DomainError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            DomainError::Unavailable(_) | DomainError::Overloaded(_) => "SERVICE_UNAVAILABLE",
             DomainError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

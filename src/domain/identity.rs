@@ -4,16 +4,13 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use base64::Engine;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::error::{DomainError, DomainResult};
+use super::hashing::{HashSettings, HashStats, Hasher};
 use super::model::{now, User};
 use super::values::{Password, UserId, Username};
 use crate::store::Store;
@@ -68,42 +65,31 @@ impl Token {
 #[derive(Clone)]
 pub struct Identity {
     store: Arc<dyn Store>,
+    hasher: Hasher,
     /// Verified against when the username does not exist, so a wrong username and a wrong
     /// password take the same time.
     decoy_hash: Arc<str>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> DomainResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| DomainError::Internal(anyhow::anyhow!("password hashing task failed: {e}")))
-}
-
-fn hash_password(password: &str) -> DomainResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| DomainError::Internal(anyhow::anyhow!("hashing a password: {e}")))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 impl Identity {
+    /// Identity with the default hashing budget.
     pub async fn new(store: Arc<dyn Store>) -> DomainResult<Self> {
-        let decoy = blocking(|| hash_password("decoy password, never matches")).await??;
+        Self::with_hashing(store, HashSettings::default()).await
+    }
+
+    pub async fn with_hashing(store: Arc<dyn Store>, settings: HashSettings) -> DomainResult<Self> {
+        let hasher = Hasher::start(settings);
+        let decoy = hasher.hash("decoy password, never matches").await?;
         Ok(Self {
             store,
+            hasher,
             decoy_hash: decoy.into(),
         })
+    }
+
+    /// Counters of the password hashing threads.
+    pub fn hash_stats(&self) -> Arc<HashStats> {
+        self.hasher.stats()
     }
 
     pub async fn register(
@@ -111,7 +97,17 @@ impl Identity {
         username: Username,
         password: Password,
     ) -> DomainResult<(Token, User)> {
-        let hash = blocking(move || hash_password(password.expose())).await??;
+        // A taken name costs no hash. (The insert still enforces uniqueness if two
+        // registrations race.)
+        if self
+            .store
+            .user_by_username(username.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(DomainError::Conflict("username is taken".into()));
+        }
+        let hash = self.hasher.hash(password.expose()).await?;
         let user = User {
             id: UserId::new(),
             username: username.as_str().to_owned(),
@@ -133,8 +129,7 @@ impl Identity {
             Some((user, hash)) => (Some(user), hash),
             None => (None, self.decoy_hash.to_string()),
         };
-        let password = password.to_owned();
-        let ok = blocking(move || verify_password(&password, &hash)).await?;
+        let ok = self.hasher.verify(password, &hash).await?;
         match (user, ok) {
             (Some(user), true) => {
                 let token = self.open_session(&user).await?;

@@ -3,6 +3,7 @@
 //! traits.
 
 pub mod error;
+pub mod hashing;
 pub mod identity;
 pub mod model;
 pub mod permissions;

@@ -447,3 +447,79 @@ async fn a_burst_of_subscribes_on_one_socket_does_not_stall_other_clients() {
     ws.ping_pong().await;
     app.send(&alice, &room, "still live").await.ok();
 }
+
+// ---------------------------------------------------------------- password hashing budget
+
+/// 200 anonymous logins with unknown usernames at once: at most `--hash-workers` hashes run
+/// at a time, the queue is bounded, and what does not fit is refused with
+/// SERVICE_UNAVAILABLE instead of allocating another 19 MiB.
+#[tokio::test]
+async fn concurrent_logins_are_bounded_by_the_hashing_budget() {
+    use std::sync::atomic::Ordering;
+    // Arrange
+    let app = spawn_with(|c| {
+        c.hash_workers = 2;
+        c.hash_queue = 8;
+    })
+    .await;
+    let login =
+        "mutation($u: String!) { login(username: $u, password: \"not the password\") { token } }";
+
+    // Act
+    let results = futures_util::future::join_all(
+        (0..200).map(|i| app.post(None, login, json!({"u": format!("nobody{i}")}))),
+    )
+    .await;
+
+    // Assert
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for r in &results {
+        *codes.entry(r.code()).or_default() += 1;
+    }
+    let unavailable = codes.get("SERVICE_UNAVAILABLE").copied().unwrap_or(0);
+    let wrong = codes.get("UNAUTHENTICATED").copied().unwrap_or(0);
+    assert_eq!(unavailable + wrong, 200, "{codes:?}");
+    assert!(unavailable > 0, "the bounded queue refuses some: {codes:?}");
+    assert!(
+        wrong >= 10,
+        "the queue and workers still serve some: {codes:?}"
+    );
+    assert!(app.hashing.peak_running.load(Ordering::Relaxed) <= 2);
+    assert_eq!(
+        app.hashing.refused.load(Ordering::Relaxed) as usize,
+        unavailable
+    );
+    // Once the burst is over, logins work again.
+    let user = app.register(&uname("after")).await;
+    let ok = app
+        .post(
+            None,
+            "mutation($u: String!) { login(username: $u, password: \"password123\") { token } }",
+            json!({"u": user.username}),
+        )
+        .await;
+    ok.ok();
+}
+
+/// A taken username is refused before any hashing.
+#[tokio::test]
+async fn registering_a_taken_username_costs_no_hash() {
+    use std::sync::atomic::Ordering;
+    // Arrange
+    let app = spawn_app().await;
+    let alice = app.register(&uname("alice")).await;
+    let before = app.hashing.computed.load(Ordering::Relaxed);
+
+    // Act
+    let r = app
+        .post(
+            None,
+            "mutation($u: String!) { register(username: $u, password: \"password123\") { token } }",
+            json!({"u": alice.username.to_uppercase()}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(r.code(), "CONFLICT", "{:?}", r.0);
+    assert_eq!(app.hashing.computed.load(Ordering::Relaxed), before);
+}

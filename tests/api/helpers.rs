@@ -27,6 +27,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The server's shared-subscription counters.
     pub sharing: std::sync::Arc<roomcast::graphql::shared::SharedMessages>,
+    /// The server's password hashing counters.
+    pub hashing: std::sync::Arc<roomcast::domain::hashing::HashStats>,
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Keeps the temporary database directory alive for the app's lifetime.
@@ -136,10 +138,12 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
     let sharing = app.sharing_stats();
+    let hashing = app.hash_stats();
     let handle = tokio::spawn(app.run_until_stopped());
     TestApp {
         addr,
         sharing,
+        hashing,
         http: reqwest::Client::new(),
         database_url: db.url.clone(),
         shutdown,
