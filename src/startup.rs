@@ -106,7 +106,7 @@ impl App {
             workers: config.hash_workers,
             queue: config.hash_queue,
         };
-        let identity = Identity::with_hashing(store.clone(), hashing)
+        let identity = Identity::build(store.clone(), bus.clone(), hashing)
             .await
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?;
         let rooms = RoomService::new(

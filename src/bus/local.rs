@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use super::Bus;
-use crate::domain::model::{Message, RoomEvent};
+use crate::domain::model::{Message, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 struct RoomChannels {
@@ -26,6 +26,8 @@ pub struct LocalBus {
     capacity: usize,
     // A std Mutex: the critical sections are a hash lookup and never await.
     rooms: Mutex<HashMap<RoomId, RoomChannels>>,
+    /// One channel for the whole node: revocations are rare and every socket listens.
+    revocations: broadcast::Sender<Arc<Revocation>>,
 }
 
 impl LocalBus {
@@ -33,6 +35,7 @@ impl LocalBus {
         Self {
             capacity: capacity.max(1),
             rooms: Mutex::new(HashMap::new()),
+            revocations: broadcast::channel(256).0,
         }
     }
 
@@ -97,5 +100,15 @@ impl Bus for LocalBus {
     fn subscribe_events(&self, room: RoomId) -> broadcast::Receiver<Arc<RoomEvent>> {
         let mut rooms = self.rooms();
         self.channels(&mut rooms, room).events.subscribe()
+    }
+
+    fn publish_revocation(&self, revocation: Arc<Revocation>) {
+        if self.revocations.send(revocation).is_err() {
+            tracing::trace!("no open sockets to revoke");
+        }
+    }
+
+    fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>> {
+        self.revocations.subscribe()
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::domain::model::{Message, RoomEvent};
+use crate::domain::model::{Message, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 pub trait Bus: Send + Sync + 'static {
@@ -19,4 +19,9 @@ pub trait Bus: Send + Sync + 'static {
     fn publish_event(&self, event: Arc<RoomEvent>);
     fn subscribe_messages(&self, room: RoomId) -> broadcast::Receiver<Arc<Message>>;
     fn subscribe_events(&self, room: RoomId) -> broadcast::Receiver<Arc<RoomEvent>>;
+    /// Tells every node that a credential is no longer valid.
+    fn publish_revocation(&self, revocation: Arc<Revocation>);
+    /// Revocations from any node. A receiver that lags or is closed (the bus was reset)
+    /// has missed some: its owner must re-check its credential in the store.
+    fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>>;
 }

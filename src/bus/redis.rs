@@ -33,13 +33,15 @@ use tokio_util::task::TaskTracker;
 use super::local::LocalBus;
 use super::Bus;
 use crate::config::redact_url;
-use crate::domain::model::{Message, RoomEvent};
+use crate::domain::model::{Message, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 const CHANNEL_PREFIX: &str = "roomcast:room:";
 const CHANNEL_PATTERN: &str = "roomcast:room:*";
 /// "Some items were not published: re-read the store." Carries no data.
 const RESYNC_CHANNEL: &str = "roomcast:resync";
+/// Revoked credentials, for every node.
+const REVOCATION_CHANNEL: &str = "roomcast:revocations";
 /// Items waiting to be published; beyond this they are delivered locally only.
 const OUTBOX_CAPACITY: usize = 8192;
 /// Most items sent to Redis in one pipeline.
@@ -75,6 +77,7 @@ impl Default for RedisSettings {
 enum Outgoing<'a> {
     Message(&'a Message),
     Event(&'a RoomEvent),
+    Revocation(&'a Revocation),
 }
 
 #[derive(Deserialize)]
@@ -82,12 +85,14 @@ enum Outgoing<'a> {
 enum Incoming {
     Message(Message),
     Event(RoomEvent),
+    Revocation(Revocation),
 }
 
 /// An item in a form this node can still deliver itself if Redis will not take it.
 enum Item {
     Message(Arc<Message>),
     Event(Arc<RoomEvent>),
+    Revocation(Arc<Revocation>),
 }
 
 struct Publish {
@@ -132,6 +137,7 @@ impl Shared {
         match item {
             Item::Message(m) => self.local().publish_message(m),
             Item::Event(e) => self.local().publish_event(e),
+            Item::Revocation(r) => self.local().publish_revocation(r),
         }
     }
 }
@@ -196,7 +202,7 @@ impl RedisBus {
         self.shared.local().prune_idle()
     }
 
-    fn enqueue(&self, room: RoomId, encoded: serde_json::Result<String>, item: Item) {
+    fn enqueue(&self, channel: String, encoded: serde_json::Result<String>, item: Item) {
         let payload = match encoded {
             Ok(p) => p,
             Err(e) => {
@@ -205,7 +211,7 @@ impl RedisBus {
             }
         };
         let publish = Publish {
-            channel: room_channel(room),
+            channel,
             payload,
             item,
         };
@@ -230,12 +236,29 @@ impl RedisBus {
 impl Bus for RedisBus {
     fn publish_message(&self, message: Arc<Message>) {
         let encoded = serde_json::to_string(&Outgoing::Message(&message));
-        self.enqueue(message.room_id, encoded, Item::Message(message));
+        self.enqueue(
+            room_channel(message.room_id),
+            encoded,
+            Item::Message(message),
+        );
     }
 
     fn publish_event(&self, event: Arc<RoomEvent>) {
         let encoded = serde_json::to_string(&Outgoing::Event(&event));
-        self.enqueue(event.room_id(), encoded, Item::Event(event));
+        self.enqueue(room_channel(event.room_id()), encoded, Item::Event(event));
+    }
+
+    fn publish_revocation(&self, revocation: Arc<Revocation>) {
+        let encoded = serde_json::to_string(&Outgoing::Revocation(&revocation));
+        self.enqueue(
+            REVOCATION_CHANNEL.to_owned(),
+            encoded,
+            Item::Revocation(revocation),
+        );
+    }
+
+    fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>> {
+        self.shared.local().subscribe_revocations()
     }
 
     fn subscribe_messages(&self, room: RoomId) -> broadcast::Receiver<Arc<Message>> {
@@ -275,6 +298,7 @@ fn dispatch(shared: &Shared, msg: &redis::Msg) {
     match serde_json::from_slice::<Incoming>(msg.get_payload_bytes()) {
         Ok(Incoming::Message(m)) => shared.local().publish_message(Arc::new(m)),
         Ok(Incoming::Event(e)) => shared.local().publish_event(Arc::new(e)),
+        Ok(Incoming::Revocation(r)) => shared.local().publish_revocation(Arc::new(r)),
         Err(e) => tracing::warn!(
             channel = %msg.get_channel_name(),
             error = %e,
@@ -295,6 +319,10 @@ async fn subscribe(client: &Client) -> anyhow::Result<redis::aio::PubSub> {
         .context("timed out subscribing")?
         .context("subscribing")?;
     timeout(IO_TIMEOUT, pubsub.subscribe(RESYNC_CHANNEL))
+        .await
+        .context("timed out subscribing")?
+        .context("subscribing")?;
+    timeout(IO_TIMEOUT, pubsub.subscribe(REVOCATION_CHANNEL))
         .await
         .context("timed out subscribing")?
         .context("subscribing")?;
@@ -550,7 +578,7 @@ mod tests {
         assert!(json.starts_with(r#"{"kind":"message","data":"#), "{json}");
         match serde_json::from_str::<Incoming>(&json).expect("decodes") {
             Incoming::Message(m) => assert_eq!(m, message),
-            Incoming::Event(_) => panic!("expected a message"),
+            _ => panic!("expected a message"),
         }
         let event = RoomEvent::MemberLeft {
             room_id: message.room_id,
@@ -559,7 +587,15 @@ mod tests {
         let json = serde_json::to_string(&Outgoing::Event(&event)).expect("encodes");
         match serde_json::from_str::<Incoming>(&json).expect("decodes") {
             Incoming::Event(e) => assert_eq!(e, event),
-            Incoming::Message(_) => panic!("expected an event"),
+            _ => panic!("expected an event"),
+        }
+        let revocation = Revocation::Session {
+            token_hash: "ab01".into(),
+        };
+        let json = serde_json::to_string(&Outgoing::Revocation(&revocation)).expect("encodes");
+        match serde_json::from_str::<Incoming>(&json).expect("decodes") {
+            Incoming::Revocation(r) => assert_eq!(r, revocation),
+            _ => panic!("expected a revocation"),
         }
     }
 

@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 use super::error::{DomainError, DomainResult};
 use super::hashing::{HashSettings, HashStats, Hasher};
-use super::model::{now, User};
+use super::model::{now, Revocation, User};
 use super::values::{Password, UserId, Username};
+use crate::bus::local::LocalBus;
+use crate::bus::Bus;
 use crate::store::Store;
 
 /// The caller of an operation, as established by the transport from its token.
@@ -57,6 +59,11 @@ impl Token {
         Sha256::digest(self.0.as_bytes()).to_vec()
     }
 
+    /// The hash in hex: how a revocation names the session to every node.
+    pub fn hash_hex(&self) -> String {
+        self.hash().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     pub fn into_string(self) -> String {
         self.0
     }
@@ -65,6 +72,8 @@ impl Token {
 #[derive(Clone)]
 pub struct Identity {
     store: Arc<dyn Store>,
+    /// Where revocations go, so sockets opened with a revoked token close on every node.
+    bus: Arc<dyn Bus>,
     hasher: Hasher,
     /// Verified against when the username does not exist, so a wrong username and a wrong
     /// password take the same time.
@@ -72,16 +81,21 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Identity with the default hashing budget.
+    /// Identity with the default hashing budget and a private bus (for domain-level use).
     pub async fn new(store: Arc<dyn Store>) -> DomainResult<Self> {
-        Self::with_hashing(store, HashSettings::default()).await
+        Self::build(store, Arc::new(LocalBus::new(16)), HashSettings::default()).await
     }
 
-    pub async fn with_hashing(store: Arc<dyn Store>, settings: HashSettings) -> DomainResult<Self> {
+    pub async fn build(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        settings: HashSettings,
+    ) -> DomainResult<Self> {
         let hasher = Hasher::start(settings);
         let decoy = hasher.hash("decoy password, never matches").await?;
         Ok(Self {
             store,
+            bus,
             hasher,
             decoy_hash: decoy.into(),
         })
@@ -155,8 +169,17 @@ impl Identity {
             .ok_or_else(|| DomainError::Unauthenticated("invalid or revoked token".into()))
     }
 
+    /// Revokes the session, then tells every node so sockets opened with it close.
     pub async fn logout(&self, token: &Token) -> DomainResult<()> {
         self.store.revoke_session(&token.hash()).await?;
+        self.bus.publish_revocation(Arc::new(Revocation::Session {
+            token_hash: token.hash_hex(),
+        }));
         Ok(())
+    }
+
+    /// Revocations from every node (see `Bus::subscribe_revocations`).
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<Arc<Revocation>> {
+        self.bus.subscribe_revocations()
     }
 }

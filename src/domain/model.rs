@@ -155,6 +155,13 @@ pub struct RoomPage {
     pub has_more: bool,
 }
 
+/// A credential that stopped being valid: every node ends what was opened with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revocation {
+    /// A session (by the SHA-256 of its token, hex) was revoked by `logout`.
+    Session { token_hash: String },
+}
+
 /// Something that happened to a room, other than a message being posted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomEvent {

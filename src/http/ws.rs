@@ -20,7 +20,13 @@ use serde_json::{json, Value};
 use tokio_stream::StreamMap;
 
 use super::{authenticate, coded_error, AppState};
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
 use crate::domain::error::DomainError;
+use crate::domain::identity::Token;
+use crate::domain::model::Revocation;
 use crate::graphql::error::{ensure_codes, to_gql};
 use crate::graphql::RequestAuth;
 
@@ -249,10 +255,27 @@ impl Connection {
     }
 
     async fn run(&mut self, mut source: stream::SplitStream<WebSocket>) {
+        // Listening before the token is checked: a logout in between is not missed.
+        let revocations = self.state.identity.revocations();
         let Some(auth) = self.await_init(&mut source).await else {
             return;
         };
-        self.serve(source, auth).await;
+        let session = auth.token.as_deref().map(|raw| SessionWatch {
+            token_hash: Token::from_client(raw).hash_hex(),
+            revocations,
+        });
+        self.serve(source, auth, session).await;
+    }
+
+    /// Whether the socket's session is still valid after its revocation feed lagged or was
+    /// reset (revocations may have been missed): asks the store.
+    async fn session_still_valid(&self, auth: &RequestAuth) -> bool {
+        match Box::pin(authenticate(&self.state.identity, auth.token.as_deref())).await {
+            Ok(_) => true,
+            Err(e) if e.code() == "UNAUTHENTICATED" => false,
+            // The store cannot answer right now: keep the socket; the next check decides.
+            Err(_) => true,
+        }
     }
 
     /// Waits for `connection_init` within the init timeout; acks it or closes.
@@ -342,8 +365,14 @@ impl Connection {
         self.send_json(msg).await
     }
 
-    /// The acknowledged connection: runs operations until the client or the server ends it.
-    async fn serve(&mut self, mut source: stream::SplitStream<WebSocket>, auth: RequestAuth) {
+    /// The acknowledged connection: runs operations until the client or the server ends it,
+    /// or (4403) the session it was opened with is revoked.
+    async fn serve(
+        &mut self,
+        mut source: stream::SplitStream<WebSocket>,
+        auth: RequestAuth,
+        mut session: Option<SessionWatch>,
+    ) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
         // Ids whose first result has not been sent yet (decides `error` vs `next`).
         let mut fresh: std::collections::HashSet<String> = Default::default();
@@ -353,6 +382,22 @@ impl Connection {
                 _ = shutdown.cancelled() => {
                     self.close(close::GOING_AWAY, "Server shutting down").await;
                     return;
+                }
+                revoked = next_revocation(&mut session) => {
+                    let still_valid = match revoked {
+                        Revoked::This => false,
+                        Revoked::Other => true,
+                        Revoked::Missed { closed } => {
+                            if let (true, Some(watch)) = (closed, session.as_mut()) {
+                                watch.revocations = self.state.identity.revocations();
+                            }
+                            self.session_still_valid(&auth).await
+                        }
+                    };
+                    if !still_valid {
+                        self.close(close::FORBIDDEN, "Forbidden: the session was revoked").await;
+                        return;
+                    }
                 }
                 frame = source.next() => {
                     match classify(frame) {
@@ -440,6 +485,37 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The revocations a signed-in socket listens to, and the session it is bound to.
+struct SessionWatch {
+    token_hash: String,
+    revocations: broadcast::Receiver<Arc<Revocation>>,
+}
+
+enum Revoked {
+    /// This socket's session.
+    This,
+    /// Somebody else's.
+    Other,
+    /// Revocations may have been missed (lag, or `closed`: the bus was reset and the socket
+    /// must listen to the new one): check the store.
+    Missed { closed: bool },
+}
+
+/// The next revocation for a signed-in socket; never resolves for an anonymous one.
+async fn next_revocation(session: &mut Option<SessionWatch>) -> Revoked {
+    let Some(watch) = session else {
+        return std::future::pending().await;
+    };
+    match watch.revocations.recv().await {
+        Ok(r) => match &*r {
+            Revocation::Session { token_hash } if *token_hash == watch.token_hash => Revoked::This,
+            Revocation::Session { .. } => Revoked::Other,
+        },
+        Err(broadcast::error::RecvError::Lagged(_)) => Revoked::Missed { closed: false },
+        Err(broadcast::error::RecvError::Closed) => Revoked::Missed { closed: true },
     }
 }
 

@@ -436,3 +436,21 @@ async fn resuming_after_a_cursor_works_on_any_node() {
     assert_eq!(next_message(&mut on_b).await, (6, "m6".to_owned()));
     assert_eq!(next_message(&mut on_c).await, (6, "m6".to_owned()));
 }
+
+#[tokio::test]
+async fn a_logout_on_one_node_closes_that_tokens_sockets_on_another() {
+    // Arrange
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let alice = a.register(&uname("alice")).await;
+    let room = a.create_room(&alice, "logout", "PUBLIC").await;
+    let mut on_b = watch(b, &alice, &room).await;
+
+    // Act
+    a.post(Some(&alice.token), "mutation { logout }", json!({}))
+        .await
+        .ok();
+
+    // Assert
+    assert_eq!(on_b.expect_close().await, 4403);
+}

@@ -523,3 +523,52 @@ async fn registering_a_taken_username_costs_no_hash() {
     assert_eq!(r.code(), "CONFLICT", "{:?}", r.0);
     assert_eq!(app.hashing.computed.load(Ordering::Relaxed), before);
 }
+
+// ---------------------------------------------------------------- revoked tokens on open sockets
+
+/// After `logout`, every socket opened with that token is closed with 4403 (graphql-ws
+/// clients then reconnect with fresh `connectionParams`); sockets of other tokens of the
+/// same user stay open.
+#[tokio::test]
+async fn logout_closes_the_sockets_opened_with_that_token() {
+    // Arrange
+    let app = spawn_app().await;
+    let alice = app.register(&uname("alice")).await;
+    let room = app.create_room(&alice, "revoked", "PUBLIC").await;
+    let second = app
+        .post(
+            None,
+            "mutation($u: String!) { login(username: $u, password: \"password123\") { token } }",
+            json!({"u": alice.username}),
+        )
+        .await;
+    let other_token = second.ok()["login"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let mut revoked = app.ws(Some(&alice.token)).await;
+    revoked.subscribe_messages("m", &room, None).await;
+    revoked.ping_pong().await;
+    let mut kept = app.ws(Some(&other_token)).await;
+    kept.subscribe_messages("m", &room, None).await;
+    kept.ping_pong().await;
+
+    // Act
+    app.post(Some(&alice.token), "mutation { logout }", json!({}))
+        .await
+        .ok();
+
+    // Assert
+    assert_eq!(revoked.expect_close().await, 4403);
+    let post = app.send(&alice, &room, "with a revoked token").await;
+    assert_eq!(post.code(), "UNAUTHENTICATED");
+    let kept_alice = Session {
+        token: other_token,
+        ..alice.clone()
+    };
+    app.send(&kept_alice, &room, "still signed in").await.ok();
+    assert_eq!(
+        kept.next_data("m").await["roomMessages"]["body"],
+        "still signed in"
+    );
+}
