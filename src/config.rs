@@ -78,6 +78,29 @@ pub struct Config {
     /// are refused with SERVICE_UNAVAILABLE.
     #[arg(long, env = "ROOMCAST_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
+    /// Milliseconds a client has to send a complete request head; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(
+        long,
+        env = "ROOMCAST_HTTP_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub http_header_timeout_ms: u64,
+    /// Milliseconds a client has to send a whole request body (then 408).
+    #[arg(long, env = "ROOMCAST_HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_body_timeout_ms: u64,
+    /// Open connections (HTTP and WebSocket) from one client address; 0 for no cap (behind
+    /// a proxy every client has the proxy's address).
+    #[arg(
+        long,
+        env = "ROOMCAST_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+    /// Open connections in all; 0 picks the open-files limit (raised to its hard limit)
+    /// minus 256 descriptors kept for the database and the rest.
+    #[arg(long, env = "ROOMCAST_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -132,6 +155,13 @@ impl fmt::Debug for Config {
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("hash_workers", &self.hash_workers)
+            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
+            .field("http_body_timeout_ms", &self.http_body_timeout_ms)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("max_connections", &self.max_connections)
             .field("hash_queue", &self.hash_queue)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_publish_attempts", &self.redis_publish_attempts)

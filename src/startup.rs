@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +19,7 @@ use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
 use crate::graphql::shared::SharedMessages;
+use crate::http::serve::{connection_budget, serve, ConnectionCounts, ConnectionLimits};
 use crate::http::{router, AppState, TransportSettings};
 use crate::store::detached::Detached;
 use crate::store::postgres::{PoolSettings, PostgresStore};
@@ -35,6 +35,8 @@ pub struct App {
     grace: Duration,
     shared: Arc<SharedMessages>,
     hash_stats: Arc<HashStats>,
+    limits: ConnectionLimits,
+    connections: Arc<ConnectionCounts>,
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -133,6 +135,7 @@ impl App {
                 max_ws_message: 64 * 1024,
                 max_operations: config.max_operations_per_socket,
                 max_response_bytes: config.max_response_bytes,
+                body_timeout: Duration::from_millis(config.http_body_timeout_ms),
                 playground_dir: config.playground_dir.clone(),
             }),
             shutdown: shutdown.clone(),
@@ -151,6 +154,15 @@ impl App {
             grace: Duration::from_millis(config.shutdown_grace_ms),
             shared,
             hash_stats,
+            limits: ConnectionLimits {
+                header_timeout: Duration::from_millis(config.http_header_timeout_ms),
+                per_address: config.max_connections_per_address,
+                total: match config.max_connections {
+                    0 => connection_budget(256),
+                    n => n,
+                },
+            },
+            connections: Arc::new(ConnectionCounts::default()),
         })
     }
 
@@ -179,18 +191,16 @@ impl App {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let token = self.shutdown.clone();
-        // Chat frames are small: without TCP_NODELAY, Nagle's algorithm and delayed ACKs
-        // hold them back for tens of milliseconds.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await
-            .context("serving HTTP")?;
+        tracing::info!(limits = ?self.limits, "accepting connections");
+        serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.connections,
+            self.shutdown.clone(),
+            self.tasks.clone(),
+        )
+        .await;
         self.tasks.close();
         if tokio::time::timeout(self.grace, self.tasks.wait())
             .await

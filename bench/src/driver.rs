@@ -239,7 +239,10 @@ impl Server {
                 c.arg("--listen")
                     .arg("127.0.0.1:0")
                     .arg("--database-url")
-                    .arg(format!("sqlite://{}", db.display()));
+                    .arg(format!("sqlite://{}", db.display()))
+                    // The load generator is one client on loopback: per-client caps off.
+                    .arg("--max-connections-per-address")
+                    .arg("0");
                 (c, Some(db))
             }
             Target::Baseline => {

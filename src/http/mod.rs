@@ -2,6 +2,7 @@
 //! files. It authenticates the bearer token, hands the request to the schema, and makes sure
 //! every refusal is a GraphQL-shaped JSON body with an `extensions.code`.
 
+pub mod serve;
 pub mod ws;
 
 use std::path::PathBuf;
@@ -10,12 +11,12 @@ use std::time::Duration;
 
 use async_graphql::{ErrorExtensions, Response as GqlResponse, ServerError};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,6 +41,8 @@ pub struct TransportSettings {
     /// Largest GraphQL response sent in one HTTP body or WebSocket frame; a bigger result
     /// is replaced by a coded error (ask for fewer items).
     pub max_response_bytes: usize,
+    /// Deadline for a whole request body to arrive.
+    pub body_timeout: Duration,
     /// Where the built playground lives (`index.html`, `graphiql.html`, assets).
     pub playground_dir: PathBuf,
 }
@@ -157,11 +160,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 #[tracing::instrument(skip_all)]
-async fn graphql_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn graphql_post(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -169,9 +169,26 @@ async fn graphql_post(
             "send GraphQL requests as POST with Content-Type: application/json",
         );
     }
+    // One deadline for the whole body: a client dribbling a byte at a time cannot hold
+    // the connection (and its task) open.
+    let body = tokio::time::timeout(
+        state.settings.body_timeout,
+        <Bytes as axum::extract::FromRequest<AppState>>::from_request(request, &state),
+    )
+    .await;
     let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
+        Err(_) => {
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the request body did not arrive within {} ms",
+                    state.settings.body_timeout.as_millis()
+                ),
+            )
+        }
+        Ok(Ok(b)) => b,
+        Ok(Err(rejection)) => {
             let status = rejection.status();
             let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
                 format!("request body is larger than {MAX_BODY_BYTES} bytes")
@@ -230,11 +247,12 @@ pub fn bounded_json(response: &GqlResponse, max: usize) -> Vec<u8> {
 
 async fn graphql_get(
     State(state): State<AppState>,
+    slot: Option<Extension<serve::ConnectionSlot>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match upgrade {
-        Ok(upgrade) => ws::upgrade(state, headers, upgrade),
+        Ok(upgrade) => ws::upgrade(state, headers, upgrade, slot.map(|Extension(s)| s)),
         Err(_) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_USER_INPUT",

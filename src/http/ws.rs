@@ -51,7 +51,12 @@ pub mod close {
     pub const TOO_MANY_INITS: u16 = 4429;
 }
 
-pub fn upgrade(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrade) -> HttpResponse {
+pub fn upgrade(
+    state: AppState,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+    slot: Option<super::serve::ConnectionSlot>,
+) -> HttpResponse {
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -70,6 +75,8 @@ pub fn upgrade(state: AppState, headers: HeaderMap, upgrade: WebSocketUpgrade) -
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             tasks.track_future(async move {
+                // The socket counts against the connection caps until it ends.
+                let _slot = slot;
                 let (sink, source) = socket.split();
                 let mut conn = Connection {
                     state,

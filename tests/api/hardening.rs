@@ -572,3 +572,108 @@ async fn logout_closes_the_sockets_opened_with_that_token() {
         "still signed in"
     );
 }
+
+// ---------------------------------------------------------------- HTTP timeouts and caps
+
+/// Reads until the server closes the connection (or WAIT passes); returns what it sent.
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("the server closes the connection")
+            .unwrap_or(0);
+        if n == 0 {
+            return String::from_utf8_lossy(&got).into_owned();
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn idle_and_dribbling_connections_are_closed_at_the_deadlines() {
+    use tokio::io::AsyncWriteExt;
+    // Arrange
+    let app = spawn_with(|c| {
+        c.http_header_timeout_ms = 300;
+        c.http_body_timeout_ms = 300;
+    })
+    .await;
+
+    // Act / Assert: a connection that never sends a byte.
+    let mut idle = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    read_until_closed(&mut idle).await;
+
+    // A request head dribbled a byte at a time never completes.
+    let mut dribble = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n";
+    let dribbling = async {
+        for b in head.iter().cycle() {
+            if dribble.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, dribbling)
+        .await
+        .expect("the server stops taking a head that never ends");
+
+    // A body that does not arrive in time gets 408 with a coded JSON body.
+    let mut slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        b"POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"query\":",
+    )
+    .await
+    .expect("write");
+    let answer = read_until_closed(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("BAD_USER_INPUT"), "{answer}");
+
+    // Ordinary clients are served throughout.
+    app.post(None, "{ __typename }", json!({})).await.ok();
+}
+
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    // Arrange
+    let app = spawn_with(|c| c.max_connections_per_address = 4).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(app.ws(None).await);
+    }
+
+    // Act: a fifth connection from the same address.
+    let mut extra = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let refused = read_until_closed(&mut extra).await;
+
+    // Assert
+    assert_eq!(refused, "", "closed before anything is read or sent");
+    // Closing one WebSocket frees its slot.
+    let mut first = held.remove(0);
+    first.socket.close(None).await.expect("close");
+    drop(first);
+    let answered = eventually(|| async {
+        let resp = app
+            .http
+            .post(app.url())
+            .json(&json!({"query": "{ __typename }"}))
+            .send()
+            .await
+            .ok()?;
+        let body: Value = resp.json().await.ok()?;
+        (body["data"]["__typename"] == "Query").then_some(body)
+    })
+    .await;
+    assert_eq!(answered["data"]["__typename"], "Query");
+}
