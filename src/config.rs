@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::domain::throttle::{RateFlag, ThrottleSettings};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "roomcast",
@@ -101,6 +103,30 @@ pub struct Config {
     /// minus 256 descriptors kept for the database and the rest.
     #[arg(long, env = "ROOMCAST_MAX_CONNECTIONS", default_value_t = 0)]
     pub max_connections: usize,
+    /// `sendMessage` per user: `N/Ps` (bursts of N, N per P seconds) or `off`.
+    #[arg(long, env = "ROOMCAST_MESSAGE_RATE", default_value = "30/10s")]
+    pub message_rate: RateFlag,
+    /// `login` attempts per account (whatever the outcome), `N/Ps` or `off`.
+    #[arg(
+        long,
+        env = "ROOMCAST_LOGIN_RATE_PER_ACCOUNT",
+        default_value = "10/60s"
+    )]
+    pub login_rate_per_account: RateFlag,
+    /// `login` attempts per client address, `N/Ps` or `off`.
+    #[arg(
+        long,
+        env = "ROOMCAST_LOGIN_RATE_PER_ADDRESS",
+        default_value = "60/60s"
+    )]
+    pub login_rate_per_address: RateFlag,
+    /// `register` per client address, `N/Ps` or `off`.
+    #[arg(
+        long,
+        env = "ROOMCAST_REGISTER_RATE_PER_ADDRESS",
+        default_value = "30/600s"
+    )]
+    pub register_rate_per_address: RateFlag,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -123,6 +149,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The flood limits these flags ask for.
+    pub fn throttles(&self) -> ThrottleSettings {
+        ThrottleSettings {
+            messages_per_user: self.message_rate.0,
+            logins_per_account: self.login_rate_per_account.0,
+            logins_per_address: self.login_rate_per_address.0,
+            registrations_per_address: self.register_rate_per_address.0,
+        }
+    }
+
     /// Defaults as the CLI would give them, for tests and embedding.
     pub fn with_database(database_url: impl Into<String>) -> Self {
         let mut cfg = Cli::parse_from(["roomcast"]).config;
@@ -155,6 +191,19 @@ impl fmt::Debug for Config {
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("hash_workers", &self.hash_workers)
+            .field("message_rate", &self.message_rate.to_string())
+            .field(
+                "login_rate_per_account",
+                &self.login_rate_per_account.to_string(),
+            )
+            .field(
+                "login_rate_per_address",
+                &self.login_rate_per_address.to_string(),
+            )
+            .field(
+                "register_rate_per_address",
+                &self.register_rate_per_address.to_string(),
+            )
             .field("http_header_timeout_ms", &self.http_header_timeout_ms)
             .field("http_body_timeout_ms", &self.http_body_timeout_ms)
             .field(

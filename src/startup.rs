@@ -17,6 +17,7 @@ use crate::config::{redact_url, Config};
 use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
+use crate::domain::throttle::Throttles;
 use crate::graphql::build_schema;
 use crate::graphql::shared::SharedMessages;
 use crate::http::serve::{connection_budget, serve, ConnectionCounts, ConnectionLimits};
@@ -108,7 +109,8 @@ impl App {
             workers: config.hash_workers,
             queue: config.hash_queue,
         };
-        let identity = Identity::build(store.clone(), bus.clone(), hashing)
+        let throttles = Arc::new(Throttles::new(config.throttles()));
+        let identity = Identity::build(store.clone(), bus.clone(), hashing, throttles.clone())
             .await
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?;
         let rooms = RoomService::new(
@@ -119,7 +121,8 @@ impl App {
             },
             tasks.clone(),
             shutdown.clone(),
-        );
+        )
+        .with_throttles(throttles);
         let hash_stats = identity.hash_stats();
         let schema = build_schema(Some((rooms.clone(), identity.clone())));
         let shared = Arc::new(SharedMessages::new(

@@ -240,9 +240,13 @@ impl Server {
                     .arg("127.0.0.1:0")
                     .arg("--database-url")
                     .arg(format!("sqlite://{}", db.display()))
-                    // The load generator is one client on loopback: per-client caps off.
+                    // The load generator is one client on loopback that sends as fast as
+                    // it can: per-client caps and flood limits off.
                     .arg("--max-connections-per-address")
-                    .arg("0");
+                    .arg("0")
+                    .args(["--message-rate", "off"])
+                    .args(["--login-rate-per-address", "off"])
+                    .args(["--register-rate-per-address", "off"]);
                 (c, Some(db))
             }
             Target::Baseline => {

@@ -28,8 +28,12 @@ pub enum DomainError {
     Muted {
         until: Option<chrono::DateTime<chrono::Utc>>,
     },
-    #[error("{0}")]
-    RateLimited(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Whole seconds until a retry can succeed (at least 1), when known.
+        retry_after_seconds: Option<u64>,
+    },
     /// The server is at a limit it protects itself with (e.g. concurrent password hashes);
     /// retrying shortly may succeed.
     #[error("{0}")]
@@ -54,7 +58,7 @@ impl DomainError {
             DomainError::RoomFull(_) => "ROOM_FULL",
             DomainError::Banned => "BANNED",
             DomainError::Muted { .. } => "MUTED",
-            DomainError::RateLimited(_) => "RATE_LIMITED",
+            DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::Unavailable(_) | DomainError::Overloaded(_) => "SERVICE_UNAVAILABLE",
             DomainError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -64,6 +68,15 @@ impl DomainError {
         DomainError::BadInput {
             message: message.into(),
             field: Some(field),
+        }
+    }
+
+    /// Over a rate: `what` happened too often; a retry works after `wait`.
+    pub fn rate_limited(what: &str, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        DomainError::RateLimited {
+            message: format!("{what}: too many; try again in {secs} s"),
+            retry_after_seconds: Some(secs),
         }
     }
 

@@ -12,10 +12,12 @@ use sha2::{Digest, Sha256};
 use super::error::{DomainError, DomainResult};
 use super::hashing::{HashSettings, HashStats, Hasher};
 use super::model::{now, Revocation, User};
+use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{Password, UserId, Username};
 use crate::bus::local::LocalBus;
 use crate::bus::Bus;
 use crate::store::Store;
+use std::net::IpAddr;
 
 /// The caller of an operation, as established by the transport from its token.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +77,7 @@ pub struct Identity {
     /// Where revocations go, so sockets opened with a revoked token close on every node.
     bus: Arc<dyn Bus>,
     hasher: Hasher,
+    throttles: Arc<Throttles>,
     /// Verified against when the username does not exist, so a wrong username and a wrong
     /// password take the same time.
     decoy_hash: Arc<str>,
@@ -83,13 +86,20 @@ pub struct Identity {
 impl Identity {
     /// Identity with the default hashing budget and a private bus (for domain-level use).
     pub async fn new(store: Arc<dyn Store>) -> DomainResult<Self> {
-        Self::build(store, Arc::new(LocalBus::new(16)), HashSettings::default()).await
+        Self::build(
+            store,
+            Arc::new(LocalBus::new(16)),
+            HashSettings::default(),
+            Arc::new(Throttles::new(ThrottleSettings::unlimited())),
+        )
+        .await
     }
 
     pub async fn build(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         settings: HashSettings,
+        throttles: Arc<Throttles>,
     ) -> DomainResult<Self> {
         let hasher = Hasher::start(settings);
         let decoy = hasher.hash("decoy password, never matches").await?;
@@ -97,6 +107,7 @@ impl Identity {
             store,
             bus,
             hasher,
+            throttles,
             decoy_hash: decoy.into(),
         })
     }
@@ -108,9 +119,15 @@ impl Identity {
 
     pub async fn register(
         &self,
+        client: Option<IpAddr>,
         username: Username,
         password: Password,
     ) -> DomainResult<(Token, User)> {
+        if let Some(ip) = client {
+            self.throttles
+                .registrations
+                .check(&ip, "registrations from your address")?;
+        }
         // A taken name costs no hash. (The insert still enforces uniqueness if two
         // registrations race.)
         if self
@@ -132,12 +149,28 @@ impl Identity {
         Ok((token, user))
     }
 
-    pub async fn login(&self, username: &str, password: &str) -> DomainResult<(Token, User)> {
+    pub async fn login(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> DomainResult<(Token, User)> {
         let wrong = || DomainError::Unauthenticated("wrong username or password".into());
         // Over-long input cannot match a stored user; refuse before any hashing work.
         if username.len() > 64 || password.len() > 512 {
             return Err(wrong());
         }
+        // Throttled before any lookup or hashing, for unknown accounts too (so the answer
+        // does not tell which usernames exist).
+        if let Some(ip) = client {
+            self.throttles
+                .logins_by_address
+                .check(&ip, "sign-in attempts from your address")?;
+        }
+        self.throttles.logins_by_account.check(
+            &username.to_lowercase(),
+            "sign-in attempts for this account",
+        )?;
         let found = self.store.user_credentials(username).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),

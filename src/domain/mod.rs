@@ -8,4 +8,5 @@ pub mod identity;
 pub mod model;
 pub mod permissions;
 pub mod rooms;
+pub mod throttle;
 pub mod values;

@@ -19,6 +19,7 @@ use super::model::{
     RoomPage, RoomType, Timestamp,
 };
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
+use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{
     MaxUsers, MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor,
     RoomId, RoomName, Topic, UserId,
@@ -70,6 +71,7 @@ pub struct RoomService {
     rules: Arc<RoomRules>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    throttles: Arc<Throttles>,
 }
 
 impl RoomService {
@@ -86,7 +88,14 @@ impl RoomService {
             rules: Arc::new(rules),
             tasks,
             shutdown,
+            throttles: Arc::new(Throttles::new(ThrottleSettings::unlimited())),
         }
+    }
+
+    /// The same service with these flood limits (`new` has none).
+    pub fn with_throttles(mut self, throttles: Arc<Throttles>) -> Self {
+        self.throttles = throttles;
+        self
     }
 
     pub fn rules(&self) -> &RoomRules {
@@ -655,6 +664,9 @@ impl RoomService {
     ) -> DomainResult<Arc<Message>> {
         self.authorized(viewer, room, Action::SendMessage).await?;
         let author = viewer.require()?;
+        self.throttles
+            .messages
+            .check(&author.id, "messages from you")?;
         let message = self
             .store
             .insert_message(MessageId::new(), room, author, body.into_inner(), now())

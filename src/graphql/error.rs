@@ -27,6 +27,10 @@ pub fn to_gql(e: DomainError) -> Error {
                 field: Some(field), ..
             } => ext.set("field", *field),
             DomainError::Muted { until: Some(until) } => ext.set("mutedUntil", until.to_rfc3339()),
+            DomainError::RateLimited {
+                retry_after_seconds: Some(secs),
+                ..
+            } => ext.set("retryAfterSeconds", *secs),
             _ => {}
         }
     })

@@ -29,6 +29,8 @@ pub type RoomcastSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct RequestAuth {
     pub viewer: Viewer,
     pub token: Option<String>,
+    /// The client's address, for per-address throttles (None when unknown).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Query limits that keep a hostile document from costing more than a page of work.

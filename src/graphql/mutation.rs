@@ -59,7 +59,11 @@ impl MutationRoot {
     ) -> Result<AuthPayload> {
         let username = Username::parse(&username).gql()?;
         let password = Password::parse(&password).gql()?;
-        let (token, user) = identity(ctx)?.register(username, password).await.gql()?;
+        let client = request_auth(ctx)?.client;
+        let (token, user) = identity(ctx)?
+            .register(client, username, password)
+            .await
+            .gql()?;
         Ok(AuthPayload {
             token: token.into_string(),
             user: User(user),
@@ -73,7 +77,11 @@ impl MutationRoot {
         username: String,
         password: String,
     ) -> Result<AuthPayload> {
-        let (token, user) = identity(ctx)?.login(&username, &password).await.gql()?;
+        let client = request_auth(ctx)?.client;
+        let (token, user) = identity(ctx)?
+            .login(client, &username, &password)
+            .await
+            .gql()?;
         Ok(AuthPayload {
             token: token.into_string(),
             user: User(user),

@@ -137,17 +137,29 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub async fn authenticate(
     identity: &Identity,
     token: Option<&str>,
+    client: Option<std::net::IpAddr>,
 ) -> Result<RequestAuth, crate::domain::error::DomainError> {
     match token.filter(|t| !t.is_empty()) {
-        None => Ok(RequestAuth::default()),
+        None => Ok(RequestAuth {
+            client,
+            ..RequestAuth::default()
+        }),
         Some(raw) => {
             let user = identity.authenticate(&Token::from_client(raw)).await?;
             Ok(RequestAuth {
                 viewer: Viewer::User(user),
                 token: Some(raw.to_owned()),
+                client,
             })
         }
     }
+}
+
+/// The client's address, as the accept loop recorded it.
+fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -162,6 +174,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 #[tracing::instrument(skip_all)]
 async fn graphql_post(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let headers = request.headers().clone();
+    let client = client_ip(request.extensions());
     if !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -208,7 +221,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             )
         }
     };
-    let auth = match authenticate(&state.identity, bearer(&headers)).await {
+    let auth = match authenticate(&state.identity, bearer(&headers), client).await {
         Ok(auth) => auth,
         Err(e) => {
             let err = coded_error(crate::graphql::error::to_gql(e));
@@ -248,11 +261,13 @@ pub fn bounded_json(response: &GqlResponse, max: usize) -> Vec<u8> {
 async fn graphql_get(
     State(state): State<AppState>,
     slot: Option<Extension<serve::ConnectionSlot>>,
+    client: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let client = client.map(|Extension(c)| c.0.ip());
     match upgrade {
-        Ok(upgrade) => ws::upgrade(state, headers, upgrade, slot.map(|Extension(s)| s)),
+        Ok(upgrade) => ws::upgrade(state, headers, upgrade, slot.map(|Extension(s)| s), client),
         Err(_) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_USER_INPUT",

@@ -56,6 +56,7 @@ pub fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
     slot: Option<super::serve::ConnectionSlot>,
+    client: Option<std::net::IpAddr>,
 ) -> HttpResponse {
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -82,6 +83,7 @@ pub fn upgrade(
                     state,
                     sink,
                     header_token,
+                    client,
                 };
                 if !offered {
                     conn.close(
@@ -235,6 +237,7 @@ struct Connection {
     state: AppState,
     sink: SplitSink<WebSocket, Message>,
     header_token: Option<String>,
+    client: Option<std::net::IpAddr>,
 }
 
 impl Connection {
@@ -277,7 +280,13 @@ impl Connection {
     /// Whether the socket's session is still valid after its revocation feed lagged or was
     /// reset (revocations may have been missed): asks the store.
     async fn session_still_valid(&self, auth: &RequestAuth) -> bool {
-        match Box::pin(authenticate(&self.state.identity, auth.token.as_deref())).await {
+        match Box::pin(authenticate(
+            &self.state.identity,
+            auth.token.as_deref(),
+            self.client,
+        ))
+        .await
+        {
             Ok(_) => true,
             Err(e) if e.code() == "UNAUTHENTICATED" => false,
             // The store cannot answer right now: keep the socket; the next check decides.
@@ -317,7 +326,12 @@ impl Connection {
                     };
                     // Boxed, like every large one-off future here: awaited inline it would
                     // grow this connection's task for its whole life.
-                    let auth = Box::pin(authenticate(&self.state.identity, token.as_deref())).await;
+                    let auth = Box::pin(authenticate(
+                        &self.state.identity,
+                        token.as_deref(),
+                        self.client,
+                    ))
+                    .await;
                     return match auth {
                         Ok(auth) => {
                             if self.send_json(json!({"type": "connection_ack"})).await {
@@ -418,10 +432,13 @@ impl Connection {
                                 return;
                             }
                             if ops.len() >= self.state.settings.max_operations {
-                                let refusal = DomainError::RateLimited(format!(
-                                    "too many operations on one connection (at most {})",
-                                    self.state.settings.max_operations
-                                ));
+                                let refusal = DomainError::RateLimited {
+                                    message: format!(
+                                        "too many operations on one connection (at most {})",
+                                        self.state.settings.max_operations
+                                    ),
+                                    retry_after_seconds: None,
+                                };
                                 let msg = json!({"id": id, "type": "error", "payload": [coded_error(to_gql(refusal))]});
                                 if !self.send_json(msg).await { return; }
                                 continue;

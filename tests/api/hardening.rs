@@ -236,6 +236,7 @@ async fn domain() -> Domain {
     for prefix in ["owner", "reader"] {
         let (_, user) = identity
             .register(
+                None,
                 Username::parse(&uname(prefix)).expect("name"),
                 Password::parse("password123").expect("pw"),
             )
@@ -676,4 +677,124 @@ async fn connections_per_address_are_capped() {
     })
     .await;
     assert_eq!(answered["data"]["__typename"], "Query");
+}
+
+// ---------------------------------------------------------------- flood control
+
+fn rate(s: &str) -> roomcast::domain::throttle::RateFlag {
+    s.parse().expect("rate")
+}
+
+fn retry_after(r: &Gql) -> i64 {
+    r.0["errors"][0]["extensions"]["retryAfterSeconds"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("retryAfterSeconds: {:?}", r.0))
+}
+
+#[tokio::test]
+async fn messages_per_user_are_rate_limited_over_http_and_websocket() {
+    // Arrange
+    let app = spawn_with(|c| c.message_rate = rate("5/60s")).await;
+    let alice = app.register(&uname("alice")).await;
+    let bob = app.register(&uname("bob")).await;
+    let room = app.create_room(&alice, "flood", "PUBLIC").await;
+    app.join(&bob, &room).await.ok();
+
+    // Act
+    for i in 0..5 {
+        app.send(&alice, &room, &format!("m{i}")).await.ok();
+    }
+    let over_http = app.send(&alice, &room, "one too many").await;
+    let mut ws = app.ws(Some(&alice.token)).await;
+    ws.subscribe(
+        "send",
+        "mutation($r: ID!) { sendMessage(roomId: $r, body: \"over ws\") { seq } }",
+        json!({"r": room}),
+    )
+    .await;
+    let (_, over_ws) = ws.next_for("send").await;
+
+    // Assert
+    assert_eq!(over_http.code(), "RATE_LIMITED", "{:?}", over_http.0);
+    let wait = retry_after(&over_http);
+    assert!((1..=12).contains(&wait), "one token per 12 s: {wait}");
+    assert_eq!(
+        over_ws["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{over_ws}"
+    );
+    // Another user has their own budget.
+    app.send(&bob, &room, "hello").await.ok();
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_account_and_per_address() {
+    // Arrange: the default per-account rate (10/60s), and 15/60s per address.
+    let app = spawn_with(|c| c.login_rate_per_address = rate("15/60s")).await;
+    let victim = app.register(&uname("victim")).await;
+    let login =
+        "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }";
+
+    // Act: 10 wrong passwords, then the right one.
+    for _ in 0..10 {
+        let r = app
+            .post(
+                None,
+                login,
+                json!({"u": victim.username, "p": "wrong password"}),
+            )
+            .await;
+        assert_eq!(r.code(), "UNAUTHENTICATED");
+    }
+    let locked = app
+        .post(
+            None,
+            login,
+            json!({"u": victim.username.to_uppercase(), "p": "password123"}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(locked.code(), "RATE_LIMITED", "{:?}", locked.0);
+    assert!(retry_after(&locked) >= 1);
+    // The address has 4 attempts left (15 - 11), then it is throttled too, for any account.
+    let other = app.register(&uname("other")).await;
+    for _ in 0..4 {
+        app.post(
+            None,
+            login,
+            json!({"u": other.username, "p": "password123"}),
+        )
+        .await
+        .ok();
+    }
+    let from_address = app
+        .post(
+            None,
+            login,
+            json!({"u": other.username, "p": "password123"}),
+        )
+        .await;
+    assert_eq!(from_address.code(), "RATE_LIMITED", "{:?}", from_address.0);
+}
+
+#[tokio::test]
+async fn registrations_per_address_are_throttled() {
+    // Arrange
+    let app = spawn_with(|c| c.register_rate_per_address = rate("3/600s")).await;
+    for _ in 0..3 {
+        app.register(&uname("ok")).await;
+    }
+
+    // Act
+    let r = app
+        .post(
+            None,
+            "mutation($u: String!) { register(username: $u, password: \"password123\") { token } }",
+            json!({"u": uname("fourth")}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(r.code(), "RATE_LIMITED", "{:?}", r.0);
+    assert!((1..=200).contains(&retry_after(&r)));
 }

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use roomcast::domain::throttle::RateFlag;
 use roomcast::{App, Config};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -133,6 +134,12 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::with_database(db.url.clone());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.playground_dir = db.dir.path().join("no-playground");
+    // Every test client comes from 127.0.0.1 and many tests send or sign up in bulk: the
+    // per-address and per-user flood limits are off unless a test turns them on (the
+    // hardening tests do, and the defaults are tested there).
+    config.message_rate = RateFlag(None);
+    config.login_rate_per_address = RateFlag(None);
+    config.register_rate_per_address = RateFlag(None);
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();

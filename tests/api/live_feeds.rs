@@ -143,6 +143,7 @@ async fn domain_with_capacity(
     let identity = Identity::new(store.clone()).await.expect("identity");
     let (_, user) = identity
         .register(
+            None,
             Username::parse(&uname("dom")).expect("name"),
             Password::parse("password123").expect("pw"),
         )
