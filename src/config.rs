@@ -80,6 +80,10 @@ pub struct Config {
     /// are refused with SERVICE_UNAVAILABLE.
     #[arg(long, env = "ROOMCAST_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
+    /// Milliseconds between graphql-ws keep-alive pings; a socket that sends nothing for
+    /// two periods is closed (1001). 0: no pings.
+    #[arg(long, env = "ROOMCAST_WS_KEEPALIVE_MS", default_value_t = 30_000)]
+    pub ws_keepalive_ms: u64,
     /// Milliseconds a client has to send a complete request head; also how long an idle
     /// keep-alive connection stays open.
     #[arg(
@@ -204,6 +208,7 @@ impl fmt::Debug for Config {
                 "register_rate_per_address",
                 &self.register_rate_per_address.to_string(),
             )
+            .field("ws_keepalive_ms", &self.ws_keepalive_ms)
             .field("http_header_timeout_ms", &self.http_header_timeout_ms)
             .field("http_body_timeout_ms", &self.http_body_timeout_ms)
             .field(

@@ -139,6 +139,8 @@ impl App {
                 max_operations: config.max_operations_per_socket,
                 max_response_bytes: config.max_response_bytes,
                 body_timeout: Duration::from_millis(config.http_body_timeout_ms),
+                keepalive: (config.ws_keepalive_ms > 0)
+                    .then(|| Duration::from_millis(config.ws_keepalive_ms)),
                 playground_dir: config.playground_dir.clone(),
             }),
             shutdown: shutdown.clone(),

@@ -41,6 +41,8 @@ pub struct TransportSettings {
     /// Largest GraphQL response sent in one HTTP body or WebSocket frame; a bigger result
     /// is replaced by a coded error (ask for fewer items).
     pub max_response_bytes: usize,
+    /// graphql-ws keep-alive period (None: no server pings).
+    pub keepalive: Option<Duration>,
     /// Deadline for a whole request body to arrive.
     pub body_timeout: Duration,
     /// Where the built playground lives (`index.html`, `graphiql.html`, assets).

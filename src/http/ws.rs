@@ -141,13 +141,17 @@ enum Incoming {
     Message(ClientMessage),
     Invalid(String),
     Ignore,
+    /// The peer sent a close frame: answer it, completing the close handshake.
+    ClosedByPeer,
+    /// The connection is gone (EOF or a transport error).
     Closed,
     TooBig,
 }
 
 fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
     match frame {
-        None | Some(Ok(Message::Close(_))) => Incoming::Closed,
+        None => Incoming::Closed,
+        Some(Ok(Message::Close(_))) => Incoming::ClosedByPeer,
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str())
         {
             Ok(m) => Incoming::Message(m),
@@ -264,6 +268,14 @@ impl Connection {
         }
     }
 
+    /// Completes a close the client started: the WebSocket layer has queued the echo of its
+    /// close frame, and closing the sink sends it (without it browsers report 1006).
+    async fn answer_close(&mut self) {
+        if let Err(e) = self.sink.close().await {
+            tracing::debug!(error = %e, "socket gone while answering its close");
+        }
+    }
+
     async fn run(&mut self, mut source: stream::SplitStream<WebSocket>) {
         // Listening before the token is checked: a logout in between is not missed.
         let revocations = self.state.identity.revocations();
@@ -373,6 +385,10 @@ impl Connection {
                     self.close(close::TOO_BIG, "Message too big").await;
                     return None;
                 }
+                Incoming::ClosedByPeer => {
+                    self.answer_close().await;
+                    return None;
+                }
                 Incoming::Closed => return None,
             }
         }
@@ -398,11 +414,29 @@ impl Connection {
         // Ids whose first result has not been sent yet (decides `error` vs `next`).
         let mut fresh: std::collections::HashSet<String> = Default::default();
         let shutdown = self.state.shutdown.clone();
+        // graphql-ws keep-alive: a `ping` each period; a peer that has sent nothing at all
+        // since the previous one is taken for dead and dropped.
+        let period = self.state.settings.keepalive;
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + period.unwrap_or(std::time::Duration::from_secs(86_400)),
+            period.unwrap_or(std::time::Duration::from_secs(86_400)),
+        );
+        let mut heard = true;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     self.close(close::GOING_AWAY, "Server shutting down").await;
                     return;
+                }
+                _ = keepalive.tick(), if period.is_some() => {
+                    if !heard {
+                        self.close(close::GOING_AWAY, "No answer to keep-alive pings").await;
+                        return;
+                    }
+                    heard = false;
+                    if !self.send_json(json!({"type": "ping"})).await {
+                        return;
+                    }
                 }
                 revoked = next_revocation(&mut session) => {
                     let still_valid = match revoked {
@@ -421,6 +455,7 @@ impl Connection {
                     }
                 }
                 frame = source.next() => {
+                    heard = true;
                     match classify(frame) {
                         Incoming::Message(ClientMessage::ConnectionInit { .. }) => {
                             self.close(close::TOO_MANY_INITS, "Too many initialisation requests").await;
@@ -468,6 +503,10 @@ impl Connection {
                         }
                         Incoming::TooBig => {
                             self.close(close::TOO_BIG, "Message too big").await;
+                            return;
+                        }
+                        Incoming::ClosedByPeer => {
+                            self.answer_close().await;
                             return;
                         }
                         Incoming::Closed => return,

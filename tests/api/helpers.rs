@@ -140,6 +140,9 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.message_rate = RateFlag(None);
     config.login_rate_per_address = RateFlag(None);
     config.register_rate_per_address = RateFlag(None);
+    // Server pings would interleave with the exact message sequences protocol tests read;
+    // the keep-alive test turns them on.
+    config.ws_keepalive_ms = 0;
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();

@@ -248,3 +248,47 @@ async fn the_token_may_also_come_as_an_authorization_value() {
         alice.username.as_str()
     );
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    // Arrange
+    let app = spawn_app().await;
+    let mut ws = app.ws(None).await;
+
+    // Act
+    ws.socket
+        .send(tokio_tungstenite::tungstenite::Message::Close(Some(
+            CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            },
+        )))
+        .await
+        .expect("send close");
+
+    // Assert: the server's close frame comes back (browsers otherwise report 1006).
+    match ws.next_event().await {
+        WsEvent::Closed(code, _) => assert_eq!(code, Some(1000)),
+        other => panic!("expected the close handshake, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_server_pings_and_drops_a_peer_that_never_answers() {
+    // Arrange
+    let app = spawn_with(|c| c.ws_keepalive_ms = 200).await;
+    let mut ws = app.ws(None).await;
+
+    // Act / Assert: a ping each period; answering keeps the socket.
+    for _ in 0..2 {
+        let ping = ws.next_json().await;
+        assert_eq!(ping["type"], "ping", "{ping}");
+        ws.send(json!({"type": "pong"})).await;
+    }
+    // Silence: the next ping goes unanswered and the socket is closed.
+    assert_eq!(ws.next_json().await["type"], "ping");
+    assert_eq!(ws.expect_close().await, 1001);
+}
