@@ -120,7 +120,7 @@ pub struct Message {
 
 impl Message {
     pub fn cursor(&self) -> MessageCursor {
-        MessageCursor(self.seq)
+        MessageCursor::new(self.room_id, self.seq)
     }
 }
 

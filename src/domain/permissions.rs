@@ -220,10 +220,14 @@ pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> O
     }
 }
 
-/// May a reader with `role` see `event` on the events feed? Join requests are for admins.
+/// May a reader with `role` (None: not a member) see `event` on the events feed? Join
+/// requests are for admins; bans (with their reason and who banned) for members, as
+/// `Room.bans` is not for outsiders. (The banned user sees their own ban: it ends their
+/// feed, see `feed_verdict`.)
 pub fn may_see_event(role: Option<Role>, event: &RoomEvent) -> bool {
     match event {
         RoomEvent::JoinRequested(_) => role.is_some_and(|r| r >= Role::Admin),
+        RoomEvent::MemberBanned(_) => role.is_some(),
         _ => true,
     }
 }

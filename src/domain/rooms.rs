@@ -228,10 +228,14 @@ impl RoomService {
         last: PageSize,
         before: Option<MessageCursor>,
     ) -> DomainResult<MessagePage> {
-        self.authorized(viewer, room, Action::ReadMessages).await?;
+        let access = self.authorized(viewer, room, Action::ReadMessages).await?;
+        // `before` may point one past the end (the seq a client expects next).
+        let before = before
+            .map(|c| c.position_in("before", room, access.room.last_seq + 1))
+            .transpose()?;
         let mut rows = self
             .store
-            .messages_before(room, before.map(|c| c.0), last.get() + 1)
+            .messages_before(room, before, last.get() + 1)
             .await?;
         let has_older = rows.len() > last.get() as usize;
         rows.truncate(last.get() as usize);
@@ -687,8 +691,10 @@ impl RoomService {
             .room_access(message.room_id, viewer.user_id())
             .await?
             .ok_or_else(not_found)?;
+        // A hidden room answers "room not found", which would tell that the id exists: every
+        // refusal to read is the same "message not found" as an unknown id.
         authorize(viewer.user_id(), &access, Action::ReadMessages, now()).map_err(|e| match e {
-            DomainError::Forbidden(_) => not_found(),
+            DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
             other => other,
         })?;
         authorize(
@@ -787,7 +793,10 @@ impl RoomService {
         let mut live = self.bus.subscribe_messages(room);
         let mut events = self.bus.subscribe_events(room);
         let access = self.authorized(viewer, room, Action::ReadMessages).await?;
-        let mut last = after.map_or(access.room.last_seq, |c| c.0);
+        let mut last = match after {
+            Some(c) => c.position_in("after", room, access.room.last_seq)?,
+            None => access.room.last_seq,
+        };
         let mut room_type = access.room.room_type;
         let this = self.clone();
 
@@ -887,11 +896,21 @@ impl RoomService {
                             yield Err(err);
                             return;
                         }
-                        let updated = matches!(*event, RoomEvent::RoomUpdated(_));
+                        // A change to the room may take the viewer's access away (a room
+                        // turned private): checked before the change itself is shown.
+                        if matches!(*event, RoomEvent::RoomUpdated(_)) {
+                            match this.recheck(user, room).await {
+                                Ok(access) => {
+                                    role = access.membership.map(|m| m.role);
+                                    room_type = access.room.room_type;
+                                }
+                                Err(e) => { yield Err(e); return; }
+                            }
+                        }
                         if may_see_event(role, &event) {
                             yield Ok(event);
                         }
-                        updated
+                        false
                     }
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "event feed fell behind; re-checking access");

@@ -261,20 +261,32 @@ impl MuteDuration {
     }
 }
 
-/// Opaque position in a room's message history: the message's per-room sequence number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MessageCursor(pub i64);
+/// Opaque position in a room's message history: the room and the message's per-room
+/// sequence number. Cursors issued before the room was part of them carry only the
+/// sequence number (`room: None`) and are still accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCursor {
+    pub room: Option<RoomId>,
+    pub seq: i64,
+}
 
 impl MessageCursor {
     const PREFIX: &'static str = "m:";
 
+    pub fn new(room: RoomId, seq: i64) -> Self {
+        Self {
+            room: Some(room),
+            seq,
+        }
+    }
+
     pub fn encode(self) -> String {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{}{}",
-            Self::PREFIX,
-            self.0
-        ))
+        let text = match self.room {
+            Some(room) => format!("{}{}:{}", Self::PREFIX, room.0.simple(), self.seq),
+            None => format!("{}{}", Self::PREFIX, self.seq),
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
     }
 
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, DomainError> {
@@ -284,12 +296,40 @@ impl MessageCursor {
             .decode(raw.trim())
             .map_err(|_| bad())?;
         let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-        let seq = text
-            .strip_prefix(Self::PREFIX)
-            .and_then(|n| n.parse::<i64>().ok())
+        let rest = text.strip_prefix(Self::PREFIX).ok_or_else(bad)?;
+        let (room, seq) = match rest.split_once(':') {
+            Some((room, seq)) => (Some(RoomId(Uuid::parse_str(room).map_err(|_| bad())?)), seq),
+            None => (None, rest),
+        };
+        let seq = seq
+            .parse::<i64>()
+            .ok()
             .filter(|n| *n >= 0)
             .ok_or_else(bad)?;
-        Ok(Self(seq))
+        Ok(Self { room, seq })
+    }
+
+    /// The sequence number, if this cursor may be used in `room` (whose newest message is
+    /// `last_seq`): a cursor of another room, or past the room's end, is refused.
+    pub fn position_in(
+        self,
+        field: &'static str,
+        room: RoomId,
+        last_seq: i64,
+    ) -> Result<i64, DomainError> {
+        if self.room.is_some_and(|r| r != room) {
+            return Err(DomainError::bad_input(
+                field,
+                format!("{field} belongs to another room"),
+            ));
+        }
+        if self.seq > last_seq {
+            return Err(DomainError::bad_input(
+                field,
+                format!("{field} is past the end of this room"),
+            ));
+        }
+        Ok(self.seq)
     }
 }
 
@@ -361,9 +401,20 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = MessageCursor(42);
+        let room = RoomId::new();
+        let c = MessageCursor::new(room, 42);
         assert_eq!(MessageCursor::parse("before", &c.encode()).unwrap(), c);
         assert!(MessageCursor::parse("before", "nope").is_err());
+        // Older cursors carry only the sequence number.
+        let legacy = MessageCursor { room: None, seq: 7 };
+        assert_eq!(
+            MessageCursor::parse("after", &legacy.encode()).unwrap(),
+            legacy
+        );
+        assert_eq!(c.position_in("after", room, 50).unwrap(), 42);
+        assert!(c.position_in("after", RoomId::new(), 50).is_err());
+        assert!(c.position_in("after", room, 41).is_err());
+        assert_eq!(legacy.position_in("after", room, 7).unwrap(), 7);
         let r = RoomCursor {
             created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
             id: RoomId::new(),

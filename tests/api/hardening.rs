@@ -302,7 +302,7 @@ async fn access_lost_while_catching_up_ends_the_feed_before_the_next_delivery() 
         send_many(&d, room, 300, "before").await;
         let mut feed = d
             .rooms
-            .message_feed(&d.reader, room, Some(MessageCursor(0)))
+            .message_feed(&d.reader, room, Some(MessageCursor { room: None, seq: 0 }))
             .await
             .expect("feed");
         let first = feed.next().await.expect("item").expect("first message");
@@ -414,7 +414,7 @@ async fn a_burst_of_subscribes_on_one_socket_does_not_stall_other_clients() {
     // Act
     for i in 0..1100 {
         let doc = [messages, events][i % 2];
-        let cursor = roomcast::domain::values::MessageCursor(0).encode();
+        let cursor = roomcast::domain::values::MessageCursor { room: None, seq: 0 }.encode();
         ws.send(json!({"id": format!("op{i}"), "type": "subscribe",
                        "payload": {"query": doc, "variables": {"r": room, "a": cursor}}}))
             .await;
@@ -797,4 +797,110 @@ async fn registrations_per_address_are_throttled() {
     // Assert
     assert_eq!(r.code(), "RATE_LIMITED", "{:?}", r.0);
     assert!((1..=200).contains(&retry_after(&r)));
+}
+
+// ---------------------------------------------------------------- what outsiders can learn
+
+#[tokio::test]
+async fn delete_message_does_not_tell_a_hidden_message_from_a_missing_one() {
+    // Arrange
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let outsider = app.register(&uname("outsider")).await;
+    let room = app.create_room(&owner, "secret", "PRIVATE").await;
+    let sent = app.send(&owner, &room, "hidden").await;
+    let id = sent.ok()["sendMessage"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let delete = "mutation($m: ID!) { deleteMessage(messageId: $m) }";
+
+    // Act
+    let hidden = app
+        .post(Some(&outsider.token), delete, json!({"m": id}))
+        .await;
+    let random = app
+        .post(
+            Some(&outsider.token),
+            delete,
+            json!({"m": uuid::Uuid::new_v4().to_string()}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(hidden.code(), "NOT_FOUND");
+    assert_eq!(
+        (hidden.code(), hidden.message()),
+        (random.code(), random.message())
+    );
+}
+
+#[tokio::test]
+async fn outsiders_watching_a_public_room_see_neither_ban_details_nor_a_private_rename() {
+    // Arrange
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let member = app.register(&uname("member")).await;
+    let outsider = app.register(&uname("outsider")).await;
+    let room = app.create_room(&owner, "open", "PUBLIC").await;
+    app.join(&member, &room).await.ok();
+    let mut ws = app.ws(Some(&outsider.token)).await;
+    ws.subscribe_events("e", &room).await;
+    ws.ping_pong().await;
+
+    // Act: a ban, then a join everyone may see, then the room goes private and renamed.
+    app.act(&owner, "banUser", &room, &member.id).await.ok();
+    let late = app.register(&uname("late")).await;
+    app.join(&late, &room).await.ok();
+    let first = ws.next_data("e").await;
+    app.post(
+        Some(&owner.token),
+        "mutation($r: ID!) { updateRoom(roomId: $r, input: {type: PRIVATE, name: \"hush\"}) { id } }",
+        json!({"r": room}),
+    )
+    .await
+    .ok();
+
+    // Assert
+    assert_eq!(first["roomEvents"]["__typename"], "MemberJoined", "{first}");
+    let (ty, payload) = ws.next_for("e").await;
+    assert_eq!(ty, "next");
+    assert!(
+        !payload.to_string().contains("hush"),
+        "the new name reached an outsider: {payload}"
+    );
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{payload}"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_room_is_refused() {
+    // Arrange
+    let app = spawn_app().await;
+    let alice = app.register(&uname("alice")).await;
+    let first = app.create_room(&alice, "one", "PUBLIC").await;
+    let second = app.create_room(&alice, "two", "PUBLIC").await;
+    let sent = app.send(&alice, &first, "in the first room").await;
+    let cursor = sent.ok()["sendMessage"]["cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    app.send(&alice, &second, "in the second room").await.ok();
+
+    // Act
+    let mut ws = app.ws(Some(&alice.token)).await;
+    ws.subscribe_messages("m", &second, Some(&cursor)).await;
+    let history = app
+        .post(
+            Some(&alice.token),
+            "query($r: ID!, $b: String) { messages(roomId: $r, before: $b) { nodes { body } } }",
+            json!({"r": second, "b": cursor}),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(ws.expect_error_end("m").await, "BAD_USER_INPUT");
+    assert_eq!(history.code(), "BAD_USER_INPUT", "{:?}", history.0);
 }
