@@ -20,14 +20,14 @@ export interface Server {
 }
 
 /** Start roomcast on a free port with a fresh SQLite database; resolves once it says it listens. */
-export async function startServer(opts: { dbDir?: string; listen?: string } = {}): Promise<Server> {
+export async function startServer(opts: { dbDir?: string; listen?: string; args?: string[] } = {}): Promise<Server> {
   if (!existsSync(bin)) throw new Error(`roomcast binary not found at ${bin} (set ROOMCAST_BIN or run cargo build --bin roomcast)`);
   if (!existsSync(join(distDir, 'index.html'))) throw new Error(`${distDir}/index.html missing: run the build first`);
   const dir = opts.dbDir ?? mkdtempSync(join(tmpdir(), 'roomcast-e2e-'));
   const ownsDir = !opts.dbDir;
   const proc = spawn(
     bin,
-    ['--listen', opts.listen ?? '127.0.0.1:0', '--database-url', `sqlite://${dir}/test.db`, '--playground-dir', distDir],
+    ['--listen', opts.listen ?? '127.0.0.1:0', '--database-url', `sqlite://${dir}/test.db`, '--playground-dir', distDir, ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   );
   const logs: string[] = [];

@@ -255,7 +255,8 @@ describe('roomcast playground', () => {
   });
 
   test('scrolling up loads older history in order', async (t) => {
-    const srv = await startServer();
+    // 70 messages are seeded through the API at once: faster than one user may post.
+    const srv = await startServer({ args: ['--message-rate', 'off'] });
     t.after(() => srv.stop());
     const { context, page } = await newUserPage(browser);
     t.after(() => context.close());
