@@ -3,6 +3,7 @@
 //! traits.
 
 pub mod error;
+pub mod expiry;
 pub mod hashing;
 pub mod identity;
 pub mod model;

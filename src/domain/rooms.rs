@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::error::{DomainError, DomainResult};
+use super::expiry::ExpiryQueue;
 use super::identity::Viewer;
 use super::model::{
     now, Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
@@ -72,6 +73,21 @@ pub struct RoomService {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     throttles: Arc<Throttles>,
+    mutes: Arc<MuteExpiries>,
+}
+
+/// The deadlines of timed mutes and the wake-up of the one task that lifts them.
+#[derive(Default)]
+struct MuteExpiries {
+    // A std Mutex: held only to touch the queue, never across an await.
+    queue: std::sync::Mutex<ExpiryQueue<(RoomId, UserId)>>,
+    wake: tokio::sync::Notify,
+}
+
+impl MuteExpiries {
+    fn queue(&self) -> std::sync::MutexGuard<'_, ExpiryQueue<(RoomId, UserId)>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl RoomService {
@@ -82,14 +98,65 @@ impl RoomService {
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {
-        Self {
+        let service = Self {
             store,
             bus,
             rules: Arc::new(rules),
             tasks,
             shutdown,
             throttles: Arc::new(Throttles::new(ThrottleSettings::unlimited())),
+            mutes: Arc::default(),
+        };
+        let expirer = service.clone();
+        service
+            .tasks
+            .spawn(async move { expirer.lift_mutes_when_due().await });
+        service
+    }
+
+    /// The one task that ends timed mutes: loads those in storage (so expiries survive a
+    /// restart), then sleeps until the earliest deadline or a newly scheduled one.
+    async fn lift_mutes_when_due(self) {
+        match self.store.timed_mutes().await {
+            Ok(all) => {
+                let mut queue = self.mutes.queue();
+                for (room, user, until) in all {
+                    queue.schedule((room, user), until);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not load timed mutes; they lift when next touched")
+            }
         }
+        loop {
+            let due = self.mutes.queue().take_due(now());
+            for ((room, user), until) in due {
+                if let Err(e) = self.expire_mute(room, user, until).await {
+                    tracing::warn!(error = ?e, "could not clear an expired mute");
+                }
+            }
+            let wait = self
+                .mutes
+                .queue()
+                .next()
+                .map(|at| (at - now()).to_std().unwrap_or_default());
+            let sleep = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = self.mutes.wake.notified() => {}
+                _ = sleep => {}
+            }
+        }
+    }
+
+    /// How many timed mutes wait to be lifted (for tests and metrics).
+    pub fn pending_mute_expiries(&self) -> usize {
+        self.mutes.queue().len()
     }
 
     /// The same service with these flood limits (`new` has none).
@@ -568,8 +635,9 @@ impl RoomService {
         let until = duration.map(|d| now() + d.get());
         let member = self.store.set_mute(room, user, true, until).await?;
         self.publish(RoomEvent::MemberMuted(member.clone()));
-        if let Some(until) = until {
-            self.schedule_unmute(room, user, until);
+        match until {
+            Some(until) => self.schedule_unmute(room, user, until),
+            None => self.mutes.queue().cancel(&(room, user)),
         }
         Ok(member)
     }
@@ -578,26 +646,12 @@ impl RoomService {
     /// at `until` without this (see `Membership::is_muted_at`); this clears it in storage and
     /// tells live views, unless the mute was changed in the meantime.
     fn schedule_unmute(&self, room: RoomId, user: UserId, until: Timestamp) {
-        let this = self.clone();
-        let wait = (until - now()).to_std().unwrap_or_default();
-        self.tasks.spawn(async move {
-            tokio::select! {
-                _ = this.shutdown.cancelled() => {}
-                _ = tokio::time::sleep(wait) => {
-                    if let Err(e) = this.expire_mute(room, user, until).await {
-                        tracing::warn!(error = ?e, "could not clear an expired mute");
-                    }
-                }
-            }
-        });
+        self.mutes.queue().schedule((room, user), until);
+        self.mutes.wake.notify_one();
     }
 
     async fn expire_mute(&self, room: RoomId, user: UserId, until: Timestamp) -> DomainResult<()> {
-        let Some(member) = self.store.membership(room, user).await? else {
-            return Ok(());
-        };
-        if member.muted && member.muted_until == Some(until) {
-            let member = self.store.set_mute(room, user, false, None).await?;
+        if let Some(member) = self.store.lift_mute(room, user, until).await? {
             self.publish(RoomEvent::MemberUnmuted(member));
         }
         Ok(())
@@ -612,6 +666,7 @@ impl RoomService {
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
         let member = self.store.set_mute(room, user, false, None).await?;
+        self.mutes.queue().cancel(&(room, user));
         self.publish(RoomEvent::MemberUnmuted(member.clone()));
         Ok(member)
     }

@@ -155,6 +155,17 @@ impl Store for Detached {
     ) -> StoreResult<Membership> {
         call!(self, |s| s.set_mute(room, user, muted, until))
     }
+    async fn lift_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Timestamp,
+    ) -> StoreResult<Option<Membership>> {
+        call!(self, |s| s.lift_mute(room, user, until))
+    }
+    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
+        call!(self, |s| s.timed_mutes())
+    }
     async fn ban(
         &self,
         room: RoomId,

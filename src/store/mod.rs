@@ -119,6 +119,17 @@ pub trait Store: Send + Sync + 'static {
         muted: bool,
         until: Option<Timestamp>,
     ) -> StoreResult<Membership>;
+    /// Ends the mute of `user` if it is still the timed mute that ends at `until` (not
+    /// lifted or replaced meanwhile); the membership when it did. Atomic, so of several
+    /// nodes expiring the same mute only one announces it.
+    async fn lift_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Timestamp,
+    ) -> StoreResult<Option<Membership>>;
+    /// Every timed mute still in force: (room, user, until).
+    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>>;
 
     // --- bans and join requests
     /// Records the ban and, in the same transaction, removes the membership and any request.

@@ -633,6 +633,48 @@ impl Store for PostgresStore {
         self.required_membership(room, user).await
     }
 
+    async fn lift_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Timestamp,
+    ) -> StoreResult<Option<Membership>> {
+        let done = sqlx::query(
+            "UPDATE memberships SET muted = FALSE, muted_until = NULL \
+             WHERE room_id = $1 AND user_id = $2 AND muted AND muted_until = $3",
+        )
+        .bind(room.0)
+        .bind(user.0)
+        .bind(until)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.membership(room, user).await
+    }
+
+    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT room_id, user_id, muted_until FROM memberships \
+             WHERE muted AND muted_until IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    RoomId(r.try_get("room_id")?),
+                    UserId(r.try_get("user_id")?),
+                    r.try_get("muted_until")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
     async fn ban(
         &self,
         room: RoomId,

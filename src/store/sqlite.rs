@@ -777,6 +777,49 @@ impl Store for SqliteStore {
         self.required_membership(room, user).await
     }
 
+    async fn lift_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Timestamp,
+    ) -> StoreResult<Option<Membership>> {
+        let done = sqlx::query(
+            "UPDATE memberships SET muted = 0, muted_until = NULL \
+             WHERE room_id = ? AND user_id = ? AND muted = 1 AND muted_until = ?",
+        )
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .bind(micros(until))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.membership_on(&self.write, room, user).await
+    }
+
+    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT room_id, user_id, muted_until FROM memberships \
+             WHERE muted = 1 AND muted_until IS NOT NULL",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let until: i64 = r.try_get("muted_until")?;
+                Ok((
+                    RoomId(uuid_col(r, "room_id")?),
+                    UserId(uuid_col(r, "user_id")?),
+                    from_micros(until)?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
     async fn ban(
         &self,
         room: RoomId,

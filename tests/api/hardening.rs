@@ -904,3 +904,108 @@ async fn a_cursor_from_another_room_is_refused() {
     assert_eq!(ws.expect_error_end("m").await, "BAD_USER_INPUT");
     assert_eq!(history.code(), "BAD_USER_INPUT", "{:?}", history.0);
 }
+
+// ---------------------------------------------------------------- timed mutes
+
+/// A timed mute whose end passed while the server was down is lifted in storage when the
+/// server starts again (one scheduler, filled from storage), on either backend.
+#[tokio::test]
+async fn timed_mutes_are_lifted_after_a_restart() {
+    use roomcast::domain::values::UserId;
+    // Arrange: a member muted for an hour.
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let member = app.register(&uname("member")).await;
+    let room = app.create_room(&owner, "quiet", "PUBLIC").await;
+    app.join(&member, &room).await.ok();
+    app.post(
+        Some(&owner.token),
+        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 3600) { muted } }",
+        json!({"r": room, "u": member.id}),
+    )
+    .await
+    .ok();
+    let db = app.stop().await;
+    // While it is down, the mute's end passes (set directly in storage: no waiting).
+    let (room_id, user_id) = (
+        RoomId::parse(&room).expect("room id"),
+        UserId::parse(&member.id).expect("user id"),
+    );
+    let store = open_store(&db).await;
+    let ended = roomcast::domain::model::now() - chrono::Duration::seconds(5);
+    store
+        .set_mute(room_id, user_id, true, Some(ended))
+        .await
+        .expect("set");
+
+    // Act
+    let _restarted = spawn_on(&db, |_| {}).await;
+
+    // Assert: lifted in storage, not only hidden by the read path.
+    eventually(|| async {
+        let m = store.membership(room_id, user_id).await.expect("read")?;
+        (!m.muted && m.muted_until.is_none()).then_some(())
+    })
+    .await;
+}
+
+/// Unmuting frees the pending expiry instead of leaving it asleep until the old deadline.
+#[tokio::test]
+async fn unmuting_cancels_the_pending_expiry() {
+    // Arrange
+    let db = fresh_db().await;
+    let store = open_store(&db).await;
+    let rooms = RoomService::new(
+        store.clone(),
+        Arc::new(LocalBus::new(16)),
+        RoomRules::default(),
+        Default::default(),
+        Default::default(),
+    );
+    let identity = Identity::new(store).await.expect("identity");
+    let mut viewers = Vec::new();
+    for p in ["owner", "member"] {
+        let (_, u) = identity
+            .register(
+                None,
+                Username::parse(&uname(p)).expect("name"),
+                Password::parse("password123").expect("pw"),
+            )
+            .await
+            .expect("register");
+        viewers.push(Viewer::User(u));
+    }
+    let (owner, member) = (&viewers[0], &viewers[1]);
+    let room = rooms
+        .create_room(
+            owner,
+            CreateRoom {
+                name: RoomName::parse("mutes").expect("name"),
+                room_type: RoomType::Public,
+                topic: None,
+                max_users: None,
+            },
+        )
+        .await
+        .expect("room")
+        .id;
+    let member_id = member.user_id().expect("id");
+    rooms.join_room(member, room).await.expect("join");
+
+    // Act / Assert
+    rooms
+        .mute_member(
+            owner,
+            room,
+            member_id,
+            Some(roomcast::domain::values::MuteDuration::parse(3600).expect("d")),
+        )
+        .await
+        .expect("mute");
+    assert_eq!(rooms.pending_mute_expiries(), 1);
+    rooms
+        .unmute_member(owner, room, member_id)
+        .await
+        .expect("unmute");
+    assert_eq!(rooms.pending_mute_expiries(), 0);
+}
