@@ -953,29 +953,8 @@ async fn timed_mutes_are_lifted_after_a_restart() {
 #[tokio::test]
 async fn unmuting_cancels_the_pending_expiry() {
     // Arrange
-    let db = fresh_db().await;
-    let store = open_store(&db).await;
-    let rooms = RoomService::new(
-        store.clone(),
-        Arc::new(LocalBus::new(16)),
-        RoomRules::default(),
-        Default::default(),
-        Default::default(),
-    );
-    let identity = Identity::new(store).await.expect("identity");
-    let mut viewers = Vec::new();
-    for p in ["owner", "member"] {
-        let (_, u) = identity
-            .register(
-                None,
-                Username::parse(&uname(p)).expect("name"),
-                Password::parse("password123").expect("pw"),
-            )
-            .await
-            .expect("register");
-        viewers.push(Viewer::User(u));
-    }
-    let (owner, member) = (&viewers[0], &viewers[1]);
+    let d = domain().await;
+    let (rooms, owner, member) = (&d.rooms, &d.owner, &d.reader);
     let room = rooms
         .create_room(
             owner,
