@@ -73,10 +73,6 @@ impl ConnectionCounts {
             ip,
         })
     }
-
-    pub fn open(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).total
-    }
 }
 
 impl Drop for Slot {
