@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::domain::session::SessionPolicy;
 use crate::domain::throttle::{RateFlag, ThrottleSettings};
 
 #[derive(Parser, Debug)]
@@ -131,6 +132,13 @@ pub struct Config {
         default_value = "30/600s"
     )]
     pub register_rate_per_address: RateFlag,
+    /// Days a session token stays valid without being used (a request, or an open
+    /// WebSocket); then UNAUTHENTICATED, and sockets close with 4403. 0: no idle limit.
+    #[arg(long, env = "ROOMCAST_SESSION_IDLE_DAYS", default_value_t = 30)]
+    pub session_idle_days: u32,
+    /// Days a session token stays valid after sign-in, however often it is used. 0: no limit.
+    #[arg(long, env = "ROOMCAST_SESSION_LIFETIME_DAYS", default_value_t = 90)]
+    pub session_lifetime_days: u32,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -160,6 +168,15 @@ impl Config {
             logins_per_account: self.login_rate_per_account.0,
             logins_per_address: self.login_rate_per_address.0,
             registrations_per_address: self.register_rate_per_address.0,
+        }
+    }
+
+    /// The session lifetimes these flags ask for.
+    pub fn session_policy(&self) -> SessionPolicy {
+        let days = |d: u32| (d > 0).then(|| chrono::Duration::days(i64::from(d)));
+        SessionPolicy {
+            idle: days(self.session_idle_days),
+            absolute: days(self.session_lifetime_days),
         }
     }
 
@@ -217,6 +234,8 @@ impl fmt::Debug for Config {
             )
             .field("max_connections", &self.max_connections)
             .field("hash_queue", &self.hash_queue)
+            .field("session_idle_days", &self.session_idle_days)
+            .field("session_lifetime_days", &self.session_lifetime_days)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_publish_attempts", &self.redis_publish_attempts)
             .field("redis_max_backoff_ms", &self.redis_max_backoff_ms)

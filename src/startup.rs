@@ -14,6 +14,7 @@ use crate::bus::local::LocalBus;
 use crate::bus::redis::{RedisBus, RedisSettings};
 use crate::bus::Bus;
 use crate::config::{redact_url, Config};
+use crate::domain::clock::{SharedClock, SystemClock};
 use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
@@ -60,6 +61,12 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// `build`, with the clock that time-dependent rules (session lifetimes) read: tests
+    /// pass a `ManualClock` and move it instead of waiting.
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         tracing::info!(?config, "starting roomcast");
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -112,7 +119,9 @@ impl App {
         let throttles = Arc::new(Throttles::new(config.throttles()));
         let identity = Identity::build(store.clone(), bus.clone(), hashing, throttles.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?
+            .with_session_policy(config.session_policy())
+            .with_clock(clock);
         let rooms = RoomService::new(
             store,
             bus,

@@ -9,9 +9,11 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::clock::{SharedClock, SystemClock};
 use super::error::{DomainError, DomainResult};
 use super::hashing::{HashSettings, HashStats, Hasher};
-use super::model::{now, Revocation, User};
+use super::model::{Revocation, Timestamp, User};
+use super::session::{SessionPolicy, Verdict};
 use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{Password, UserId, Username};
 use crate::bus::local::LocalBus;
@@ -71,6 +73,14 @@ impl Token {
     }
 }
 
+/// A token that checked out.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    /// When the session ends if it is not used again; `None`: never.
+    pub expires_at: Option<Timestamp>,
+}
+
 #[derive(Clone)]
 pub struct Identity {
     store: Arc<dyn Store>,
@@ -78,6 +88,8 @@ pub struct Identity {
     bus: Arc<dyn Bus>,
     hasher: Hasher,
     throttles: Arc<Throttles>,
+    sessions: SessionPolicy,
+    clock: SharedClock,
     /// Verified against when the username does not exist, so a wrong username and a wrong
     /// password take the same time.
     decoy_hash: Arc<str>,
@@ -108,8 +120,30 @@ impl Identity {
             bus,
             hasher,
             throttles,
+            sessions: SessionPolicy::default(),
+            clock: Arc::new(SystemClock),
             decoy_hash: decoy.into(),
         })
+    }
+
+    /// Session lifetimes other than the default 30 days idle, 90 days in all.
+    pub fn with_session_policy(mut self, policy: SessionPolicy) -> Self {
+        self.sessions = policy;
+        self
+    }
+
+    /// The clock session lifetimes are measured with (a manual one in tests).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        self.sessions
+    }
+
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
     }
 
     /// Counters of the password hashing threads.
@@ -142,7 +176,7 @@ impl Identity {
         let user = User {
             id: UserId::new(),
             username: username.as_str().to_owned(),
-            created_at: now(),
+            created_at: self.clock.now(),
         };
         self.store.create_user(&user, &hash).await?;
         let token = self.open_session(&user).await?;
@@ -189,22 +223,40 @@ impl Identity {
     async fn open_session(&self, user: &User) -> DomainResult<Token> {
         let token = Token::generate();
         self.store
-            .create_session(&token.hash(), user.id, now())
+            .create_session(&token.hash(), user.id, self.clock.now())
             .await?;
         Ok(token)
     }
 
-    /// The user a token belongs to. An unknown or revoked token is an error, never anonymous.
-    pub async fn authenticate(&self, token: &Token) -> DomainResult<User> {
-        self.store
-            .session_user(&token.hash())
-            .await?
-            .ok_or_else(|| DomainError::Unauthenticated("invalid or revoked token".into()))
+    /// The user a token belongs to, and until when the session lasts unless used again.
+    /// An unknown, revoked or expired token is an error, never anonymous. Counts as a use
+    /// of the session (written at most once per `SessionPolicy::touch_every`).
+    pub async fn authenticate(&self, token: &Token) -> DomainResult<Authenticated> {
+        let hash = token.hash();
+        let Some((user, times)) = self.store.session(&hash).await? else {
+            return Err(DomainError::Unauthenticated(
+                "invalid or revoked token".into(),
+            ));
+        };
+        let now = self.clock.now();
+        match self.sessions.judge(times, now) {
+            Verdict::Expired => Err(DomainError::Unauthenticated(
+                "the session has expired: sign in again".into(),
+            )),
+            Verdict::Live { touch, expires_at } => {
+                if touch {
+                    self.store.touch_session(&hash, now).await?;
+                }
+                Ok(Authenticated { user, expires_at })
+            }
+        }
     }
 
     /// Revokes the session, then tells every node so sockets opened with it close.
     pub async fn logout(&self, token: &Token) -> DomainResult<()> {
-        self.store.revoke_session(&token.hash()).await?;
+        self.store
+            .revoke_session(&token.hash(), self.clock.now())
+            .await?;
         self.bus.publish_revocation(Arc::new(Revocation::Session {
             token_hash: token.hash_hex(),
         }));

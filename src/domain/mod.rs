@@ -2,12 +2,16 @@
 //! of GraphQL, HTTP or SQL; it talks to storage and fan-out through the `Store` and `Bus`
 //! traits.
 
+pub mod clock;
 pub mod error;
 pub mod expiry;
 pub mod hashing;
 pub mod identity;
 pub mod model;
 pub mod permissions;
+#[cfg(test)]
+mod permissions_model;
 pub mod rooms;
+pub mod session;
 pub mod throttle;
 pub mod values;

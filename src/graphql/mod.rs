@@ -31,6 +31,8 @@ pub struct RequestAuth {
     pub token: Option<String>,
     /// The client's address, for per-address throttles (None when unknown).
     pub client: Option<std::net::IpAddr>,
+    /// When the session ends unless used again (a WebSocket re-checks it then).
+    pub session_expires_at: Option<crate::domain::model::Timestamp>,
 }
 
 /// Query limits that keep a hostile document from costing more than a page of work.

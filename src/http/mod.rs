@@ -147,11 +147,12 @@ pub async fn authenticate(
             ..RequestAuth::default()
         }),
         Some(raw) => {
-            let user = identity.authenticate(&Token::from_client(raw)).await?;
+            let session = identity.authenticate(&Token::from_client(raw)).await?;
             Ok(RequestAuth {
-                viewer: Viewer::User(user),
+                viewer: Viewer::User(session.user),
                 token: Some(raw.to_owned()),
                 client,
+                session_expires_at: session.expires_at,
             })
         }
     }

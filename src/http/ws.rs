@@ -175,6 +175,20 @@ fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
     }
 }
 
+/// Everything the socket does to a client's text frame before acting on it: decode the
+/// message and, for `connection_init` and `subscribe`, its payload. Err: the reason the
+/// socket would close with 4400. (The fuzz target `ws_message` drives this.)
+pub fn inspect_client_text(text: &str) -> Result<(), String> {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Err(e) => Err(format!("Invalid message received: {e}")),
+        Ok(ClientMessage::ConnectionInit { payload }) => payload_token(&payload)
+            .map(|_| ())
+            .map_err(|()| "Invalid connection_init payload".to_owned()),
+        Ok(ClientMessage::Subscribe { payload, .. }) => build_request(payload).map(|_| ()),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Reads the token from `connection_init`'s payload: `token`, or an `Authorization`-style
 /// `authorization` value as Apollo and urql users often send.
 fn payload_token(payload: &Option<Value>) -> Result<Option<String>, ()> {
@@ -287,6 +301,26 @@ impl Connection {
             revocations,
         });
         self.serve(source, auth, session).await;
+    }
+
+    /// A wait until the socket's session must be checked again: when it expires, or half its
+    /// idle lifetime from now (or `retry` from now), whichever comes first. None for an
+    /// anonymous socket or a session that never ends.
+    fn session_check(
+        &self,
+        auth: &RequestAuth,
+        retry: Option<chrono::Duration>,
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        auth.token.as_ref()?;
+        let identity = &self.state.identity;
+        let clock = identity.clock();
+        let now = clock.now();
+        let refresh = retry.or(identity.session_policy().idle.map(|idle| idle / 2));
+        let at = [auth.session_expires_at, refresh.map(|r| now + r)]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some(clock.sleep_until(at))
     }
 
     /// Whether the socket's session is still valid after its revocation feed lagged or was
@@ -407,7 +441,7 @@ impl Connection {
     async fn serve(
         &mut self,
         mut source: stream::SplitStream<WebSocket>,
-        auth: RequestAuth,
+        mut auth: RequestAuth,
         mut session: Option<SessionWatch>,
     ) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
@@ -422,8 +456,28 @@ impl Connection {
             period.unwrap_or(std::time::Duration::from_secs(86_400)),
         );
         let mut heard = true;
+        // When to look at the session again: it expires then, or an open socket counts as a
+        // use of it (so a tab left open does not lose its session to the idle lifetime).
+        let mut session_check = self.session_check(&auth, None);
         loop {
             tokio::select! {
+                _ = wait_for(&mut session_check) => {
+                    match Box::pin(authenticate(&self.state.identity, auth.token.as_deref(), self.client)).await {
+                        Ok(fresh) => {
+                            auth.session_expires_at = fresh.session_expires_at;
+                            session_check = self.session_check(&auth, None);
+                        }
+                        Err(e) if e.code() == "UNAUTHENTICATED" => {
+                            self.close(close::FORBIDDEN, "Forbidden: the session has expired").await;
+                            return;
+                        }
+                        Err(e) => {
+                            // Logged by `to_gql`; the store could not answer: ask again soon.
+                            to_gql(e);
+                            session_check = self.session_check(&auth, Some(chrono::Duration::minutes(1)));
+                        }
+                    }
+                }
                 _ = shutdown.cancelled() => {
                     self.close(close::GOING_AWAY, "Server shutting down").await;
                     return;
@@ -565,6 +619,14 @@ enum Revoked {
     /// Revocations may have been missed (lag, or `closed`: the bus was reset and the socket
     /// must listen to the new one): check the store.
     Missed { closed: bool },
+}
+
+/// Waits on the timer, if there is one; never resolves without.
+async fn wait_for(timer: &mut Option<futures_util::future::BoxFuture<'static, ()>>) {
+    match timer {
+        Some(t) => t.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next revocation for a signed-in socket; never resolves for an anonymous one.

@@ -18,6 +18,7 @@ use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
+use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 pub struct Detached(Arc<dyn Store>);
@@ -73,13 +74,17 @@ impl Store for Detached {
         let hash = token_hash.to_vec();
         call!(self, |s| s.create_session(&hash, user, at))
     }
-    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
         let hash = token_hash.to_vec();
-        call!(self, |s| s.session_user(&hash))
+        call!(self, |s| s.session(&hash))
     }
-    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
         let hash = token_hash.to_vec();
-        call!(self, |s| s.revoke_session(&hash))
+        call!(self, |s| s.touch_session(&hash, at))
+    }
+    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
+        let hash = token_hash.to_vec();
+        call!(self, |s| s.revoke_session(&hash, at))
     }
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
         call!(self, |s| s.create_room(room))

@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
+use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 #[derive(Debug, Error)]
@@ -69,9 +70,12 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<()>;
-    /// The user a live (not revoked) session belongs to.
-    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>>;
-    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// The user a session that was not revoked belongs to, and its times (whether it has
+    /// expired is the domain's call: `domain::session`).
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>>;
+    /// Records a use of the session (its idle lifetime starts again from `at`).
+    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
+    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
 
     // --- rooms
     /// Creates the room and the owner's membership.

@@ -17,6 +17,7 @@ use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
+use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 /// Connection pool limits.
@@ -293,19 +294,23 @@ impl Store for PostgresStore {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(token_hash)
-            .bind(user.0)
-            .bind(at)
-            .execute(&self.pool)
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(at)
+        .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
+             COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
         )
         .bind(token_hash)
@@ -313,16 +318,36 @@ impl Store for PostgresStore {
         .await
         .map_err(db_err)?;
         row.as_ref()
-            .map(|r| user_from(r, ""))
+            .map(|r| -> Result<_, sqlx::Error> {
+                let times = SessionTimes {
+                    created_at: r.try_get("s_created_at")?,
+                    last_used_at: r.try_get("s_last_used_at")?,
+                };
+                Ok((user_from(r, "")?, times))
+            })
             .transpose()
             .map_err(db_err)
     }
 
-    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
+        // Never moves a use back (two nodes may touch out of order).
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
+             AND COALESCE(last_used_at, created_at) < $1",
+        )
+        .bind(at)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )
-        .bind(crate::domain::model::now())
+        .bind(at)
         .bind(token_hash)
         .execute(&self.pool)
         .await

@@ -21,6 +21,7 @@ use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
+use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 pub struct SqliteStore {
@@ -407,19 +408,24 @@ impl Store for SqliteStore {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(user.to_string())
-            .bind(micros(at))
-            .execute(&self.write)
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user.to_string())
+        .bind(micros(at))
+        .bind(micros(at))
+        .execute(&self.write)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &[u8]) -> StoreResult<Option<User>> {
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
+             COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = ? AND s.revoked_at IS NULL",
         )
         .bind(token_hash)
@@ -427,16 +433,37 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?;
         row.as_ref()
-            .map(|r| user_from(r, ""))
+            .map(|r| -> Result<_, sqlx::Error> {
+                let times = SessionTimes {
+                    created_at: from_micros(r.try_get("s_created_at")?)?,
+                    last_used_at: from_micros(r.try_get("s_last_used_at")?)?,
+                };
+                Ok((user_from(r, "")?, times))
+            })
             .transpose()
             .map_err(db_err)
     }
 
-    async fn revoke_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
+        // Never moves a use back (two nodes may touch out of order).
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL \
+             AND COALESCE(last_used_at, created_at) < ?",
+        )
+        .bind(micros(at))
+        .bind(token_hash)
+        .bind(micros(at))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
         )
-        .bind(micros(Utc::now()))
+        .bind(micros(at))
         .bind(token_hash)
         .execute(&self.write)
         .await

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use roomcast::bus::local::LocalBus;
+use roomcast::domain::clock::{Clock, ManualClock};
 use roomcast::domain::identity::{Identity, Viewer};
 use roomcast::domain::model::RoomType;
 use roomcast::domain::rooms::{CreateRoom, RoomRules, RoomService};
@@ -987,4 +988,129 @@ async fn unmuting_cancels_the_pending_expiry() {
         .await
         .expect("unmute");
     assert_eq!(rooms.pending_mute_expiries(), 0);
+}
+
+// --- defect 14: sessions expire
+
+const VIEWER: &str = "{ viewer { id } }";
+
+/// A token unused for 30 days stops working, and a token 90 days old stops working however
+/// often it is used (the defaults), with UNAUTHENTICATED; signing in again gives a new one.
+#[tokio::test]
+async fn sessions_end_after_their_idle_and_absolute_lifetimes() {
+    let clock = ManualClock::new();
+    let db = fresh_db().await;
+    let app = spawn_on_with_clock(&db, Arc::new(clock.clone()), |_| {}).await;
+    let alice = app.register(&uname("alice")).await;
+    let bob = app.register(&uname("bob")).await;
+    let days = chrono::Duration::days;
+
+    // Alice uses her token every 29 days; Bob never again.
+    for day in [29, 58, 87] {
+        clock.advance(days(29));
+        let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
+        assert_eq!(r.ok()["viewer"]["id"], alice.id, "day {day}");
+        if day == 29 {
+            continue;
+        }
+        let r = app.post(Some(&bob.token), VIEWER, json!({})).await;
+        assert_eq!(
+            r.code(),
+            "UNAUTHENTICATED",
+            "day {day}: idle for {day} days"
+        );
+        assert!(r.message().contains("expired"), "{}", r.message());
+    }
+    // Day 90: 90 days after sign-in, used three days ago.
+    clock.advance(days(3));
+    let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
+    assert_eq!(r.code(), "UNAUTHENTICATED", "absolute lifetime");
+    assert!(r.message().contains("expired"), "{}", r.message());
+    // Signing in again works, and the new token lives on.
+    let login = app
+        .post(
+            None,
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+            json!({"u": alice.username, "p": "password123"}),
+        )
+        .await;
+    let token = login.ok()["login"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let r = app.post(Some(&token), VIEWER, json!({})).await;
+    assert_eq!(r.ok()["viewer"]["id"], alice.id);
+}
+
+/// The lifetimes are flags; 0 turns one off.
+#[tokio::test]
+async fn session_lifetimes_follow_their_flags() {
+    let clock = ManualClock::new();
+    let db = fresh_db().await;
+    let app = spawn_on_with_clock(&db, Arc::new(clock.clone()), |c| {
+        c.session_idle_days = 0;
+        c.session_lifetime_days = 2;
+    })
+    .await;
+    let alice = app.register(&uname("alice")).await;
+    clock.advance(chrono::Duration::days(1));
+    let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
+    assert_eq!(r.ok()["viewer"]["id"], alice.id);
+    clock.advance(chrono::Duration::days(1));
+    let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
+    assert_eq!(r.code(), "UNAUTHENTICATED");
+}
+
+/// The session's last use as storage has it (days since `start`).
+async fn days_since_last_use(
+    store: &dyn roomcast::store::Store,
+    token: &str,
+    start: roomcast::domain::model::Timestamp,
+) -> i64 {
+    let (_, times) = store
+        .session(&roomcast::domain::identity::Token::from_client(token).hash())
+        .await
+        .expect("store answers")
+        .expect("session exists");
+    (times.last_used_at - start).num_days()
+}
+
+/// An open WebSocket counts as a use of its session (a tab left open keeps its session past
+/// the idle lifetime), and it is closed with 4403 when the session reaches its absolute
+/// lifetime, so graphql-ws clients reconnect with fresh `connectionParams`.
+#[tokio::test]
+async fn an_open_socket_keeps_its_session_alive_and_closes_with_4403_when_it_expires() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let db = fresh_db().await;
+    let app = spawn_on_with_clock(&db, Arc::new(clock.clone()), |_| {}).await;
+    let alice = app.register(&uname("alice")).await;
+    let room = app.create_room(&alice, "open tab", "PUBLIC").await;
+    let store = open_store(&db).await;
+    let mut ws = app.ws(Some(&alice.token)).await;
+    ws.subscribe_messages("m", &room, None).await;
+    ws.ping_pong().await;
+
+    // Day 20: past half the idle lifetime, the socket records a use.
+    clock.advance(chrono::Duration::days(20));
+    eventually(|| async {
+        (days_since_last_use(&*store, &alice.token, start).await >= 20).then_some(())
+    })
+    .await;
+    // Day 45: 45 days after sign-in the token has not been used over HTTP at all, yet the
+    // socket kept it alive (it records a use again).
+    clock.advance(chrono::Duration::days(25));
+    eventually(|| async {
+        (days_since_last_use(&*store, &alice.token, start).await >= 45).then_some(())
+    })
+    .await;
+    app.send(&alice, &room, "still here").await.ok();
+    let (kind, _) = ws.next_for("m").await;
+    assert_eq!(kind, "next", "the socket is still open and delivering");
+
+    // Day 90: the absolute lifetime ends the socket.
+    clock.advance(chrono::Duration::days(45));
+    assert_eq!(ws.expect_close().await, 4403);
+    let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
+    assert_eq!(r.code(), "UNAUTHENTICATED");
 }

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use roomcast::domain::clock::{SharedClock, SystemClock};
 use roomcast::domain::throttle::RateFlag;
 use roomcast::{App, Config};
 use serde_json::{json, Value};
@@ -131,6 +132,16 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on an existing database (used to restart on the same file).
 pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_on_with_clock(db, std::sync::Arc::new(SystemClock), tweak).await
+}
+
+/// `spawn_on` with the clock the server's time-dependent rules read (a `ManualClock`, moved
+/// by the test).
+pub async fn spawn_on_with_clock(
+    db: &TestDb,
+    clock: SharedClock,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut config = Config::with_database(db.url.clone());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.playground_dir = db.dir.path().join("no-playground");
@@ -144,7 +155,9 @@ pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     // the keep-alive test turns them on.
     config.ws_keepalive_ms = 0;
     tweak(&mut config);
-    let app = App::build(config).await.expect("app builds");
+    let app = App::build_with_clock(config, clock)
+        .await
+        .expect("app builds");
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
     let sharing = app.sharing_stats();
