@@ -8,6 +8,14 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::domain::session::SessionPolicy;
+use crate::http::metrics::MetricsAccess;
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 use crate::domain::throttle::{RateFlag, ThrottleSettings};
 
 #[derive(Parser, Debug)]
@@ -139,6 +147,14 @@ pub struct Config {
     /// Days a session token stays valid after sign-in, however often it is used. 0: no limit.
     #[arg(long, env = "ROOMCAST_SESSION_LIFETIME_DAYS", default_value_t = 90)]
     pub session_lifetime_days: u32,
+    /// Who may read `/metrics` (Prometheus text format): `local` (loopback clients only;
+    /// others get 404), `open` (anyone), or `off` (no route).
+    #[arg(long, env = "ROOMCAST_METRICS", value_enum, default_value = "local")]
+    pub metrics: MetricsAccess,
+    /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
+    /// `RUST_LOG` picks what is logged (default `info`).
+    #[arg(long, env = "ROOMCAST_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Milliseconds to let open work finish at shutdown before giving up.
     #[arg(long, env = "ROOMCAST_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -234,6 +250,8 @@ impl fmt::Debug for Config {
             )
             .field("max_connections", &self.max_connections)
             .field("hash_queue", &self.hash_queue)
+            .field("metrics", &self.metrics)
+            .field("log_format", &self.log_format)
             .field("session_idle_days", &self.session_idle_days)
             .field("session_lifetime_days", &self.session_lifetime_days)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))

@@ -1,7 +1,7 @@
 //! The `roomcast` binary: parse flags, start tracing, run the app until SIGINT/SIGTERM.
 
 use clap::Parser;
-use roomcast::config::{Cli, Command};
+use roomcast::config::{Cli, Command, LogFormat};
 use roomcast::App;
 use tracing_subscriber::EnvFilter;
 
@@ -12,12 +12,14 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", roomcast::graphql::sdl());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let app = App::build(cli.config).await?;
     println!("roomcast listening on http://{}", app.local_addr());
     let token = app.shutdown_token();

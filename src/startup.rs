@@ -21,6 +21,7 @@ use crate::domain::rooms::{RoomRules, RoomService};
 use crate::domain::throttle::Throttles;
 use crate::graphql::build_schema;
 use crate::graphql::shared::SharedMessages;
+use crate::http::metrics::Metrics;
 use crate::http::serve::{connection_budget, serve, ConnectionCounts, ConnectionLimits};
 use crate::http::{router, AppState, TransportSettings};
 use crate::store::detached::Detached;
@@ -77,7 +78,9 @@ impl App {
             )
         })?;
         // No caller may hold a pool connection while it is not polling (see `Detached`).
-        let store: Arc<dyn Store> = Arc::new(Detached::new(store));
+        let detached = Detached::new(store);
+        let store_stats = detached.stats();
+        let store: Arc<dyn Store> = Arc::new(detached);
         let (bus, prune_idle): (Arc<dyn Bus>, Box<dyn Fn() -> usize + Send>) =
             match &config.redis_url {
                 Some(url) => {
@@ -131,13 +134,24 @@ impl App {
             tasks.clone(),
             shutdown.clone(),
         )
-        .with_throttles(throttles);
+        .with_throttles(throttles.clone());
         let hash_stats = identity.hash_stats();
         let schema = build_schema(Some((rooms.clone(), identity.clone())));
         let shared = Arc::new(SharedMessages::new(
             rooms.clone(),
             config.shared_subscriptions,
         ));
+        let connections = Arc::new(ConnectionCounts::default());
+        let metrics = Arc::new(Metrics {
+            access: config.metrics,
+            transport: Arc::default(),
+            connections: connections.clone(),
+            store: store_stats,
+            feeds: rooms.feed_stats(),
+            hashing: hash_stats.clone(),
+            throttles,
+            sharing: shared.clone(),
+        });
         let state = AppState {
             schema,
             shared: shared.clone(),
@@ -154,6 +168,7 @@ impl App {
             }),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
+            metrics,
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -176,7 +191,7 @@ impl App {
                     n => n,
                 },
             },
-            connections: Arc::new(ConnectionCounts::default()),
+            connections,
         })
     }
 

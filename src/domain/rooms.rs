@@ -3,6 +3,7 @@
 //! `Store`, then publishes what happened on the `Bus`. Live feeds live here too, because
 //! ending a feed on a ban or a kick is a rule of rooms, not a transport detail.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures_util::stream::BoxStream;
@@ -74,6 +75,40 @@ pub struct RoomService {
     shutdown: CancellationToken,
     throttles: Arc<Throttles>,
     mutes: Arc<MuteExpiries>,
+    feeds: Arc<FeedStats>,
+}
+
+/// How live feeds keep up, since start (read by `/metrics`).
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Message feeds open right now.
+    pub open: AtomicU64,
+    /// Times a message feed fell behind its room's live buffer (or the buffer was reset)
+    /// and caught up from storage.
+    pub lagged: AtomicU64,
+    /// Times a message feed saw a gap in sequence numbers and filled it from storage.
+    pub gaps: AtomicU64,
+    /// Messages delivered from storage rather than live (replays after a cursor and
+    /// catch-ups after lag or a gap).
+    pub replayed: AtomicU64,
+    /// Times an events feed fell behind and re-checked access.
+    pub events_lagged: AtomicU64,
+}
+
+/// Counts a message feed as open until dropped.
+struct OpenFeed(Arc<FeedStats>);
+
+impl OpenFeed {
+    fn new(stats: &Arc<FeedStats>) -> Self {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        Self(stats.clone())
+    }
+}
+
+impl Drop for OpenFeed {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The deadlines of timed mutes and the wake-up of the one task that lifts them.
@@ -106,6 +141,7 @@ impl RoomService {
             shutdown,
             throttles: Arc::new(Throttles::new(ThrottleSettings::unlimited())),
             mutes: Arc::default(),
+            feeds: Arc::default(),
         };
         let expirer = service.clone();
         service
@@ -152,6 +188,11 @@ impl RoomService {
                 _ = sleep => {}
             }
         }
+    }
+
+    /// How live feeds keep up (for metrics).
+    pub fn feed_stats(&self) -> Arc<FeedStats> {
+        self.feeds.clone()
     }
 
     /// How many timed mutes wait to be lifted (for tests and metrics).
@@ -855,7 +896,9 @@ impl RoomService {
         let mut room_type = access.room.room_type;
         let this = self.clone();
 
+        let stats = self.feeds.clone();
         let stream = async_stream::stream! {
+            let _open = OpenFeed::new(&stats);
             // First replay what was posted after the cursor; later, fill gaps the same way.
             // `Some(up_to)`: read the store after `last` (up to `up_to`, or everything).
             let mut catch_up: Option<Option<i64>> = Some(None);
@@ -877,6 +920,7 @@ impl RoomService {
                                         return;
                                     }
                                     last = m.seq;
+                                    stats.replayed.fetch_add(1, Ordering::Relaxed);
                                     yield Ok(Arc::new(m));
                                 }
                                 if done { break 'batches; }
@@ -905,10 +949,17 @@ impl RoomService {
                                 yield Ok(m);
                             }
                             // A gap: fill it from the store up to this message.
-                            Ok(m) => catch_up = Some(Some(m.seq)),
+                            Ok(m) => {
+                                stats.gaps.fetch_add(1, Ordering::Relaxed);
+                                catch_up = Some(Some(m.seq));
+                            }
                             // We fell behind the buffer: catch up from the store.
-                            Err(RecvError::Lagged(_)) => catch_up = Some(None),
+                            Err(RecvError::Lagged(_)) => {
+                                stats.lagged.fetch_add(1, Ordering::Relaxed);
+                                catch_up = Some(None);
+                            }
                             Err(RecvError::Closed) => {
+                                stats.lagged.fetch_add(1, Ordering::Relaxed);
                                 live = this.bus.subscribe_messages(room);
                                 catch_up = Some(None);
                             }
@@ -968,6 +1019,7 @@ impl RoomService {
                         false
                     }
                     Err(RecvError::Lagged(n)) => {
+                        this.feeds.events_lagged.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(missed = n, "event feed fell behind; re-checking access");
                         true
                     }

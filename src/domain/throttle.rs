@@ -10,6 +10,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -109,6 +110,8 @@ impl Rate {
 pub struct Limiter<K> {
     rate: Option<Rate>,
     buckets: Mutex<HashMap<K, Bucket>>,
+    /// Events refused for being over the rate, since start.
+    refused: AtomicU64,
 }
 
 /// Past this many buckets, full ones are swept before adding another.
@@ -119,7 +122,13 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         Self {
             rate,
             buckets: Mutex::new(HashMap::new()),
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// Events refused for being over the rate, since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Counts one event for `key` at `now`; `Err(retry_after)` when over the rate.
@@ -131,7 +140,9 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         if buckets.len() >= SWEEP_AT && !buckets.contains_key(key) {
             buckets.retain(|_, b| !rate.is_full(b, now));
         }
-        let bucket = rate.take(buckets.get(key).copied(), now)?;
+        let bucket = rate.take(buckets.get(key).copied(), now).inspect_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        })?;
         buckets.insert(key.clone(), bucket);
         Ok(())
     }
@@ -205,6 +216,16 @@ impl Throttles {
             logins_by_address: Limiter::new(s.logins_per_address),
             registrations: Limiter::new(s.registrations_per_address),
         }
+    }
+
+    /// Refusals since start, per limit (named as the metrics name them).
+    pub fn refusals(&self) -> [(&'static str, u64); 4] {
+        [
+            ("messages_per_user", self.messages.refused()),
+            ("logins_per_account", self.logins_by_account.refused()),
+            ("logins_per_address", self.logins_by_address.refused()),
+            ("registrations_per_address", self.registrations.refused()),
+        ]
     }
 }
 

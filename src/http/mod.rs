@@ -2,6 +2,7 @@
 //! files. It authenticates the bearer token, hands the request to the schema, and makes sure
 //! every refusal is a GraphQL-shaped JSON body with an `extensions.code`.
 
+pub mod metrics;
 pub mod serve;
 pub mod ws;
 
@@ -58,13 +59,26 @@ pub struct AppState {
     pub settings: Arc<TransportSettings>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// Counters for `/metrics` (the transport's own, and every other layer's to read).
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// The transport's counters.
+    pub fn stats(&self) -> &metrics::TransportStats {
+        &self.metrics.transport
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let dir = state.settings.playground_dir.clone();
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(|| async { "ok" }));
+    if state.metrics.access != metrics::MetricsAccess::Off {
+        api = api.route("/metrics", get(metrics_get));
+    }
+    let api = api
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     if dir.join("index.html").is_file() {
@@ -174,12 +188,49 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
 }
 
+/// `/metrics` in Prometheus' text format, to the clients `--metrics` allows.
+async fn metrics_get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let allowed = match state.metrics.access {
+        metrics::MetricsAccess::Open => true,
+        metrics::MetricsAccess::Local => {
+            client_ip(request.extensions()).is_some_and(|ip| ip.is_loopback())
+        }
+        metrics::MetricsAccess::Off => false,
+    };
+    if !allowed {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `error_response` for a request refused before execution, counted for `/metrics`.
+fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Response {
+    state.stats().count_code(code);
+    error_response(status, code, message)
+}
+
 #[tracing::instrument(skip_all)]
 async fn graphql_post(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    state
+        .stats()
+        .http_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let headers = request.headers().clone();
     let client = client_ip(request.extensions());
     if !is_json(&headers) {
-        return error_response(
+        return refuse(
+            &state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_USER_INPUT",
             "send GraphQL requests as POST with Content-Type: application/json",
@@ -194,7 +245,8 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
     .await;
     let body = match body {
         Err(_) => {
-            return error_response(
+            return refuse(
+                &state,
                 StatusCode::REQUEST_TIMEOUT,
                 "BAD_USER_INPUT",
                 &format!(
@@ -211,13 +263,14 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             } else {
                 "could not read the request body".to_owned()
             };
-            return error_response(status, "BAD_USER_INPUT", &message);
+            return refuse(&state, status, "BAD_USER_INPUT", &message);
         }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return error_response(
+            return refuse(
+                &state,
                 StatusCode::BAD_REQUEST,
                 "BAD_USER_INPUT",
                 &format!("request body is not a GraphQL request in JSON: {e}"),
@@ -227,12 +280,14 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
     let auth = match authenticate(&state.identity, bearer(&headers), client).await {
         Ok(auth) => auth,
         Err(e) => {
+            state.stats().count_code(e.code());
             let err = coded_error(crate::graphql::error::to_gql(e));
             return json_response(StatusCode::OK, &GqlResponse::from_errors(vec![err]));
         }
     };
     let mut response = state.schema.execute(request.data(auth)).await;
     ensure_codes(&mut response);
+    state.stats().count_errors(&response.errors);
     (
         StatusCode::OK,
         [

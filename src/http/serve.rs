@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub struct ConnectionLimits {
 #[derive(Default)]
 pub struct ConnectionCounts {
     inner: Mutex<Counts>,
+    /// Connections closed at once because their address was at `--max-connections-per-address`.
+    pub refused_per_address: AtomicU64,
+    /// Connections closed at once because the server was at `--max-connections`.
+    pub refused_total: AtomicU64,
 }
 
 #[derive(Default)]
@@ -56,14 +61,21 @@ pub struct Slot {
 pub struct ConnectionSlot(#[allow(dead_code)] Arc<Slot>);
 
 impl ConnectionCounts {
+    /// Connections open right now (HTTP and WebSocket).
+    pub fn open(&self) -> usize {
+        self.inner.lock().map(|c| c.total).unwrap_or(0)
+    }
+
     /// A slot for a new connection from `ip`, unless that would pass a cap.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ConnectionLimits) -> Option<Slot> {
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if c.total >= limits.total {
+            self.refused_total.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let mine = c.per_address.get(&ip).copied().unwrap_or(0);
         if limits.per_address > 0 && mine >= limits.per_address {
+            self.refused_per_address.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         c.total += 1;

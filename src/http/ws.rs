@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_stream::StreamMap;
 
+use super::metrics::Open;
 use super::{authenticate, coded_error, AppState};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -78,6 +80,7 @@ pub fn upgrade(
             tasks.track_future(async move {
                 // The socket counts against the connection caps until it ends.
                 let _slot = slot;
+                let _open = Open::new(&state.metrics.transport, |t| &t.ws_open);
                 let (sink, source) = socket.split();
                 let mut conn = Connection {
                     state,
@@ -231,6 +234,7 @@ type OpStream = Pin<Box<dyn Stream<Item = OpItem> + Send>>;
 /// planning, the first execution step) is part of the stream, so the socket's loop never
 /// waits on one operation's start while the others, and the client's next messages, wait.
 fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -> OpStream {
+    let running = Open::new(&state.metrics.transport, |t| &t.ws_operations_open);
     let start = async move {
         let done = || stream::once(async { OpItem::Done });
         if let Some(plan) = state.shared.plan(
@@ -248,7 +252,11 @@ fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -
         let results = state.schema.execute_stream(request.data(auth));
         Box::pin(results.map(|r| OpItem::Result(Box::new(r))).chain(done())) as OpStream
     };
-    Box::pin(stream::once(start).flatten())
+    // The operation counts as running for as long as its stream lives.
+    Box::pin(stream::once(start).flatten().map(move |item| {
+        let _running = &running;
+        item
+    }))
 }
 
 struct Connection {
@@ -268,6 +276,7 @@ impl Connection {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
+        self.state.stats().count_close(code);
         // A close frame's reason must fit in 123 bytes.
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
@@ -528,6 +537,7 @@ impl Connection {
                                     ),
                                     retry_after_seconds: None,
                                 };
+                                self.state.stats().count_code(refusal.code());
                                 let msg = json!({"id": id, "type": "error", "payload": [coded_error(to_gql(refusal))]});
                                 if !self.send_json(msg).await { return; }
                                 continue;
@@ -539,6 +549,7 @@ impl Connection {
                                     return;
                                 }
                             };
+                            self.state.stats().ws_operations.fetch_add(1, Ordering::Relaxed);
                             let op = operation(self.state.clone(), id.clone(), request, auth.clone());
                             fresh.insert(id.clone());
                             ops.insert(id, op);
@@ -570,6 +581,7 @@ impl Connection {
                     let first = fresh.remove(&id);
                     let msg = match item {
                         OpItem::Frame(text) => {
+                            self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
                             if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
                                 return;
                             }
@@ -578,12 +590,14 @@ impl Connection {
                         OpItem::Result(response) => {
                             let mut response = *response;
                             ensure_codes(&mut response);
+                            self.state.stats().count_errors(&response.errors);
                             if first && is_request_error(&response) {
                                 // Rejected before execution (parse, validation): an `error`
                                 // message, which ends the operation; no `complete` follows.
                                 ops.remove(&id);
                                 json!({"id": id, "type": "error", "payload": response.errors})
                             } else {
+                                self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
                                 let payload = super::bounded_json(&response, self.state.settings.max_response_bytes);
                                 let mut text = format!(r#"{{"id":{},"type":"next","payload":"#, Value::String(id.clone()));
                                 text.push_str(&String::from_utf8_lossy(&payload));

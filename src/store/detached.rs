@@ -10,6 +10,7 @@
 //! a query.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,30 +22,95 @@ use crate::domain::model::{
 use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
-pub struct Detached(Arc<dyn Store>);
+pub struct Detached {
+    inner: Arc<dyn Store>,
+    stats: Arc<StoreStats>,
+}
+
+/// What storage calls cost, since start (read by `/metrics`).
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Calls made.
+    pub calls: AtomicU64,
+    /// Calls running right now (waiting for a pool connection or querying).
+    pub in_flight: AtomicU64,
+    /// Total time calls took, waiting for a connection included, in microseconds.
+    pub busy_micros: AtomicU64,
+    /// Calls that failed because the database could not be reached in time (for
+    /// PostgreSQL: no pool connection within `--db-acquire-timeout-ms`).
+    pub unavailable: AtomicU64,
+    /// Calls that failed otherwise.
+    pub failed: AtomicU64,
+}
 
 impl Detached {
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self(inner)
+        Self {
+            inner,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<StoreStats> {
+        self.stats.clone()
+    }
+
+    async fn detach<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = StoreResult<T>> + Send + 'static,
+    {
+        let stats = &self.stats;
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        // Counted out on drop: a caller may stop waiting (its task is cancelled).
+        let _running = Running::start(stats);
+        let result = tokio::spawn(work)
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("storage task failed: {e}")))
+            .and_then(|r| r);
+        match &result {
+            Err(StoreError::Unavailable(_)) => {
+                stats.unavailable.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(StoreError::Other(_)) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        result
     }
 }
 
-async fn detach<T, F>(work: F) -> StoreResult<T>
-where
-    T: Send + 'static,
-    F: Future<Output = StoreResult<T>> + Send + 'static,
-{
-    tokio::spawn(work)
-        .await
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("storage task failed: {e}")))?
+/// One call in flight: counted in `in_flight` and, when it ends, in `busy_micros`.
+struct Running<'a> {
+    stats: &'a StoreStats,
+    started: std::time::Instant,
+}
+
+impl<'a> Running<'a> {
+    fn start(stats: &'a StoreStats) -> Self {
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            stats,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.busy_micros.fetch_add(micros, Ordering::Relaxed);
+    }
 }
 
 /// `call!(self, |store| store.method(args))`: runs the call on its own task with a clone of
 /// the inner store; arguments must be owned (moved into the task).
 macro_rules! call {
     ($self:ident, |$s:ident| $body:expr) => {{
-        let $s = $self.0.clone();
-        detach(async move { $body.await }).await
+        let $s = $self.inner.clone();
+        $self.detach(async move { $body.await }).await
     }};
 }
 

@@ -1114,3 +1114,130 @@ async fn an_open_socket_keeps_its_session_alive_and_closes_with_4403_when_it_exp
     let r = app.post(Some(&alice.token), VIEWER, json!({})).await;
     assert_eq!(r.code(), "UNAUTHENTICATED");
 }
+
+// --- operators see attacks: /metrics and JSON logs
+
+/// The sample `name{labels}` in a Prometheus text body, as a number.
+fn sample(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {series} in\n{body}"))
+        .parse()
+        .expect("a number")
+}
+
+async fn metrics(app: &TestApp) -> (u16, String) {
+    let resp = app
+        .http
+        .get(format!("http://{}/metrics", app.addr))
+        .send()
+        .await
+        .expect("request sent");
+    (resp.status().as_u16(), resp.text().await.expect("body"))
+}
+
+/// Refusals, flood limits, sockets, operations and storage show up in `/metrics`, counted
+/// as they happen.
+#[tokio::test]
+async fn metrics_count_refusals_rate_limits_sockets_and_storage() {
+    let app = spawn_with(|c| c.login_rate_per_account = rate("2/60s")).await;
+    let alice = app.register(&uname("alice")).await;
+    let room = app.create_room(&alice, "metered", "PUBLIC").await;
+
+    // Act: one bad token, one unknown room, three sign-ins for one account (the third is
+    // over its rate), a socket with one subscription and a message delivered to it.
+    let r = app.post(Some("not-a-token"), VIEWER, json!({})).await;
+    assert_eq!(r.code(), "UNAUTHENTICATED");
+    let r = app
+        .post(
+            Some(&alice.token),
+            "query($id: ID!) { room(id: $id) { name } }",
+            json!({"id": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    let unknown_room = r.0["errors"][0]["extensions"]["code"].clone();
+    let login = "mutation($u: String!) { login(username: $u, password: \"wrong\") { token } }";
+    for _ in 0..3 {
+        app.post(None, login, json!({"u": alice.username})).await;
+    }
+    let mut ws = app.ws(Some(&alice.token)).await;
+    ws.subscribe_messages("m", &room, None).await;
+    ws.ping_pong().await;
+    app.send(&alice, &room, "counted").await.ok();
+    assert_eq!(ws.next_for("m").await.0, "next");
+
+    // Assert
+    let (status, body) = metrics(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(&body, r#"roomcast_errors_total{code="UNAUTHENTICATED"}"#),
+        3.0,
+        "bad token + 2 wrong passwords"
+    );
+    assert_eq!(
+        sample(&body, r#"roomcast_errors_total{code="RATE_LIMITED"}"#),
+        1.0
+    );
+    if let Some(code) = unknown_room.as_str() {
+        assert!(sample(&body, &format!(r#"roomcast_errors_total{{code="{code}"}}"#)) >= 1.0);
+    }
+    assert_eq!(
+        sample(
+            &body,
+            r#"roomcast_rate_limited_total{limit="logins_per_account"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&body, "roomcast_ws_connections_open"), 1.0);
+    assert_eq!(sample(&body, "roomcast_ws_operations_open"), 1.0);
+    assert_eq!(sample(&body, "roomcast_message_feeds_open"), 1.0);
+    assert!(sample(&body, "roomcast_ws_next_frames_total") >= 1.0);
+    assert!(sample(&body, "roomcast_store_calls_total") > 0.0);
+    assert!(sample(&body, "roomcast_password_hashes_total") >= 3.0);
+    assert!(sample(&body, "roomcast_connections_open") >= 1.0);
+
+    // Closing the socket brings the gauges down.
+    drop(ws);
+    eventually(|| async {
+        let (_, body) = metrics(&app).await;
+        (sample(&body, "roomcast_ws_connections_open") == 0.0
+            && sample(&body, "roomcast_ws_operations_open") == 0.0
+            && sample(&body, "roomcast_message_feeds_open") == 0.0)
+            .then_some(())
+    })
+    .await;
+}
+
+/// `--metrics off` removes the route (404 like any unknown path).
+#[tokio::test]
+async fn metrics_can_be_turned_off() {
+    let app = spawn_with(|c| c.metrics = roomcast::http::metrics::MetricsAccess::Off).await;
+    let (status, _) = metrics(&app).await;
+    assert_eq!(status, 404);
+}
+
+/// `--log-format json` writes one JSON object per log line.
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    use tokio::io::AsyncBufReadExt;
+    let db = fresh_db().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roomcast"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--database-url", &db.url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("a log line in time")
+        .expect("readable")
+        .expect("a line");
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["level"], "INFO", "{line}");
+    assert_eq!(v["message"], "starting roomcast", "{line}");
+    let _ = child.kill().await;
+}
