@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod error_code;
 pub mod graphql;
 pub mod http;
 pub mod startup;

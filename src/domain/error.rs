@@ -3,6 +3,9 @@
 
 use thiserror::Error;
 
+use super::ports::{Conflict, Entity, StoreError};
+pub use crate::error_code::ErrorCode;
+
 /// Why a domain operation was refused.
 #[derive(Debug, Error)]
 pub enum DomainError {
@@ -48,19 +51,21 @@ pub enum DomainError {
 
 impl DomainError {
     /// The stable machine-readable code clients switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            DomainError::Unauthenticated(_) => "UNAUTHENTICATED",
-            DomainError::Forbidden(_) => "FORBIDDEN",
-            DomainError::NotFound(_) => "NOT_FOUND",
-            DomainError::BadInput { .. } => "BAD_USER_INPUT",
-            DomainError::Conflict(_) => "CONFLICT",
-            DomainError::RoomFull(_) => "ROOM_FULL",
-            DomainError::Banned => "BANNED",
-            DomainError::Muted { .. } => "MUTED",
-            DomainError::RateLimited { .. } => "RATE_LIMITED",
-            DomainError::Unavailable(_) | DomainError::Overloaded(_) => "SERVICE_UNAVAILABLE",
-            DomainError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            DomainError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            DomainError::Forbidden(_) => ErrorCode::Forbidden,
+            DomainError::NotFound(_) => ErrorCode::NotFound,
+            DomainError::BadInput { .. } => ErrorCode::BadUserInput,
+            DomainError::Conflict(_) => ErrorCode::Conflict,
+            DomainError::RoomFull(_) => ErrorCode::RoomFull,
+            DomainError::Banned => ErrorCode::Banned,
+            DomainError::Muted { .. } => ErrorCode::Muted,
+            DomainError::RateLimited { .. } => ErrorCode::RateLimited,
+            DomainError::Unavailable(_) | DomainError::Overloaded(_) => {
+                ErrorCode::ServiceUnavailable
+            }
+            DomainError::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -89,14 +94,30 @@ impl DomainError {
     }
 }
 
-impl From<crate::store::StoreError> for DomainError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+/// Storage names what happened; the words users read are chosen here.
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => DomainError::Conflict(what),
+            StoreError::Conflict(kind) => DomainError::Conflict(
+                match kind {
+                    Conflict::UsernameTaken => "username is taken",
+                    Conflict::AlreadyMember => "already a member of this room",
+                    Conflict::AlreadyBanned => "user is already banned",
+                    Conflict::JoinRequestPending => "you already asked to join this room",
+                    Conflict::Duplicate => "this already exists",
+                }
+                .into(),
+            ),
             StoreError::RoomFull(n) => DomainError::RoomFull(n),
             StoreError::Banned => DomainError::Banned,
-            StoreError::NotFound(what) => DomainError::NotFound(what),
+            StoreError::NotFound(what) => DomainError::NotFound(
+                match what {
+                    Entity::Room => "room not found",
+                    Entity::Membership => "not a member of this room",
+                    Entity::JoinRequest => "no pending join request",
+                }
+                .into(),
+            ),
             StoreError::Unavailable(e) => DomainError::Unavailable(e),
             StoreError::Other(e) => DomainError::Internal(e),
         }

@@ -13,12 +13,10 @@ use super::clock::{SharedClock, SystemClock};
 use super::error::{DomainError, DomainResult};
 use super::hashing::{HashSettings, HashStats, Hasher};
 use super::model::{Revocation, Timestamp, User};
+use super::ports::{Bus, Store};
 use super::session::{SessionPolicy, Verdict};
 use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{Password, UserId, Username};
-use crate::bus::local::LocalBus;
-use crate::bus::Bus;
-use crate::store::Store;
 use std::net::IpAddr;
 
 /// The caller of an operation, as established by the transport from its token.
@@ -96,11 +94,11 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Identity with the default hashing budget and a private bus (for domain-level use).
-    pub async fn new(store: Arc<dyn Store>) -> DomainResult<Self> {
+    /// Identity with the default hashing budget and no flood limits (domain-level use).
+    pub async fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> DomainResult<Self> {
         Self::build(
             store,
-            Arc::new(LocalBus::new(16)),
+            bus,
             HashSettings::default(),
             Arc::new(Throttles::new(ThrottleSettings::unlimited())),
         )

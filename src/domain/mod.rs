@@ -1,6 +1,6 @@
 //! The domain: rules of rooms, identity, permissions and validated values. It knows nothing
 //! of GraphQL, HTTP or SQL; it talks to storage and fan-out through the `Store` and `Bus`
-//! traits.
+//! traits it owns (`ports`).
 
 pub mod clock;
 pub mod error;
@@ -11,6 +11,7 @@ pub mod model;
 pub mod permissions;
 #[cfg(test)]
 mod permissions_model;
+pub mod ports;
 pub mod rooms;
 pub mod session;
 pub mod throttle;

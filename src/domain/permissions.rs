@@ -276,7 +276,7 @@ mod tests {
     fn code(r: DomainResult<()>) -> &'static str {
         match r {
             Ok(()) => "OK",
-            Err(e) => e.code(),
+            Err(e) => e.code().as_str(),
         }
     }
 
@@ -475,7 +475,7 @@ mod tests {
             by: user(),
         };
         assert_eq!(
-            feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code()),
+            feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code().as_str()),
             Some("FORBIDDEN")
         );
         let left = RoomEvent::MemberLeft {
@@ -486,7 +486,7 @@ mod tests {
         assert!(feed_verdict(v.id, RoomType::Restricted, &left).is_some());
         let del = RoomEvent::RoomDeleted { room_id };
         assert_eq!(
-            feed_verdict(v.id, RoomType::Public, &del).map(|e| e.code()),
+            feed_verdict(v.id, RoomType::Public, &del).map(|e| e.code().as_str()),
             Some("NOT_FOUND")
         );
         let other_left = RoomEvent::MemberLeft {

@@ -212,7 +212,7 @@ fn every_case() -> (Vec<Case>, UserId, UserId) {
             for action in actions(me, other) {
                 let got = match authorize(viewer, &access, action, now) {
                     Ok(()) => "OK",
-                    Err(e) => e.code(),
+                    Err(e) => e.code().as_str(),
                 };
                 cases.push(Case {
                     who,

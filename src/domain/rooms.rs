@@ -21,13 +21,12 @@ use super::model::{
     RoomPage, RoomType, Timestamp,
 };
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
+use super::ports::{Bus, NewRoom, RoomPatch, Store};
 use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{
     MaxUsers, MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor,
     RoomId, RoomName, Topic, UserId,
 };
-use crate::bus::Bus;
-use crate::store::{NewRoom, RoomPatch, Store};
 
 /// Server-wide limits the rules depend on.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 use async_graphql::{Error, ErrorExtensions, Response};
 
 use crate::domain::error::DomainError;
+use crate::error_code::ErrorCode;
 
 pub fn to_gql(e: DomainError) -> Error {
     let code = e.code();
@@ -21,7 +22,7 @@ pub fn to_gql(e: DomainError) -> Error {
         other => other.to_string(),
     };
     Error::new(message).extend_with(|_, ext| {
-        ext.set("code", code);
+        ext.set("code", code.as_str());
         match &e {
             DomainError::BadInput {
                 field: Some(field), ..
@@ -34,6 +35,15 @@ pub fn to_gql(e: DomainError) -> Error {
             _ => {}
         }
     })
+}
+
+/// The body sent when a response cannot be serialised (which should never happen): written
+/// by hand, so it cannot fail itself.
+pub fn internal_error_json() -> String {
+    format!(
+        r#"{{"data":null,"errors":[{{"message":"internal server error","extensions":{{"code":"{}"}}}}]}}"#,
+        ErrorCode::InternalServerError
+    )
 }
 
 pub trait GqlResultExt<T> {
@@ -57,7 +67,7 @@ pub fn ensure_codes(response: &mut Response) {
         if !has_code {
             err.extensions
                 .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
+                .set("code", ErrorCode::BadUserInput.as_str());
         }
     }
 }

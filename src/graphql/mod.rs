@@ -66,7 +66,10 @@ pub fn build_schema(services: Option<(RoomService, Identity)>) -> RoomcastSchema
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
-        .limit_directives(16);
+        .limit_directives(16)
+        // Not returned by any field: exported so generated clients can switch on the codes
+        // of `extensions.code`.
+        .register_output_type::<crate::error_code::ErrorCode>();
     if let Some((rooms, identity)) = services {
         builder = builder.data(rooms).data(identity);
     }

@@ -407,7 +407,7 @@ fn serialise(response: &Response) -> Arc<str> {
         Ok(s) => s.into(),
         Err(e) => {
             tracing::error!(error = %e, "serialising a shared payload");
-            r#"{"data":null,"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.into()
+            crate::graphql::error::internal_error_json().into()
         }
     }
 }

@@ -14,6 +14,7 @@ use super::serve::ConnectionCounts;
 use crate::domain::hashing::HashStats;
 use crate::domain::rooms::FeedStats;
 use crate::domain::throttle::Throttles;
+use crate::error_code::ErrorCode;
 use crate::graphql::shared::SharedMessages;
 use crate::store::detached::StoreStats;
 
@@ -49,7 +50,12 @@ pub struct TransportStats {
 }
 
 impl TransportStats {
-    pub fn count_code(&self, code: &str) {
+    pub fn count_code(&self, code: ErrorCode) {
+        self.count_wire_code(code.as_str());
+    }
+
+    /// Counts a code as it appears in a response (any string a resolver set).
+    fn count_wire_code(&self, code: &str) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         match errors.get_mut(code) {
             Some(n) => *n += 1,
@@ -71,7 +77,7 @@ impl TransportStats {
                     _ => None,
                 })
                 .unwrap_or("UNKNOWN");
-            self.count_code(code);
+            self.count_wire_code(code);
         }
     }
 
@@ -333,9 +339,9 @@ mod tests {
     #[test]
     fn errors_are_counted_by_code() {
         let stats = TransportStats::default();
-        stats.count_code("BANNED");
-        stats.count_code("BANNED");
-        stats.count_code("FORBIDDEN");
+        stats.count_code(ErrorCode::Banned);
+        stats.count_code(ErrorCode::Banned);
+        stats.count_code(ErrorCode::Forbidden);
         let errors = stats.errors.lock().expect("lock");
         assert_eq!(errors.get("BANNED"), Some(&2));
         assert_eq!(errors.get("FORBIDDEN"), Some(&1));

@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::domain::identity::{Identity, Token, Viewer};
+use crate::error_code::ErrorCode;
 use crate::graphql::error::ensure_codes;
 use crate::graphql::{RequestAuth, RoomcastSchema};
 
@@ -126,8 +127,8 @@ pub fn coded_error(error: async_graphql::Error) -> ServerError {
 }
 
 /// A response that is not a GraphQL execution result: a JSON body with one coded error.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let err = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code));
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let err = async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()));
     json_response(status, &GqlResponse::from_errors(vec![coded_error(err)]))
 }
 
@@ -215,7 +216,7 @@ async fn metrics_get(State(state): State<AppState>, request: axum::extract::Requ
 }
 
 /// `error_response` for a request refused before execution, counted for `/metrics`.
-fn refuse(state: &AppState, status: StatusCode, code: &str, message: &str) -> Response {
+fn refuse(state: &AppState, status: StatusCode, code: ErrorCode, message: &str) -> Response {
     state.stats().count_code(code);
     error_response(status, code, message)
 }
@@ -232,7 +233,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
         return refuse(
             &state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "send GraphQL requests as POST with Content-Type: application/json",
         );
     }
@@ -248,7 +249,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             return refuse(
                 &state,
                 StatusCode::REQUEST_TIMEOUT,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 &format!(
                     "the request body did not arrive within {} ms",
                     state.settings.body_timeout.as_millis()
@@ -263,7 +264,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             } else {
                 "could not read the request body".to_owned()
             };
-            return refuse(&state, status, "BAD_USER_INPUT", &message);
+            return refuse(&state, status, ErrorCode::BadUserInput, &message);
         }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
@@ -272,7 +273,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             return refuse(
                 &state,
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 &format!("request body is not a GraphQL request in JSON: {e}"),
             )
         }
@@ -307,13 +308,14 @@ pub fn bounded_json(response: &GqlResponse, max: usize) -> Vec<u8> {
         Ok(_) => async_graphql::Error::new(format!(
             "the response would be larger than {max} bytes: ask for fewer items or fields"
         ))
-        .extend_with(|_, e| e.set("code", "BAD_USER_INPUT")),
+        .extend_with(|_, e| e.set("code", ErrorCode::BadUserInput.as_str())),
         Err(e) => {
             crate::graphql::error::to_gql(crate::domain::error::DomainError::Internal(e.into()))
         }
     };
     let refusal = GqlResponse::from_errors(vec![coded_error(refusal)]);
-    serde_json::to_vec(&refusal).unwrap_or_else(|_| br#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.to_vec())
+    serde_json::to_vec(&refusal)
+        .unwrap_or_else(|_| crate::graphql::error::internal_error_json().into_bytes())
 }
 
 async fn graphql_get(
@@ -328,7 +330,7 @@ async fn graphql_get(
         Ok(upgrade) => ws::upgrade(state, headers, upgrade, slot.map(|Extension(s)| s), client),
         Err(_) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             "use POST with a JSON body for queries and mutations, or a WebSocket (graphql-transport-ws) for subscriptions",
         ),
     }

@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use crate::domain::error::DomainError;
 use crate::domain::identity::Token;
 use crate::domain::model::Revocation;
+use crate::error_code::ErrorCode;
 use crate::graphql::error::{ensure_codes, to_gql};
 use crate::graphql::RequestAuth;
 
@@ -42,6 +43,9 @@ const MAX_WRITE_BUFFER: usize = 8 * 1024 * 1024;
 
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
+    /// The server cannot serve the socket right now (storage unreachable at init): clients
+    /// retry. (1011 would make graphql-ws clients give up for good.)
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const PROTOCOL_ERROR: u16 = 1002;
     pub const TOO_BIG: u16 = 1009;
     pub const BAD_REQUEST: u16 = 4400;
@@ -343,7 +347,7 @@ impl Connection {
         .await
         {
             Ok(_) => true,
-            Err(e) if e.code() == "UNAUTHENTICATED" => false,
+            Err(e) if e.code() == ErrorCode::Unauthenticated => false,
             // The store cannot answer right now: keep the socket; the next check decides.
             Err(_) => true,
         }
@@ -395,7 +399,7 @@ impl Connection {
                                 None
                             }
                         }
-                        Err(e) if e.code() == "UNAUTHENTICATED" => {
+                        Err(e) if e.code() == ErrorCode::Unauthenticated => {
                             self.close(close::FORBIDDEN, "Forbidden").await;
                             None
                         }
@@ -404,7 +408,7 @@ impl Connection {
                             // server's: 1013 tells clients to retry, whereas graphql-ws clients
                             // treat 1011 as fatal and would stop reconnecting for good.
                             to_gql(e);
-                            self.close(1013, "Try again later").await;
+                            self.close(close::TRY_AGAIN_LATER, "Try again later").await;
                             None
                         }
                     };
@@ -476,7 +480,7 @@ impl Connection {
                             auth.session_expires_at = fresh.session_expires_at;
                             session_check = self.session_check(&auth, None);
                         }
-                        Err(e) if e.code() == "UNAUTHENTICATED" => {
+                        Err(e) if e.code() == ErrorCode::Unauthenticated => {
                             self.close(close::FORBIDDEN, "Forbidden: the session has expired").await;
                             return;
                         }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
@@ -79,7 +79,7 @@ fn unavailable_code(code: &str) -> bool {
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(ref db) if db.is_unique_violation() => {
-            StoreError::Conflict("already exists".into())
+            StoreError::Conflict(Conflict::Duplicate)
         }
         sqlx::Error::Database(ref db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
             StoreError::Unavailable(e.into())
@@ -94,9 +94,9 @@ fn db_err(e: sqlx::Error) -> StoreError {
 }
 
 /// `db_err`, with a unique violation explained as `what`.
-fn conflict_as(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+fn conflict_as(kind: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match db_err(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(what.into()),
+        StoreError::Conflict(_) => StoreError::Conflict(kind),
         other => other,
     }
 }
@@ -207,7 +207,7 @@ async fn lock_room(tx: &mut sqlx::PgConnection, room: RoomId) -> StoreResult<()>
         .await
         .map_err(db_err)?
         .map(|_| ())
-        .ok_or_else(|| StoreError::NotFound("room".into()))
+        .ok_or_else(|| StoreError::NotFound(Entity::Room))
 }
 
 impl PostgresStore {
@@ -223,13 +223,13 @@ impl PostgresStore {
     async fn required_room(&self, id: RoomId) -> StoreResult<Room> {
         self.room_on(id)
             .await?
-            .ok_or_else(|| StoreError::NotFound("room".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Room))
     }
 
     async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
         self.membership(room, user)
             .await?
-            .ok_or_else(|| StoreError::NotFound("membership".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Membership))
     }
 
     /// The user (and password hash) whose name matches `username` regardless of case.
@@ -256,7 +256,7 @@ impl Store for PostgresStore {
         .bind(user.created_at)
         .execute(&self.pool)
         .await
-        .map_err(conflict_as("username is taken"))?;
+        .map_err(conflict_as(Conflict::UsernameTaken))?;
         Ok(())
     }
 
@@ -478,7 +478,7 @@ impl Store for PostgresStore {
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("room".into()));
+            return Err(StoreError::NotFound(Entity::Room));
         }
         self.required_room(id).await
     }
@@ -558,7 +558,7 @@ impl Store for PostgresStore {
         .bind(at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_as("already a member of this room"))?;
+        .map_err(conflict_as(Conflict::AlreadyMember))?;
         sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
             .bind(user.0)
@@ -622,7 +622,7 @@ impl Store for PostgresStore {
         .await
         .map_err(db_err)?;
         if promoted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("membership".into()));
+            return Err(StoreError::NotFound(Entity::Membership));
         }
         sqlx::query("UPDATE memberships SET role = 'admin' WHERE room_id = $1 AND user_id = $2")
             .bind(room.0)
@@ -721,7 +721,7 @@ impl Store for PostgresStore {
         .bind(at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_as("user is already banned"))?;
+        .map_err(conflict_as(Conflict::AlreadyBanned))?;
         for table in ["memberships", "join_requests"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE room_id = $1 AND user_id = $2"
@@ -786,14 +786,14 @@ impl Store for PostgresStore {
         .bind(at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_as("you already asked to join this room"))?;
+        .map_err(conflict_as(Conflict::JoinRequestPending))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Banned);
         }
         tx.commit().await.map_err(db_err)?;
         self.join_request(room, user)
             .await?
-            .ok_or_else(|| StoreError::NotFound("join request".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::JoinRequest))
     }
 
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
@@ -854,7 +854,7 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| StoreError::NotFound("room".into()))?;
+        .ok_or_else(|| StoreError::NotFound(Entity::Room))?;
         let seq: i64 = row.try_get("seq").map_err(db_err)?;
         Ok(Message {
             id,

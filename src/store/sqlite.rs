@@ -17,7 +17,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
@@ -117,7 +117,7 @@ async fn store_group(
     let mut rows: Vec<(&PendingMessage, i64)> = Vec::with_capacity(group.len());
     for p in group {
         match next_seq.get_mut(&p.room) {
-            None => results.push(Err(StoreError::NotFound("room".into()))),
+            None => results.push(Err(StoreError::NotFound(Entity::Room))),
             Some(seq) => {
                 rows.push((p, *seq));
                 results.push(Ok(Message {
@@ -191,7 +191,7 @@ impl SqliteStore {
 fn db_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(ref db) if db.is_unique_violation() => {
-            StoreError::Conflict("already exists".into())
+            StoreError::Conflict(Conflict::Duplicate)
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             StoreError::Unavailable(e.into())
@@ -341,7 +341,7 @@ impl SqliteStore {
     async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
         self.membership_on(&self.write, room, user)
             .await?
-            .ok_or_else(|| StoreError::NotFound("membership".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Membership))
     }
 }
 
@@ -358,7 +358,7 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await
         .map_err(|e| match db_err(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("username is taken".into()),
+            StoreError::Conflict(_) => StoreError::Conflict(Conflict::UsernameTaken),
             other => other,
         })?;
         Ok(())
@@ -498,7 +498,7 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         self.room_on(&self.write, room.id)
             .await?
-            .ok_or_else(|| StoreError::NotFound("room".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Room))
     }
 
     async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
@@ -632,7 +632,7 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         self.room_on(&self.write, id)
             .await?
-            .ok_or_else(|| StoreError::NotFound("room".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Room))
     }
 
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
@@ -687,7 +687,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| match db_err(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("already a member of this room".into()),
+            StoreError::Conflict(_) => StoreError::Conflict(Conflict::AlreadyMember),
             other => other,
         })?;
         if done.rows_affected() == 0 {
@@ -764,7 +764,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         if promoted.rows_affected() == 0 {
-            return Err(StoreError::NotFound("membership".into()));
+            return Err(StoreError::NotFound(Entity::Membership));
         }
         sqlx::query("UPDATE memberships SET role = 'admin' WHERE room_id = ? AND user_id = ?")
             .bind(room.to_string())
@@ -781,7 +781,7 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         self.room_on(&self.write, room)
             .await?
-            .ok_or_else(|| StoreError::NotFound("room".into()))
+            .ok_or_else(|| StoreError::NotFound(Entity::Room))
     }
 
     async fn set_mute(
@@ -865,7 +865,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| match db_err(e) {
-                StoreError::Conflict(_) => StoreError::Conflict("user is already banned".into()),
+                StoreError::Conflict(_) => StoreError::Conflict(Conflict::AlreadyBanned),
                 other => other,
             })?;
         for table in ["memberships", "join_requests"] {
@@ -932,9 +932,7 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await
         .map_err(|e| match db_err(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict("you already asked to join this room".into())
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(Conflict::JoinRequestPending),
             other => other,
         })?;
         if done.rows_affected() == 0 {

@@ -225,14 +225,15 @@ struct Domain {
 async fn domain() -> Domain {
     let db = fresh_db().await;
     let store = open_store(&db).await;
+    let bus = Arc::new(LocalBus::new(1024));
     let rooms = RoomService::new(
         store.clone(),
-        Arc::new(LocalBus::new(1024)),
+        bus.clone(),
         RoomRules::default(),
         Default::default(),
         Default::default(),
     );
-    let identity = Identity::new(store).await.expect("identity");
+    let identity = Identity::new(store, bus).await.expect("identity");
     let mut users = Vec::new();
     for prefix in ["owner", "reader"] {
         let (_, user) = identity
@@ -329,7 +330,7 @@ async fn access_lost_while_catching_up_ends_the_feed_before_the_next_delivery() 
         // Assert
         let next = feed.next().await.expect("the feed ends with an error");
         match next {
-            Err(e) => assert_eq!(e.code(), want, "{room_type:?}"),
+            Err(e) => assert_eq!(e.code().as_str(), want, "{room_type:?}"),
             Ok(m) => panic!("{room_type:?}: delivered seq {} after losing access", m.seq),
         }
         assert!(

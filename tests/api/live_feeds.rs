@@ -140,7 +140,9 @@ async fn domain_with_capacity(
         Default::default(),
         Default::default(),
     );
-    let identity = Identity::new(store.clone()).await.expect("identity");
+    let identity = Identity::new(store.clone(), bus.clone())
+        .await
+        .expect("identity");
     let (_, user) = identity
         .register(
             None,

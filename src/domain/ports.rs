@@ -1,0 +1,231 @@
+//! The domain's ports: what it needs from storage (`Store`) and from fan-out (`Bus`), with
+//! the values that cross them. Adapters (`crate::store`, `crate::bus`) implement these and
+//! import the domain; the domain never imports an adapter. An adapter's error names a kind
+//! (`Conflict::UsernameTaken`), never words for users: `DomainError` turns kinds into text.
+//!
+//! Storage implementations must make each method atomic: a capacity check and its insert, a
+//! ban and its membership removal, a message's sequence number and its row are each one
+//! transaction.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use thiserror::Error;
+use tokio::sync::broadcast;
+
+use super::model::{
+    Ban, JoinRequest, Membership, Message, Revocation, Role, Room, RoomAccess, RoomEvent, RoomType,
+    Timestamp, User,
+};
+use super::session::SessionTimes;
+use super::values::{MessageId, RoomCursor, RoomId, UserId};
+
+/// Which uniqueness rule a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UsernameTaken,
+    AlreadyMember,
+    AlreadyBanned,
+    JoinRequestPending,
+    /// Any other unique key (an id generated twice, which should not happen).
+    Duplicate,
+}
+
+/// What a write expected to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Room,
+    Membership,
+    JoinRequest,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness rule refused the write.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error("room is full")]
+    RoomFull(i64),
+    /// The user is banned from the room (checked inside the writing transaction).
+    #[error("banned from the room")]
+    Banned,
+    /// The row the write needs does not exist (any more).
+    #[error("not found: {0:?}")]
+    NotFound(Entity),
+    /// The database cannot be reached or timed out.
+    #[error("storage unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("storage failure")]
+    Other(#[source] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct NewRoom {
+    pub id: RoomId,
+    pub name: String,
+    pub topic: Option<String>,
+    pub room_type: RoomType,
+    pub max_users: Option<i64>,
+    pub owner: UserId,
+    pub created_at: Timestamp,
+}
+
+/// A change to a room's settings; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub topic: Option<Option<String>>,
+    pub room_type: Option<RoomType>,
+    pub max_users: Option<Option<i64>>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- users and sessions
+    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The user and their password hash.
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The user a session that was not revoked belongs to, and its times (whether it has
+    /// expired is the domain's call: `domain::session`).
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>>;
+    /// Records a use of the session (its idle lifetime starts again from `at`).
+    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
+    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
+
+    // --- rooms
+    /// Creates the room and the owner's membership.
+    async fn create_room(&self, room: NewRoom) -> StoreResult<Room>;
+    async fn room(&self, id: RoomId) -> StoreResult<Option<Room>>;
+    /// The room plus `user`'s membership and ban status, in one read.
+    async fn room_access(
+        &self,
+        id: RoomId,
+        user: Option<UserId>,
+    ) -> StoreResult<Option<RoomAccess>>;
+    /// Rooms in creation order after `after`, that are not private or have `viewer` as a member.
+    async fn list_rooms(
+        &self,
+        viewer: Option<UserId>,
+        search: Option<&str>,
+        after: Option<&RoomCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Room>>;
+    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room>;
+    async fn delete_room(&self, id: RoomId) -> StoreResult<bool>;
+
+    // --- membership
+    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>>;
+    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>>;
+    /// Adds a member unless that would exceed `capacity` (RoomFull) or they already are one
+    /// (Conflict). Also clears a pending join request of theirs.
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        capacity: i64,
+        at: Timestamp,
+    ) -> StoreResult<Membership>;
+    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership>;
+    /// The current owner becomes ADMIN, `to` becomes OWNER.
+    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId)
+        -> StoreResult<Room>;
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        muted: bool,
+        until: Option<Timestamp>,
+    ) -> StoreResult<Membership>;
+    /// Ends the mute of `user` if it is still the timed mute that ends at `until` (not
+    /// lifted or replaced meanwhile); the membership when it did. Atomic, so of several
+    /// nodes expiring the same mute only one announces it.
+    async fn lift_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Timestamp,
+    ) -> StoreResult<Option<Membership>>;
+    /// Every timed mute still in force: (room, user, until).
+    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>>;
+
+    // --- bans and join requests
+    /// Records the ban and, in the same transaction, removes the membership and any request.
+    async fn ban(
+        &self,
+        room: RoomId,
+        user: UserId,
+        by: UserId,
+        reason: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<Ban>;
+    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>>;
+    async fn create_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        message: Option<String>,
+        at: Timestamp,
+    ) -> StoreResult<JoinRequest>;
+    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>>;
+    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>>;
+    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+
+    // --- messages
+    /// Stores the message with the room's next sequence number.
+    async fn insert_message(
+        &self,
+        id: MessageId,
+        room: RoomId,
+        author: &User,
+        body: String,
+        at: Timestamp,
+    ) -> StoreResult<Message>;
+    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+    /// Erases the message (row and body).
+    async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
+    /// Up to `limit` messages with seq < `before` (or the newest), newest first.
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages with `after` < seq <= `up_to`, oldest first.
+    async fn messages_after(
+        &self,
+        room: RoomId,
+        after: i64,
+        up_to: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+}
+
+// --- fan-out
+
+/// After the store has accepted a message or a change, the domain publishes it on the
+/// `Bus`; live feeds subscribe per room. A bus may drop or reorder items (lag, reconnects):
+/// feeds repair that from the store using message sequence numbers, so the bus never has to
+/// be reliable.
+pub trait Bus: Send + Sync + 'static {
+    fn publish_message(&self, message: Arc<Message>);
+    fn publish_event(&self, event: Arc<RoomEvent>);
+    fn subscribe_messages(&self, room: RoomId) -> broadcast::Receiver<Arc<Message>>;
+    fn subscribe_events(&self, room: RoomId) -> broadcast::Receiver<Arc<RoomEvent>>;
+    /// Tells every node that a credential is no longer valid.
+    fn publish_revocation(&self, revocation: Arc<Revocation>);
+    /// Revocations from any node. A receiver that lags or is closed (the bus was reset)
+    /// has missed some: its owner must re-check its credential in the store.
+    fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>>;
+}
