@@ -124,8 +124,8 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?
             .with_session_policy(config.session_policy())
-            .with_clock(clock);
-        let rooms = RoomService::new(
+            .with_clock(clock.clone());
+        let rooms = RoomService::with_clock(
             store,
             bus,
             RoomRules {
@@ -133,6 +133,7 @@ impl App {
             },
             tasks.clone(),
             shutdown.clone(),
+            clock.clone(),
         )
         .with_throttles(throttles.clone());
         let hash_stats = identity.hash_stats();

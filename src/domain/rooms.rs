@@ -13,11 +13,12 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::clock::{SharedClock, SystemClock};
 use super::error::{DomainError, DomainResult};
 use super::expiry::ExpiryQueue;
 use super::identity::Viewer;
 use super::model::{
-    now, Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
+    Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
     RoomPage, RoomType, Timestamp,
 };
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
@@ -75,6 +76,7 @@ pub struct RoomService {
     throttles: Arc<Throttles>,
     mutes: Arc<MuteExpiries>,
     feeds: Arc<FeedStats>,
+    clock: SharedClock,
 }
 
 /// How live feeds keep up, since start (read by `/metrics`).
@@ -132,6 +134,18 @@ impl RoomService {
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {
+        Self::with_clock(store, bus, rules, tasks, shutdown, Arc::new(SystemClock))
+    }
+
+    /// `new`, with the clock the rules of rooms read (timed mutes; a manual clock in tests).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        rules: RoomRules,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+        clock: SharedClock,
+    ) -> Self {
         let service = Self {
             store,
             bus,
@@ -141,6 +155,7 @@ impl RoomService {
             throttles: Arc::new(Throttles::new(ThrottleSettings::unlimited())),
             mutes: Arc::default(),
             feeds: Arc::default(),
+            clock,
         };
         let expirer = service.clone();
         service
@@ -164,20 +179,17 @@ impl RoomService {
             }
         }
         loop {
-            let due = self.mutes.queue().take_due(now());
+            let due = self.mutes.queue().take_due(self.clock.now());
             for ((room, user), until) in due {
                 if let Err(e) = self.expire_mute(room, user, until).await {
                     tracing::warn!(error = ?e, "could not clear an expired mute");
                 }
             }
-            let wait = self
-                .mutes
-                .queue()
-                .next()
-                .map(|at| (at - now()).to_std().unwrap_or_default());
-            let sleep = async {
-                match wait {
-                    Some(wait) => tokio::time::sleep(wait).await,
+            let next = self.mutes.queue().next();
+            let clock = self.clock.clone();
+            let sleep = async move {
+                match next {
+                    Some(at) => clock.sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -187,6 +199,11 @@ impl RoomService {
                 _ = sleep => {}
             }
         }
+    }
+
+    /// The time the rules of rooms go by.
+    pub fn now(&self) -> crate::domain::model::Timestamp {
+        self.clock.now()
     }
 
     /// How live feeds keep up (for metrics).
@@ -221,7 +238,7 @@ impl RoomService {
             .room_access(room, viewer.user_id())
             .await?
             .ok_or_else(DomainError::room_not_found)?;
-        authorize(viewer.user_id(), &access, action, now())?;
+        authorize(viewer.user_id(), &access, action, self.clock.now())?;
         Ok(access)
     }
 
@@ -296,7 +313,14 @@ impl RoomService {
                     banned: false,
                 }
             };
-            if authorize(viewer.user_id(), &access, Action::ViewRoom, now()).is_ok() {
+            if authorize(
+                viewer.user_id(),
+                &access,
+                Action::ViewRoom,
+                self.clock.now(),
+            )
+            .is_ok()
+            {
                 rooms.push(room);
             }
         }
@@ -383,7 +407,7 @@ impl RoomService {
                 room_type: input.room_type,
                 max_users: input.max_users.map(MaxUsers::get),
                 owner: owner.id,
-                created_at: now(),
+                created_at: self.clock.now(),
             })
             .await?;
         tracing::info!(room_id = %room.id, "room created");
@@ -447,7 +471,7 @@ impl RoomService {
                 user.id,
                 Role::Member,
                 self.capacity(&access.room),
-                now(),
+                self.clock.now(),
             )
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
@@ -465,7 +489,12 @@ impl RoomService {
         let user = viewer.require()?;
         let request = self
             .store
-            .create_join_request(room, user.id, message.map(Note::into_inner), now())
+            .create_join_request(
+                room,
+                user.id,
+                message.map(Note::into_inner),
+                self.clock.now(),
+            )
             .await?;
         self.publish(RoomEvent::JoinRequested(request.clone()));
         Ok(request)
@@ -488,7 +517,13 @@ impl RoomService {
         }
         let member = self
             .store
-            .add_member(room, user, Role::Member, self.capacity(&access.room), now())
+            .add_member(
+                room,
+                user,
+                Role::Member,
+                self.capacity(&access.room),
+                self.clock.now(),
+            )
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
@@ -550,7 +585,13 @@ impl RoomService {
         }
         let member = self
             .store
-            .add_member(room, user, Role::Member, self.capacity(&access.room), now())
+            .add_member(
+                room,
+                user,
+                Role::Member,
+                self.capacity(&access.room),
+                self.clock.now(),
+            )
             .await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
@@ -672,7 +713,7 @@ impl RoomService {
         duration: Option<MuteDuration>,
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
-        let until = duration.map(|d| now() + d.get());
+        let until = duration.map(|d| self.clock.now() + d.get());
         let member = self.store.set_mute(room, user, true, until).await?;
         self.publish(RoomEvent::MemberMuted(member.clone()));
         match until {
@@ -724,7 +765,13 @@ impl RoomService {
         self.existing_user(user).await?;
         let ban = self
             .store
-            .ban(room, user, actor.id, reason.map(Note::into_inner), now())
+            .ban(
+                room,
+                user,
+                actor.id,
+                reason.map(Note::into_inner),
+                self.clock.now(),
+            )
             .await?;
         self.publish(RoomEvent::MemberBanned(ban.clone()));
         tracing::info!("user banned");
@@ -768,7 +815,13 @@ impl RoomService {
             .check(&author.id, "messages from you")?;
         let message = self
             .store
-            .insert_message(MessageId::new(), room, author, body.into_inner(), now())
+            .insert_message(
+                MessageId::new(),
+                room,
+                author,
+                body.into_inner(),
+                self.clock.now(),
+            )
             .await?;
         let message = Arc::new(message);
         self.bus.publish_message(message.clone());
@@ -788,7 +841,13 @@ impl RoomService {
             .ok_or_else(not_found)?;
         // A hidden room answers "room not found", which would tell that the id exists: every
         // refusal to read is the same "message not found" as an unknown id.
-        authorize(viewer.user_id(), &access, Action::ReadMessages, now()).map_err(|e| match e {
+        authorize(
+            viewer.user_id(),
+            &access,
+            Action::ReadMessages,
+            self.clock.now(),
+        )
+        .map_err(|e| match e {
             DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
             other => other,
         })?;
@@ -798,7 +857,7 @@ impl RoomService {
             Action::DeleteMessage {
                 author: message.author.id,
             },
-            now(),
+            self.clock.now(),
         )?;
         if !self.store.delete_message(id).await? {
             return Err(not_found());
@@ -819,7 +878,7 @@ impl RoomService {
             .room_access(room, Some(user))
             .await?
             .ok_or_else(|| DomainError::NotFound("this room was deleted".into()))?;
-        authorize(Some(user), &access, Action::ReadMessages, now())?;
+        authorize(Some(user), &access, Action::ReadMessages, self.clock.now())?;
         Ok(access)
     }
 

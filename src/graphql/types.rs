@@ -194,17 +194,25 @@ impl Member {
         self.0.joined_at
     }
     /// Whether the member is muted now (a timed mute whose time is up no longer counts).
-    async fn muted(&self) -> bool {
-        self.0.is_muted_at(Utc::now())
+    async fn muted(&self, ctx: &Context<'_>) -> bool {
+        self.0.is_muted_at(rules_now(ctx))
     }
     /// When a timed mute ends; null for an open-ended mute or when not muted.
-    async fn muted_until(&self) -> Option<DateTime<Utc>> {
-        if self.0.is_muted_at(Utc::now()) {
+    async fn muted_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        if self.0.is_muted_at(rules_now(ctx)) {
             self.0.muted_until
         } else {
             None
         }
     }
+}
+
+/// The time the rules of rooms go by (the room service's clock; the wall clock where a
+/// schema runs without services, as when only rendering).
+fn rules_now(ctx: &Context<'_>) -> DateTime<Utc> {
+    ctx.data::<crate::domain::rooms::RoomService>()
+        .map(|rooms| rooms.now())
+        .unwrap_or_else(|_| model::now())
 }
 
 #[derive(Clone)]

@@ -103,13 +103,18 @@ struct Cluster {
 
 /// `n` nodes on one new database and one new Redis.
 async fn cluster(n: usize) -> Cluster {
+    cluster_with_clock(n, std::sync::Arc::new(roomcast::domain::clock::SystemClock)).await
+}
+
+/// A cluster whose nodes all read `clock` (one manual clock moves them all).
+async fn cluster_with_clock(n: usize, clock: roomcast::domain::clock::SharedClock) -> Cluster {
     let redis = RedisServer::start().await;
     let db = postgres_db().await;
     let mut nodes = Vec::new();
     for _ in 0..n {
         let (db, redis_url) = (db.clone(), redis.url());
         nodes.push(
-            spawn_with(move |c| {
+            spawn_with_clock(clock.clone(), move |c| {
                 c.database_url = db;
                 c.redis_url = Some(redis_url);
             })
@@ -327,7 +332,8 @@ async fn a_kick_and_a_room_deletion_on_one_node_end_subscriptions_on_another() {
 
 #[tokio::test]
 async fn a_timed_mute_set_on_one_node_ends_everywhere() {
-    let c = cluster(2).await;
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let c = cluster_with_clock(2, std::sync::Arc::new(clock.clone())).await;
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
     let owner = a.register(&uname("owner")).await;
     let member = b.register(&uname("member")).await;
@@ -337,10 +343,10 @@ async fn a_timed_mute_set_on_one_node_ends_everywhere() {
     ws.subscribe_events("e", &room).await;
     ws.ping_pong().await;
 
-    // Long enough that the MUTED check below runs well inside it, even on a busy machine.
+    // Time moves only when the test says so: the MUTED check runs inside the mute.
     a.post(
         Some(&owner.token),
-        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 3) { muted } }",
+        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 60) { muted } }",
         json!({"r": room, "u": member.id}),
     )
     .await
@@ -350,6 +356,7 @@ async fn a_timed_mute_set_on_one_node_ends_everywhere() {
         "MemberMuted"
     );
     assert_eq!(b.send(&member, &room, "shh").await.code(), "MUTED");
+    clock.advance(chrono::Duration::seconds(60));
     let unmuted = ws.next_data("e").await;
     assert_eq!(unmuted["roomEvents"]["__typename"], "MemberUnmuted");
     send_ok(b, &member, &room, "free again").await;

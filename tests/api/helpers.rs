@@ -130,6 +130,12 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_on(&db, tweak).await
 }
 
+/// `spawn_with` on a server whose time-dependent rules read `clock`.
+pub async fn spawn_with_clock(clock: SharedClock, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = fresh_db().await;
+    spawn_on_with_clock(&db, clock, tweak).await
+}
+
 /// Starts a server on an existing database (used to restart on the same file).
 pub async fn spawn_on(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_on_with_clock(db, std::sync::Arc::new(SystemClock), tweak).await

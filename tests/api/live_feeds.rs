@@ -267,7 +267,19 @@ async fn member_watching(room_type: &str) -> Moderated {
     let mut ws = app.ws(Some(&member.token)).await;
     ws.subscribe_messages("m", &room, None).await;
     ws.subscribe_events("e", &room).await;
-    ws.ping_pong().await;
+    // Both feeds are open (their access checked) once each has delivered something: an
+    // operation starts on its own, after the socket has read the subscribe, so a ping
+    // round trip alone does not prove it (a kick before the check is NOT_FOUND, rightly).
+    app.send(&owner, &room, "welcome").await.ok();
+    assert_eq!(ws.next_data("m").await["roomMessages"]["body"], "welcome");
+    let bystander = app.register(&uname("bystander")).await;
+    app.act(&owner, "addMember", &room, &bystander.id)
+        .await
+        .ok();
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined"
+    );
     Moderated {
         app,
         owner,
@@ -470,7 +482,8 @@ async fn moderation_events_reach_readers_and_join_requests_reach_admins_only() {
 
 #[tokio::test]
 async fn a_timed_mute_announces_its_own_end() {
-    let app = spawn_app().await;
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let app = spawn_with_clock(std::sync::Arc::new(clock.clone()), |_| {}).await;
     let owner = app.register(&uname("owner")).await;
     let member = app.register(&uname("member")).await;
     let room = app.create_room(&owner, "mute", "PUBLIC").await;
@@ -480,7 +493,7 @@ async fn a_timed_mute_announces_its_own_end() {
     ws.ping_pong().await;
     app.post(
         Some(&owner.token),
-        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 1) { muted } }",
+        "mutation($r: ID!, $u: ID!) { muteMember(roomId: $r, userId: $u, durationSeconds: 60) { muted } }",
         json!({"r": room, "u": member.id}),
     )
     .await
@@ -489,6 +502,10 @@ async fn a_timed_mute_announces_its_own_end() {
         ws.next_data("e").await["roomEvents"]["__typename"],
         "MemberMuted"
     );
+    // 59 s in: still muted. At 60 s the mute ends by itself, announced as an event.
+    clock.advance(chrono::Duration::seconds(59));
+    assert_eq!(app.send(&member, &room, "not yet").await.code(), "MUTED");
+    clock.advance(chrono::Duration::seconds(1));
     let unmuted = ws.next_data("e").await;
     assert_eq!(unmuted["roomEvents"]["__typename"], "MemberUnmuted");
     assert_eq!(unmuted["roomEvents"]["member"]["muted"], false);
