@@ -18,6 +18,18 @@ const config: CodegenConfig = {
         useTypeImports: true,
       },
     },
+    // The client preset only emits the schema types that operations use.
+    // `ErrorCode` is never a field's type (it is what the server puts in
+    // `extensions.code`), so every schema enum is also emitted here as a
+    // string-literal union for src/errors.ts.
+    './src/gql/enums.ts': {
+      plugins: ['typescript'],
+      config: {
+        onlyEnums: true,
+        enumsAsTypes: true,
+        useTypeImports: true,
+      },
+    },
   },
 };
 

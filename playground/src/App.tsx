@@ -6,6 +6,7 @@ import { ViewerQuery, LogoutMutation } from './operations';
 import { AuthScreen } from './Auth';
 import { Shell } from './Shell';
 import { Spinner } from './ui';
+import { toAppErrors } from './errors';
 
 export function App() {
   const [token, setToken] = useState<string | null>(() => loadToken());
@@ -70,7 +71,7 @@ function Authed({
 }) {
   const [{ data, fetching, error }] = useQuery({ query: ViewerQuery, requestPolicy: 'network-only' });
   const viewer = data?.viewer;
-  const expired = !fetching && ((data && !viewer) || error?.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED'));
+  const expired = !fetching && ((data && !viewer) || toAppErrors(error).some((e) => e.code === 'UNAUTHENTICATED'));
   useEffect(() => {
     if (expired) onExpired();
   }, [expired, onExpired]);

@@ -1,15 +1,17 @@
 import { useState, type FormEvent } from 'react';
 import { useClient } from 'urql';
 import { LoginMutation, RegisterMutation } from './operations';
-import { fieldErrors } from './errors';
+import { fieldErrors, toAppError, type FieldLabels, type FormErrors } from './errors';
 import { Alert, Field } from './ui';
+
+const FIELDS: FieldLabels = { username: 'Username', password: 'Password' };
 
 export function AuthScreen({ onSignedIn }: { onSignedIn: (token: string) => void }) {
   const client = useClient();
   const [mode, setMode] = useState<'signin' | 'signup'>('signin');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general?: string }>({ byField: {} });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
@@ -36,8 +38,8 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (token: string) => void
       onSignedIn(payload.token);
       return;
     }
-    const fe = fieldErrors(res.error, ['username', 'password']);
-    if (mode === 'signin' && !Object.keys(fe.byField).length && res.error?.graphQLErrors[0]?.extensions?.code === 'UNAUTHENTICATED')
+    const fe = fieldErrors(res.error, FIELDS);
+    if (mode === 'signin' && !Object.keys(fe.byField).length && toAppError(res.error).code === 'UNAUTHENTICATED')
       fe.general = 'Wrong username or password.';
     setErrors(fe.general || Object.keys(fe.byField).length ? fe : { byField: {}, general: 'Something went wrong.' });
   };

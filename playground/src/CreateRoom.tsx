@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useClient } from 'urql';
 import { CreateRoomMutation } from './operations';
-import { fieldErrors } from './errors';
+import { fieldErrors, type FieldLabels, type FormErrors } from './errors';
 import type { RoomType } from './gql/graphql';
 import { Alert, Field } from './ui';
 
-const FIELDS = ['name', 'type', 'topic', 'maxUsers'];
+// API argument → this form's label (server errors are placed by `extensions.field`).
+const FIELDS: FieldLabels = { name: 'Name', type: 'Type', topic: 'Topic', maxUsers: 'Max users' };
 
 export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (id: string) => void }) {
   const client = useClient();
@@ -13,7 +14,7 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
   const [type, setType] = useState<RoomType>('PUBLIC');
   const [topic, setTopic] = useState('');
   const [maxUsers, setMaxUsers] = useState('');
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general?: string }>({ byField: {} });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
   const dialog = useRef<HTMLDialogElement>(null);
 

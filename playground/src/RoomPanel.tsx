@@ -18,7 +18,7 @@ import {
   UpdateRoomMutation,
   UserByNameQuery,
 } from './operations';
-import { fieldErrors, toAppError } from './errors';
+import { fieldErrors, toAppError, type FieldLabels, type FormErrors } from './errors';
 import { Alert, Avatar, Field, RoleBadge } from './ui';
 import { canModerate, formatDateTime, isAdmin } from './util';
 import { Icon } from './icons';
@@ -364,13 +364,16 @@ function LeaveButton({ onLeave }: { onLeave: () => void }) {
   );
 }
 
+// API argument → the settings form's label (server errors are placed by `extensions.field`).
+const SETTINGS_FIELDS: FieldLabels = { name: 'Name', topic: 'Topic', type: 'Type', maxUsers: 'Max users' };
+
 function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; canDelete: boolean; onSaved: () => void; onDeleted: () => void }) {
   const client = useClient();
   const [name, setName] = useState(room.name);
   const [topic, setTopic] = useState(room.topic ?? '');
   const [type, setType] = useState<RoomType>(room.type);
   const [maxUsers, setMaxUsers] = useState(room.maxUsers?.toString() ?? '');
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general?: string }>({ byField: {} });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [deleteErr, setDeleteErr] = useState<string | null>(null);
@@ -394,7 +397,7 @@ function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; can
     if (res.data) {
       setErrors({ byField: {} });
       onSaved();
-    } else setErrors(fieldErrors(res.error, ['name', 'topic', 'type', 'maxUsers']));
+    } else setErrors(fieldErrors(res.error, SETTINGS_FIELDS));
   };
 
   const del = async () => {

@@ -23,6 +23,13 @@ pub enum DomainError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A conflict caused by one input field's value (a taken username): clients can show
+    /// it next to that field.
+    #[error("{message}")]
+    ConflictOn {
+        message: String,
+        field: &'static str,
+    },
     #[error("room is full ({0} members)")]
     RoomFull(i64),
     #[error("you are banned from this room")]
@@ -57,7 +64,7 @@ impl DomainError {
             DomainError::Forbidden(_) => ErrorCode::Forbidden,
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::BadInput { .. } => ErrorCode::BadUserInput,
-            DomainError::Conflict(_) => ErrorCode::Conflict,
+            DomainError::Conflict(_) | DomainError::ConflictOn { .. } => ErrorCode::Conflict,
             DomainError::RoomFull(_) => ErrorCode::RoomFull,
             DomainError::Banned => ErrorCode::Banned,
             DomainError::Muted { .. } => ErrorCode::Muted,
@@ -85,6 +92,13 @@ impl DomainError {
         }
     }
 
+    pub fn username_taken() -> Self {
+        DomainError::ConflictOn {
+            message: "username is taken".into(),
+            field: "username",
+        }
+    }
+
     pub fn room_not_found() -> Self {
         DomainError::NotFound("room not found".into())
     }
@@ -98,6 +112,7 @@ impl DomainError {
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict(Conflict::UsernameTaken) => DomainError::username_taken(),
             StoreError::Conflict(kind) => DomainError::Conflict(
                 match kind {
                     Conflict::UsernameTaken => "username is taken",

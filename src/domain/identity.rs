@@ -168,7 +168,7 @@ impl Identity {
             .await?
             .is_some()
         {
-            return Err(DomainError::Conflict("username is taken".into()));
+            return Err(DomainError::username_taken());
         }
         let hash = self.hasher.hash(password.expose()).await?;
         let user = User {

@@ -26,7 +26,8 @@ pub fn to_gql(e: DomainError) -> Error {
         match &e {
             DomainError::BadInput {
                 field: Some(field), ..
-            } => ext.set("field", *field),
+            }
+            | DomainError::ConflictOn { field, .. } => ext.set("field", *field),
             DomainError::Muted { until: Some(until) } => ext.set("mutedUntil", until.to_rfc3339()),
             DomainError::RateLimited {
                 retry_after_seconds: Some(secs),

@@ -116,6 +116,8 @@ async fn usernames_are_unique_regardless_of_case() {
     assert_eq!(same.code(), "CONFLICT");
     assert_eq!(lower.code(), "CONFLICT");
     assert_eq!(upper.code(), "CONFLICT");
+    // The field at fault is named, so a form can show the message next to it.
+    assert_eq!(same.0["errors"][0]["extensions"]["field"], "username");
 }
 
 #[tokio::test]

@@ -1,0 +1,207 @@
+// The messages of one room: the newest page of history, older pages on demand, and the
+// live `roomMessages` subscription, which resumes after the last cursor seen (also after
+// a reconnect). Messages are kept in `seq` order and de-duplicated by id.
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { useClient } from 'urql';
+import type { Clients } from '../client';
+import { subscribe } from '../client';
+import type { MessageFieldsFragment } from '../gql/graphql';
+import { RoomMessagesQuery, RoomMessagesSubscription } from '../operations';
+import { toAppError } from '../errors';
+
+export type Msg = MessageFieldsFragment;
+
+interface MsgState {
+  list: Msg[];
+  deleted: Set<string>;
+}
+
+type MsgAction = { type: 'add'; msgs: Msg[] } | { type: 'delete'; id: string };
+
+function msgReducer(state: MsgState, action: MsgAction): MsgState {
+  switch (action.type) {
+    case 'add': {
+      const byId = new Map(state.list.map((m) => [m.id, m]));
+      let changed = false;
+      for (const m of action.msgs) {
+        if (state.deleted.has(m.id) || byId.has(m.id)) continue;
+        byId.set(m.id, m);
+        changed = true;
+      }
+      if (!changed) return state;
+      const list = [...byId.values()].sort((a, b) => a.seq - b.seq);
+      return { ...state, list };
+    }
+    case 'delete': {
+      const deleted = new Set(state.deleted);
+      deleted.add(action.id);
+      return { list: state.list.filter((m) => m.id !== action.id), deleted };
+    }
+  }
+}
+
+interface Older {
+  hasMore: boolean;
+  cursor: string | null;
+  loading: boolean;
+}
+
+export interface RoomMessages {
+  /** The messages in `seq` order: no duplicates, none that were deleted. */
+  list: Msg[];
+  /** The first page of history has arrived (or failed to). */
+  initialLoaded: boolean;
+  /** There is history before the oldest message in `list`. */
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** Fetch the page before the oldest message; `beforePrepend` runs right before it is added. */
+  loadOlder: (beforePrepend?: () => void) => Promise<void>;
+  /** Add messages (e.g. the result of sending one); known and deleted ones are ignored. */
+  add: (msgs: Msg[]) => void;
+  /** Drop a message and ignore it should it come again. */
+  remove: (id: string) => void;
+  /** Why history or live updates are not working right now, for a warning. */
+  liveProblem: string | null;
+  dismissLiveProblem: () => void;
+}
+
+export function useRoomMessages({
+  roomId,
+  clients,
+  onFatal,
+  onStreamEnded,
+}: {
+  roomId: string;
+  clients: Clients;
+  /** Called with a failure; returns true when it ended the room view (then it is not reported as a live problem). */
+  onFatal: (err: unknown) => boolean;
+  /** The server ended the stream without an error. */
+  onStreamEnded: () => void;
+}): RoomMessages {
+  const client = useClient();
+  const [state, dispatch] = useReducer(msgReducer, { list: [], deleted: new Set<string>() });
+  const [initialLoaded, setInitialLoaded] = useState(false);
+  const [older, setOlder] = useState<Older>({ hasMore: false, cursor: null, loading: false });
+  const [liveProblem, setLiveProblem] = useState<string | null>(null);
+
+  // Latest callbacks, read through a ref so the subscription is only restarted when the
+  // room (or the connection) changes.
+  const cb = useRef({ onFatal, onStreamEnded });
+  cb.current = { onFatal, onStreamEnded };
+
+  useEffect(() => {
+    let cancelled = false;
+    let live: { variables: { roomId: string; after?: string | null }; dispose: () => void } | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let lastSeq = -Infinity;
+    let lastCursor: string | null = null;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const fail = (err: unknown) => cb.current.onFatal(err);
+
+    const take = (msgs: Msg[]) => {
+      for (const m of msgs) {
+        if (m.seq > lastSeq) {
+          lastSeq = m.seq;
+          lastCursor = m.cursor;
+        }
+      }
+      // graphql-ws re-sends these variables when it re-subscribes after a
+      // reconnect, so the server replays exactly what we have not seen yet.
+      if (live) live.variables.after = lastCursor;
+      if (msgs.length) dispatch({ type: 'add', msgs });
+    };
+
+    const fetchLatest = async (initial: boolean) => {
+      const res = await client.query(RoomMessagesQuery, { roomId, last: 50 }, { requestPolicy: 'network-only' }).toPromise();
+      if (cancelled) return;
+      if (res.data) {
+        const conn = res.data.messages;
+        take(conn.nodes);
+        if (initial) {
+          setOlder({ hasMore: conn.pageInfo.hasPreviousPage, cursor: conn.pageInfo.startCursor ?? conn.nodes[0]?.cursor ?? null, loading: false });
+          setInitialLoaded(true);
+        }
+      } else if (res.error && !fail(res.error) && initial) {
+        setLiveProblem(toAppError(res.error).message);
+        setInitialLoaded(true);
+      }
+    };
+
+    const start = () => {
+      if (cancelled) return;
+      live = subscribe(clients.ws, RoomMessagesSubscription, { roomId, after: lastCursor }, {
+        next: (d) => {
+          setLiveProblem(null);
+          take([d.roomMessages]);
+        },
+        error: (err) => {
+          if (cancelled || fail(err)) return;
+          setLiveProblem(`Live updates interrupted: ${toAppError(err).message}`);
+          retry = setTimeout(start, 2000);
+        },
+        complete: () => {
+          // The server ended the stream without an error: check we still belong here.
+          if (!cancelled) cb.current.onStreamEnded();
+        },
+      });
+    };
+
+    // Catch up after every (re)connection too (covers an empty room where
+    // there was no cursor to resume from).
+    const offConnected = clients.ws.on('connected', () => {
+      setLiveProblem(null);
+      timers.push(setTimeout(() => void fetchLatest(false), 250));
+    });
+
+    void (async () => {
+      await fetchLatest(true);
+      if (cancelled) return;
+      start();
+      if (lastCursor === null) timers.push(setTimeout(() => void fetchLatest(false), 600));
+    })();
+
+    return () => {
+      cancelled = true;
+      clearTimeout(retry);
+      timers.forEach(clearTimeout);
+      offConnected();
+      live?.dispose();
+    };
+  }, [roomId, clients, client]);
+
+  const loadOlder = useCallback(
+    async (beforePrepend?: () => void) => {
+      if (!older.hasMore || older.loading || !older.cursor) return;
+      setOlder((o) => ({ ...o, loading: true }));
+      const res = await client.query(RoomMessagesQuery, { roomId, last: 50, before: older.cursor }, { requestPolicy: 'network-only' }).toPromise();
+      if (res.data) {
+        const conn = res.data.messages;
+        if (conn.nodes.length) {
+          beforePrepend?.();
+          dispatch({ type: 'add', msgs: conn.nodes });
+        }
+        setOlder({ hasMore: conn.pageInfo.hasPreviousPage && conn.nodes.length > 0, cursor: conn.pageInfo.startCursor ?? conn.nodes[0]?.cursor ?? null, loading: false });
+      } else {
+        setOlder((o) => ({ ...o, loading: false }));
+        setLiveProblem(toAppError(res.error).message);
+      }
+    },
+    [older, client, roomId],
+  );
+
+  const add = useCallback((msgs: Msg[]) => dispatch({ type: 'add', msgs }), []);
+  const remove = useCallback((id: string) => dispatch({ type: 'delete', id }), []);
+  const dismissLiveProblem = useCallback(() => setLiveProblem(null), []);
+
+  return {
+    list: state.list,
+    initialLoaded,
+    hasOlder: older.hasMore,
+    loadingOlder: older.loading,
+    loadOlder,
+    add,
+    remove,
+    liveProblem,
+    dismissLiveProblem,
+  };
+}
