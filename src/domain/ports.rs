@@ -125,6 +125,8 @@ pub trait Store: Send + Sync + 'static {
     // --- membership
     async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>>;
     async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>>;
+    /// `user`'s memberships among `rooms` (one query, for a page of rooms).
+    async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>>;
     /// Adds a member unless that would exceed `capacity` (RoomFull) or they already are one
     /// (Conflict). Also clears a pending join request of theirs.
     async fn add_member(

@@ -347,6 +347,20 @@ impl RoomService {
         }
     }
 
+    /// The viewer's memberships among `rooms`, by room: one read for a page of rooms.
+    /// (Only the viewer's own memberships: nothing about a room the viewer cannot see.)
+    pub async fn viewer_memberships(
+        &self,
+        viewer: &Viewer,
+        rooms: &[RoomId],
+    ) -> DomainResult<std::collections::HashMap<RoomId, Membership>> {
+        let Some(user) = viewer.user_id() else {
+            return Ok(Default::default());
+        };
+        let found = self.store.memberships_in(user, rooms).await?;
+        Ok(found.into_iter().map(|m| (m.room_id, m)).collect())
+    }
+
     pub async fn members(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<Membership>> {
         self.authorized(viewer, room, Action::ViewMembers).await?;
         Ok(self.store.members(room).await?)

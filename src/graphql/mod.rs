@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod limits;
+mod loaders;
 mod mutation;
 mod query;
 pub mod shared;
@@ -33,6 +34,8 @@ pub struct RequestAuth {
     pub client: Option<std::net::IpAddr>,
     /// When the session ends unless used again (a WebSocket re-checks it then).
     pub session_expires_at: Option<crate::domain::model::Timestamp>,
+    /// Batches the viewer's per-room fields of one request (see `loaders`).
+    pub(crate) loaders: loaders::ViewerLoaders,
 }
 
 /// Query limits that keep a hostile document from costing more than a page of work.

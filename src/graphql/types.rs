@@ -125,9 +125,13 @@ impl Room {
     }
     /// The viewer's role; null when the viewer is not a member.
     async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<RoleGql>> {
-        let (rooms, viewer) = request_scope(ctx)?;
-        let m = rooms.viewer_membership(viewer, self.0.id).await.gql()?;
-        Ok(m.map(|m| m.role.into()))
+        let (rooms, _) = request_scope(ctx)?;
+        let auth = super::request_auth(ctx)?;
+        let role = auth
+            .loaders
+            .viewer_role(rooms, &auth.viewer, self.0.id)
+            .await?;
+        Ok(role.map(Into::into))
     }
     #[graphql(complexity = "super::list_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Member>> {

@@ -168,6 +168,7 @@ pub async fn authenticate(
                 token: Some(raw.to_owned()),
                 client,
                 session_expires_at: session.expires_at,
+                ..RequestAuth::default()
             })
         }
     }

@@ -152,6 +152,10 @@ impl Store for Detached {
         let hash = token_hash.to_vec();
         call!(self, |s| s.revoke_session(&hash, at))
     }
+    async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {
+        let rooms = rooms.to_vec();
+        call!(self, |s| s.memberships_in(user, &rooms))
+    }
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
         call!(self, |s| s.create_room(room))
     }

@@ -504,6 +504,22 @@ impl Store for PostgresStore {
         row.as_ref().map(member_from).transpose().map_err(db_err)
     }
 
+    async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {
+        let ids: Vec<uuid::Uuid> = rooms.iter().map(|r| r.0).collect();
+        let rows = sqlx::query(&format!(
+            "{MEMBER_SELECT} WHERE m.user_id = $1 AND m.room_id = ANY($2)"
+        ))
+        .bind(user.0)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(member_from)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
     async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
         // lower(): the SQLite column sorts case-insensitively (COLLATE NOCASE).
         let rows = sqlx::query(&format!(

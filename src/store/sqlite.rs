@@ -648,6 +648,26 @@ impl Store for SqliteStore {
         self.membership_on(&self.read, room, user).await
     }
 
+    async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(format!("{MEMBER_SELECT} WHERE m.user_id = "));
+        query
+            .push_bind(user.to_string())
+            .push(" AND m.room_id IN (");
+        let mut ids = query.separated(", ");
+        for room in rooms {
+            ids.push_bind(room.to_string());
+        }
+        ids.push_unseparated(")");
+        let rows = query.build().fetch_all(&self.read).await.map_err(db_err)?;
+        rows.iter()
+            .map(member_from)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
     async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(&format!(
             "{MEMBER_SELECT} WHERE m.room_id = ? \

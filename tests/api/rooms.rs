@@ -961,3 +961,79 @@ async fn admins_may_delete_rooms_and_members_may_not() {
     assert_eq!(by_admin.ok()["deleteRoom"], room_id.as_str());
     assert_eq!(room(&app, Some(&alice), &room_id).await, Value::Null);
 }
+
+/// The storage calls the server has made so far (from `/metrics`).
+async fn store_calls(app: &TestApp) -> u64 {
+    let body = app
+        .http
+        .get(format!("http://{}/metrics", app.addr))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    body.lines()
+        .find_map(|l| l.strip_prefix("roomcast_store_calls_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("roomcast_store_calls_total")
+}
+
+/// A page of rooms asking `viewerRole` reads the viewer's memberships once, not once per
+/// room (no N+1), and every room gets its own role.
+#[tokio::test]
+async fn viewer_role_of_a_page_of_rooms_is_read_in_one_batch() {
+    // Arrange: 12 rooms by others; the viewer owns 3 more, is admin of 2, member of 4.
+    let app = spawn_app().await;
+    let viewer = app.register(&uname("viewer")).await;
+    let other = app.register(&uname("other")).await;
+    let mut expected = std::collections::HashMap::new();
+    for i in 0..12 {
+        let room = app
+            .create_room(&other, &format!("theirs {i}"), "PUBLIC")
+            .await;
+        let role = match i {
+            0..=1 => {
+                app.join(&viewer, &room).await.ok();
+                app.set_role(&other, &room, &viewer.id, "ADMIN").await.ok();
+                json!("ADMIN")
+            }
+            2..=5 => {
+                app.join(&viewer, &room).await.ok();
+                json!("MEMBER")
+            }
+            _ => Value::Null,
+        };
+        expected.insert(room, role);
+    }
+    for i in 0..3 {
+        let room = app
+            .create_room(&viewer, &format!("mine {i}"), "PUBLIC")
+            .await;
+        expected.insert(room, json!("OWNER"));
+    }
+
+    // Act
+    let before = store_calls(&app).await;
+    let page = app
+        .post(
+            Some(&viewer.token),
+            "{ rooms(first: 50) { nodes { id viewerRole } } }",
+            json!({}),
+        )
+        .await;
+    let calls = store_calls(&app).await - before;
+
+    // Assert
+    let nodes = page.ok()["rooms"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(nodes.len(), 15);
+    for node in &nodes {
+        let id = node["id"].as_str().expect("id");
+        assert_eq!(node["viewerRole"], expected[id], "room {id}");
+    }
+    // Authentication, the page, and one batch of memberships; 15 rooms would be 17+.
+    assert!(calls <= 4, "{calls} storage calls for one page");
+}
