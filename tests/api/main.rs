@@ -10,4 +10,5 @@ mod persistence;
 mod rooms;
 mod shared_execution;
 mod smoke;
+mod store_contract;
 mod ws_protocol;
