@@ -5,6 +5,7 @@
 
 pub mod detached;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 pub use crate::domain::ports::{

@@ -13,6 +13,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
+use super::sql::{
+    ban_from, member_from, message_from, request_from, room_from, user_from, BAN_SELECT,
+    MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
+};
 use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
@@ -101,96 +105,6 @@ fn conflict_as(kind: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
     }
 }
 
-fn user_from(row: &PgRow, prefix: &str) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: UserId(row.try_get(format!("{prefix}id").as_str())?),
-        username: row.try_get(format!("{prefix}username").as_str())?,
-        created_at: row.try_get(format!("{prefix}created_at").as_str())?,
-    })
-}
-
-const ROOM_SELECT: &str =
-    "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
-     (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
-     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at \
-     FROM rooms r JOIN users o ON o.id = r.owner_id";
-
-fn room_from(row: &PgRow) -> Result<Room, sqlx::Error> {
-    let ty: String = row.try_get("type")?;
-    Ok(Room {
-        id: RoomId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        topic: row.try_get("topic")?,
-        room_type: RoomType::from_db(&ty)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad room type {ty}").into()))?,
-        max_users: row.try_get("max_users")?,
-        member_count: row.try_get("member_count")?,
-        owner: user_from(row, "o_")?,
-        created_at: row.try_get("created_at")?,
-        last_seq: row.try_get("last_seq")?,
-    })
-}
-
-const MEMBER_SELECT: &str = "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM memberships m JOIN users u ON u.id = m.user_id";
-
-fn member_from(row: &PgRow) -> Result<Membership, sqlx::Error> {
-    let role: String = row.try_get("role")?;
-    Ok(Membership {
-        user: user_from(row, "u_")?,
-        room_id: RoomId(row.try_get("room_id")?),
-        role: Role::from_db(&role)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad role {role}").into()))?,
-        joined_at: row.try_get("joined_at")?,
-        muted: row.try_get("muted")?,
-        muted_until: row.try_get("muted_until")?,
-    })
-}
-
-const MESSAGE_SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.body, m.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM messages m JOIN users u ON u.id = m.author_id";
-
-fn message_from(row: &PgRow) -> Result<Message, sqlx::Error> {
-    Ok(Message {
-        id: MessageId(row.try_get("id")?),
-        room_id: RoomId(row.try_get("room_id")?),
-        seq: row.try_get("seq")?,
-        author: user_from(row, "u_")?,
-        body: row.try_get("body")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
-     a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
-     FROM bans b JOIN users u ON u.id = b.user_id JOIN users a ON a.id = b.banned_by";
-
-fn ban_from(row: &PgRow) -> Result<Ban, sqlx::Error> {
-    Ok(Ban {
-        room_id: RoomId(row.try_get("room_id")?),
-        user: user_from(row, "u_")?,
-        banned_by: user_from(row, "a_")?,
-        reason: row.try_get("reason")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-const REQUEST_SELECT: &str = "SELECT j.room_id, j.message, j.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM join_requests j JOIN users u ON u.id = j.user_id";
-
-fn request_from(row: &PgRow) -> Result<JoinRequest, sqlx::Error> {
-    Ok(JoinRequest {
-        room_id: RoomId(row.try_get("room_id")?),
-        user: user_from(row, "u_")?,
-        message: row.try_get("message")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 fn map_rows<T>(
     rows: Vec<PgRow>,
     f: impl Fn(&PgRow) -> Result<T, sqlx::Error>,
@@ -212,7 +126,7 @@ async fn lock_room(tx: &mut sqlx::PgConnection, room: RoomId) -> StoreResult<()>
 
 impl PostgresStore {
     async fn room_on(&self, id: RoomId) -> StoreResult<Option<Room>> {
-        let row = sqlx::query(&format!("{ROOM_SELECT} WHERE r.id = $1"))
+        let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1"))
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await
@@ -438,7 +352,7 @@ impl Store for PostgresStore {
         });
         // ILIKE: the SQLite store's LIKE ignores case too.
         let rows = sqlx::query(&format!(
-            "{ROOM_SELECT} WHERE (r.type <> 'private' OR EXISTS \
+            "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
                (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
              AND ($2::text IS NULL OR r.name ILIKE $2 ESCAPE '\\' OR r.topic ILIKE $2 ESCAPE '\\') \
              AND ($3::timestamptz IS NULL OR (r.created_at, r.id) > ($3, $4)) \

@@ -8,18 +8,22 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
+use super::sql::codec_sqlite::{from_micros, micros};
+use super::sql::{
+    ban_from, member_from, message_from, request_from, room_from, user_from, SqlRow, BAN_SELECT,
+    MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
+};
 use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
-    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
 use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
@@ -198,110 +202,6 @@ fn db_err(e: sqlx::Error) -> StoreError {
         }
         other => StoreError::Other(other.into()),
     }
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.timestamp_micros()
-}
-
-fn from_micros(v: i64) -> Result<Timestamp, sqlx::Error> {
-    DateTime::<Utc>::from_timestamp_micros(v)
-        .ok_or_else(|| sqlx::Error::Decode(format!("timestamp out of range: {v}").into()))
-}
-
-fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, sqlx::Error> {
-    let s: String = row.try_get(col)?;
-    Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-fn user_from(row: &SqliteRow, prefix: &str) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: UserId(uuid_col(row, &format!("{prefix}id"))?),
-        username: row.try_get(format!("{prefix}username").as_str())?,
-        created_at: from_micros(row.try_get(format!("{prefix}created_at").as_str())?)?,
-    })
-}
-
-const ROOM_COLUMNS: &str =
-    "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
-     (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
-     o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at";
-const ROOM_FROM: &str = "FROM rooms r JOIN users o ON o.id = r.owner_id";
-fn room_from(row: &SqliteRow) -> Result<Room, sqlx::Error> {
-    let ty: String = row.try_get("type")?;
-    Ok(Room {
-        id: RoomId(uuid_col(row, "id")?),
-        name: row.try_get("name")?,
-        topic: row.try_get("topic")?,
-        room_type: RoomType::from_db(&ty)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad room type {ty}").into()))?,
-        max_users: row.try_get("max_users")?,
-        member_count: row.try_get("member_count")?,
-        owner: user_from(row, "o_")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        last_seq: row.try_get("last_seq")?,
-    })
-}
-
-const MEMBER_SELECT: &str = "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM memberships m JOIN users u ON u.id = m.user_id";
-
-fn member_from(row: &SqliteRow) -> Result<Membership, sqlx::Error> {
-    let role: String = row.try_get("role")?;
-    let until: Option<i64> = row.try_get("muted_until")?;
-    Ok(Membership {
-        user: user_from(row, "u_")?,
-        room_id: RoomId(uuid_col(row, "room_id")?),
-        role: Role::from_db(&role)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad role {role}").into()))?,
-        joined_at: from_micros(row.try_get("joined_at")?)?,
-        muted: row.try_get::<i64, _>("muted")? != 0,
-        muted_until: until.map(from_micros).transpose()?,
-    })
-}
-
-const MESSAGE_SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.body, m.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM messages m JOIN users u ON u.id = m.author_id";
-
-fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
-    Ok(Message {
-        id: MessageId(uuid_col(row, "id")?),
-        room_id: RoomId(uuid_col(row, "room_id")?),
-        seq: row.try_get("seq")?,
-        author: user_from(row, "u_")?,
-        body: row.try_get("body")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
-}
-
-const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
-     a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
-     FROM bans b JOIN users u ON u.id = b.user_id JOIN users a ON a.id = b.banned_by";
-
-fn ban_from(row: &SqliteRow) -> Result<Ban, sqlx::Error> {
-    Ok(Ban {
-        room_id: RoomId(uuid_col(row, "room_id")?),
-        user: user_from(row, "u_")?,
-        banned_by: user_from(row, "a_")?,
-        reason: row.try_get("reason")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
-}
-
-const REQUEST_SELECT: &str = "SELECT j.room_id, j.message, j.created_at, \
-     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
-     FROM join_requests j JOIN users u ON u.id = j.user_id";
-
-fn request_from(row: &SqliteRow) -> Result<JoinRequest, sqlx::Error> {
-    Ok(JoinRequest {
-        room_id: RoomId(uuid_col(row, "room_id")?),
-        user: user_from(row, "u_")?,
-        message: row.try_get("message")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
 }
 
 fn map_rows<T>(
@@ -858,8 +758,8 @@ impl Store for SqliteStore {
             .map(|r| {
                 let until: i64 = r.try_get("muted_until")?;
                 Ok((
-                    RoomId(uuid_col(r, "room_id")?),
-                    UserId(uuid_col(r, "user_id")?),
+                    RoomId(r.uuid("room_id")?),
+                    UserId(r.uuid("user_id")?),
                     from_micros(until)?,
                 ))
             })
