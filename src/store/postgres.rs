@@ -9,13 +9,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
 use super::sql::{
-    ban_from, member_from, message_from, request_from, room_from, user_from, BAN_SELECT,
-    MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
+    ban_from, member_from, message_from, request_from, room_from, store_impl, user_from, DbId,
+    DbTime, BAN_SELECT, MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
 };
 use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
 use crate::domain::model::{
@@ -125,6 +124,14 @@ async fn lock_room(tx: &mut sqlx::PgConnection, room: RoomId) -> StoreResult<()>
 }
 
 impl PostgresStore {
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn room_on(&self, id: RoomId) -> StoreResult<Option<Room>> {
         let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1"))
             .bind(id.0)
@@ -158,8 +165,7 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl Store for PostgresStore {
+store_impl!(PostgresStore {
     async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
@@ -172,18 +178,6 @@ impl Store for PostgresStore {
         .await
         .map_err(conflict_as(Conflict::UsernameTaken))?;
         Ok(())
-    }
-
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref()
-            .map(|r| user_from(r, ""))
-            .transpose()
-            .map_err(db_err)
     }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
@@ -241,32 +235,6 @@ impl Store for PostgresStore {
             })
             .transpose()
             .map_err(db_err)
-    }
-
-    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        // Never moves a use back (two nodes may touch out of order).
-        sqlx::query(
-            "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
-             AND COALESCE(last_used_at, created_at) < $1",
-        )
-        .bind(at)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(at)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
@@ -397,15 +365,6 @@ impl Store for PostgresStore {
         self.required_room(id).await
     }
 
-    async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
     async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
         let row = sqlx::query(&format!(
             "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
@@ -432,20 +391,6 @@ impl Store for PostgresStore {
             .map(member_from)
             .collect::<Result<_, _>>()
             .map_err(db_err)
-    }
-
-    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
-        // lower(): the SQLite column sorts case-insensitively (COLLATE NOCASE).
-        let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE m.room_id = $1 \
-             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, \
-             lower(u.username)"
-        ))
-        .bind(room.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, member_from)
     }
 
     async fn add_member(
@@ -508,18 +453,6 @@ impl Store for PostgresStore {
         let member = member_from(&row).map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(member)
-    }
-
-    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
@@ -610,26 +543,6 @@ impl Store for PostgresStore {
         self.membership(room, user).await
     }
 
-    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
-        let rows = sqlx::query(
-            "SELECT room_id, user_id, muted_until FROM memberships \
-             WHERE muted AND muted_until IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    RoomId(r.try_get("room_id")?),
-                    UserId(r.try_get("user_id")?),
-                    r.try_get("muted_until")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
-    }
-
     async fn ban(
         &self,
         room: RoomId,
@@ -674,27 +587,6 @@ impl Store for PostgresStore {
         ban_from(&row).map_err(db_err)
     }
 
-    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM bans WHERE room_id = $1 AND user_id = $2")
-            .bind(room.0)
-            .bind(user.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-        let rows = sqlx::query(&format!(
-            "{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"
-        ))
-        .bind(room.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, ban_from)
-    }
-
     async fn create_join_request(
         &self,
         room: RoomId,
@@ -724,39 +616,6 @@ impl Store for PostgresStore {
         self.join_request(room, user)
             .await?
             .ok_or_else(|| StoreError::NotFound(Entity::JoinRequest))
-    }
-
-    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-        let rows = sqlx::query(&format!(
-            "{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"
-        ))
-        .bind(room.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, request_from)
-    }
-
-    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-        let row = sqlx::query(&format!(
-            "{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"
-        ))
-        .bind(room.0)
-        .bind(user.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.as_ref().map(request_from).transpose().map_err(db_err)
-    }
-
-    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
-            .bind(room.0)
-            .bind(user.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn insert_message(
@@ -796,61 +655,4 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(message_from).transpose().map_err(db_err)
-    }
-
-    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM messages WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn messages_before(
-        &self,
-        room: RoomId,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.room_id = $1 AND ($2::bigint IS NULL OR m.seq < $2) \
-             ORDER BY m.seq DESC LIMIT $3"
-        ))
-        .bind(room.0)
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, message_from)
-    }
-
-    async fn messages_after(
-        &self,
-        room: RoomId,
-        after: i64,
-        up_to: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 AND ($3::bigint IS NULL OR m.seq <= $3) \
-             ORDER BY m.seq LIMIT $4"
-        ))
-        .bind(room.0)
-        .bind(after)
-        .bind(up_to)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, message_from)
-    }
-}
+});

@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -18,10 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::sql::codec_sqlite::{from_micros, micros};
 use super::sql::{
-    ban_from, member_from, message_from, request_from, room_from, user_from, SqlRow, BAN_SELECT,
-    MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
+    ban_from, member_from, message_from, request_from, room_from, store_impl, user_from, DbId,
+    DbTime, BAN_SELECT, MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM,
 };
-use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use super::{Conflict, Entity, NewRoom, RoomPatch, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
@@ -212,6 +211,16 @@ fn map_rows<T>(
 }
 
 impl SqliteStore {
+    /// The pool reads use (never waits for the writer).
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    /// The one-connection pool writes queue on.
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
     async fn room_on(&self, pool: &SqlitePool, id: RoomId) -> StoreResult<Option<Room>> {
         let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = ?"))
             .bind(id.to_string())
@@ -245,8 +254,7 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+store_impl!(SqliteStore {
     async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
@@ -262,18 +270,6 @@ impl Store for SqliteStore {
             other => other,
         })?;
         Ok(())
-    }
-
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?;
-        row.as_ref()
-            .map(|r| user_from(r, ""))
-            .transpose()
-            .map_err(db_err)
     }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
@@ -342,33 +338,6 @@ impl Store for SqliteStore {
             })
             .transpose()
             .map_err(db_err)
-    }
-
-    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        // Never moves a use back (two nodes may touch out of order).
-        sqlx::query(
-            "UPDATE sessions SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL \
-             AND COALESCE(last_used_at, created_at) < ?",
-        )
-        .bind(micros(at))
-        .bind(token_hash)
-        .bind(micros(at))
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(micros(at))
-        .bind(token_hash)
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        Ok(())
     }
 
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
@@ -535,15 +504,6 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NotFound(Entity::Room))
     }
 
-    async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM rooms WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
     async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
         self.membership_on(&self.read, room, user).await
     }
@@ -566,18 +526,6 @@ impl Store for SqliteStore {
             .map(member_from)
             .collect::<Result<_, _>>()
             .map_err(db_err)
-    }
-
-    async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE m.room_id = ? \
-             ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, u.username"
-        ))
-        .bind(room.to_string())
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, member_from)
     }
 
     async fn add_member(
@@ -643,18 +591,6 @@ impl Store for SqliteStore {
         let member = member_from(&row).map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(member)
-    }
-
-    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM memberships WHERE room_id = ? AND user_id = ? AND role <> 'owner'",
-        )
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
@@ -746,27 +682,6 @@ impl Store for SqliteStore {
         self.membership_on(&self.write, room, user).await
     }
 
-    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
-        let rows = sqlx::query(
-            "SELECT room_id, user_id, muted_until FROM memberships \
-             WHERE muted = 1 AND muted_until IS NOT NULL",
-        )
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                let until: i64 = r.try_get("muted_until")?;
-                Ok((
-                    RoomId(r.uuid("room_id")?),
-                    UserId(r.uuid("user_id")?),
-                    from_micros(until)?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
-    }
-
     async fn ban(
         &self,
         room: RoomId,
@@ -810,27 +725,6 @@ impl Store for SqliteStore {
         ban_from(&row).map_err(db_err)
     }
 
-    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM bans WHERE room_id = ? AND user_id = ?")
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-        let rows = sqlx::query(&format!(
-            "{BAN_SELECT} WHERE b.room_id = ? ORDER BY b.created_at"
-        ))
-        .bind(room.to_string())
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, ban_from)
-    }
-
     async fn create_join_request(
         &self,
         room: RoomId,
@@ -869,39 +763,6 @@ impl Store for SqliteStore {
         request_from(&row).map_err(db_err)
     }
 
-    async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-        let rows = sqlx::query(&format!(
-            "{REQUEST_SELECT} WHERE j.room_id = ? ORDER BY j.created_at"
-        ))
-        .bind(room.to_string())
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, request_from)
-    }
-
-    async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-        let row = sqlx::query(&format!(
-            "{REQUEST_SELECT} WHERE j.room_id = ? AND j.user_id = ?"
-        ))
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db_err)?;
-        row.as_ref().map(request_from).transpose().map_err(db_err)
-    }
-
-    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM join_requests WHERE room_id = ? AND user_id = ?")
-            .bind(room.to_string())
-            .bind(user.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
     async fn insert_message(
         &self,
         id: MessageId,
@@ -928,61 +789,4 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("message writer stopped")))?
     }
 
-    async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(message_from).transpose().map_err(db_err)
-    }
-
-    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM messages WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn messages_before(
-        &self,
-        room: RoomId,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.room_id = ? AND (? IS NULL OR m.seq < ?) ORDER BY m.seq DESC LIMIT ?"
-        ))
-        .bind(room.to_string())
-        .bind(before)
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, message_from)
-    }
-
-    async fn messages_after(
-        &self,
-        room: RoomId,
-        after: i64,
-        up_to: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(&format!(
-            "{MESSAGE_SELECT} WHERE m.room_id = ? AND m.seq > ? AND (? IS NULL OR m.seq <= ?) ORDER BY m.seq LIMIT ?"
-        ))
-        .bind(room.to_string())
-        .bind(after)
-        .bind(up_to)
-        .bind(up_to)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, message_from)
-    }
-}
+});

@@ -86,3 +86,69 @@ impl SqlRow for PgRow {
         self.try_get(col)
     }
 }
+
+/// An id as a statement parameter: UUID text on SQLite, UUID on PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DbId(pub Uuid);
+
+/// A time as a statement parameter: microseconds on SQLite, TIMESTAMPTZ on PostgreSQL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DbTime(pub Timestamp);
+
+mod encode {
+    use sqlx::encode::{Encode, IsNull};
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, Postgres};
+    use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo};
+    use sqlx::Type;
+
+    use super::{micros, DbId, DbTime};
+
+    impl Type<Sqlite> for DbId {
+        fn type_info() -> SqliteTypeInfo {
+            <String as Type<Sqlite>>::type_info()
+        }
+    }
+    impl<'q> Encode<'q, Sqlite> for DbId {
+        fn encode_by_ref(
+            &self,
+            buf: &mut Vec<SqliteArgumentValue<'q>>,
+        ) -> Result<IsNull, BoxDynError> {
+            <String as Encode<'q, Sqlite>>::encode(self.0.to_string(), buf)
+        }
+    }
+    impl Type<Postgres> for DbId {
+        fn type_info() -> PgTypeInfo {
+            <uuid::Uuid as Type<Postgres>>::type_info()
+        }
+    }
+    impl Encode<'_, Postgres> for DbId {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <uuid::Uuid as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
+        }
+    }
+
+    impl Type<Sqlite> for DbTime {
+        fn type_info() -> SqliteTypeInfo {
+            <i64 as Type<Sqlite>>::type_info()
+        }
+    }
+    impl<'q> Encode<'q, Sqlite> for DbTime {
+        fn encode_by_ref(
+            &self,
+            buf: &mut Vec<SqliteArgumentValue<'q>>,
+        ) -> Result<IsNull, BoxDynError> {
+            <i64 as Encode<'q, Sqlite>>::encode(micros(self.0), buf)
+        }
+    }
+    impl Type<Postgres> for DbTime {
+        fn type_info() -> PgTypeInfo {
+            <chrono::DateTime<chrono::Utc> as Type<Postgres>>::type_info()
+        }
+    }
+    impl Encode<'_, Postgres> for DbTime {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <chrono::DateTime<chrono::Utc> as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
+        }
+    }
+}

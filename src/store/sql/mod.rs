@@ -4,8 +4,11 @@
 //! PostgreSQL: UUID, TIMESTAMPTZ, BOOLEAN), which `SqlRow` hides: a decoder asks a row for
 //! "the id in column c" and each backend answers from its own encoding.
 //!
-//! Still per backend (`sqlite.rs`, `postgres.rs`): statements with parameters, transactions
-//! and locking, SQLite's group commit.
+//! `store_impl!` writes the `Store` methods whose statements are the same in both dialects
+//! (parameters are `$N`, which sqlx-sqlite binds by number too; ids and times are bound as
+//! `DbId`/`DbTime`, which each dialect encodes its own way). Each backend invokes it with
+//! the methods that truly differ: transactions and locking, upserts, case-insensitive
+//! names, SQLite's group commit.
 
 mod codec;
 
@@ -17,7 +20,7 @@ pub(crate) mod codec_sqlite {
 use crate::domain::model::{Ban, JoinRequest, Membership, Message, Role, Room, RoomType, User};
 use crate::domain::values::{MessageId, RoomId, UserId};
 
-pub(crate) use codec::SqlRow;
+pub(crate) use codec::{DbId, DbTime, SqlRow};
 
 /// A room with its member count and owner (`o_` columns); add `WHERE`/`ORDER BY`.
 pub(crate) const ROOM_COLUMNS: &str =
@@ -130,3 +133,217 @@ pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Erro
         created_at: row.time("created_at")?,
     })
 }
+
+/// `impl Store for $store`: the methods shared by both dialects, followed by `$own`, the
+/// backend's own. The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools)
+/// and `fn db_err(sqlx::Error) -> StoreError` in scope.
+macro_rules! store_impl {
+    ($store:ty { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::domain::ports::Store for $store {
+            $($own)*
+
+            async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+                let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
+                    .bind(DbId(id.0))
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+            }
+
+            async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
+                // Never moves a use back (two nodes may touch out of order).
+                sqlx::query(
+                    "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 \
+                     AND revoked_at IS NULL AND COALESCE(last_used_at, created_at) < $1",
+                )
+                .bind(DbTime(at))
+                .bind(token_hash)
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+                )
+                .bind(DbTime(at))
+                .bind(token_hash)
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
+                    .bind(DbId(id.0))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
+                let rows = sqlx::query(&format!(
+                    "{MEMBER_SELECT} WHERE m.room_id = $1 ORDER BY CASE m.role \
+                     WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, lower(u.username)"
+                ))
+                .bind(DbId(room.0))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, member_from)
+            }
+
+            async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+                // Defence in depth: the owner is never removed (the rule is `authorize`).
+                let done = sqlx::query(
+                    "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'",
+                )
+                .bind(DbId(room.0))
+                .bind(DbId(user.0))
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
+                let rows = sqlx::query(
+                    "SELECT room_id, user_id, muted_until FROM memberships \
+                     WHERE muted = TRUE AND muted_until IS NOT NULL",
+                )
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            RoomId($crate::store::sql::SqlRow::uuid(r, "room_id")?),
+                            UserId($crate::store::sql::SqlRow::uuid(r, "user_id")?),
+                            $crate::store::sql::SqlRow::time(r, "muted_until")?,
+                        ))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(db_err)
+            }
+
+            async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM bans WHERE room_id = $1 AND user_id = $2")
+                    .bind(DbId(room.0))
+                    .bind(DbId(user.0))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
+                let rows = sqlx::query(&format!(
+                    "{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"
+                ))
+                .bind(DbId(room.0))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, ban_from)
+            }
+
+            async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
+                let rows = sqlx::query(&format!(
+                    "{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"
+                ))
+                .bind(DbId(room.0))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, request_from)
+            }
+
+            async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
+                let row = sqlx::query(&format!(
+                    "{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"
+                ))
+                .bind(DbId(room.0))
+                .bind(DbId(user.0))
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                row.as_ref().map(request_from).transpose().map_err(db_err)
+            }
+
+            async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
+                    .bind(DbId(room.0))
+                    .bind(DbId(user.0))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+                let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
+                    .bind(DbId(id.0))
+                    .fetch_optional(self.reader())
+                    .await
+                    .map_err(db_err)?;
+                row.as_ref().map(message_from).transpose().map_err(db_err)
+            }
+
+            async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM messages WHERE id = $1")
+                    .bind(DbId(id.0))
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn messages_before(
+                &self,
+                room: RoomId,
+                before: Option<i64>,
+                limit: u32,
+            ) -> StoreResult<Vec<Message>> {
+                let rows = sqlx::query(&format!(
+                    "{MESSAGE_SELECT} WHERE m.room_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR m.seq < $2) \
+                     ORDER BY m.seq DESC LIMIT $3"
+                ))
+                .bind(DbId(room.0))
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, message_from)
+            }
+
+            async fn messages_after(
+                &self,
+                room: RoomId,
+                after: i64,
+                up_to: Option<i64>,
+                limit: u32,
+            ) -> StoreResult<Vec<Message>> {
+                let rows = sqlx::query(&format!(
+                    "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 \
+                     AND (CAST($3 AS BIGINT) IS NULL OR m.seq <= $3) ORDER BY m.seq LIMIT $4"
+                ))
+                .bind(DbId(room.0))
+                .bind(after)
+                .bind(up_to)
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, message_from)
+            }
+        }
+    };
+}
+pub(crate) use store_impl;
