@@ -1,125 +1,63 @@
-//! The graphql-ws protocol (`graphql-transport-ws` subprotocol), as enisdenjo/graphql-ws
-//! PROTOCOL.md specifies it, with its close codes: 4400 invalid message, 4401 subscribe
-//! before ack, 4403 forbidden at init, 4406 wrong subprotocol, 4408 init timeout, 4409
-//! duplicate operation id, 4429 second init; 1001 on shutdown.
-//!
-//! One task per socket: it reads client messages and polls the socket's operations (a
-//! `StreamMap` keyed by operation id) in one `select!`, so a slow reader applies
-//! backpressure to its own feeds only, and memory per connection stays small.
+//! The socket's task. One per socket: it reads client messages and polls the socket's
+//! operations (a `StreamMap` keyed by operation id) in one `select!`, so a slow reader applies
+//! backpressure to its own feeds only, and memory per connection stays small. Before the ack
+//! it waits for `connection_init` (`await_init`); after it, it runs operations (`serve`),
+//! pings the client, and watches the session the socket was opened with.
 
+use std::ops::ControlFlow;
 use std::pin::Pin;
-
-use async_graphql::{Request, Response};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
-use axum::response::Response as HttpResponse;
-use futures_util::stream::{self, SplitSink, Stream};
-use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tokio_stream::StreamMap;
-
-use super::metrics::Open;
-use super::{authenticate, coded_error, AppState};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use async_graphql::{Request, Response};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{self, SplitSink, Stream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
 use tokio::sync::broadcast;
+use tokio_stream::StreamMap;
 
+use super::protocol::{self, close, ClientMessage, NextHead, Refusal, SubscribePayload};
 use crate::domain::error::DomainError;
 use crate::domain::identity::Token;
 use crate::domain::model::Revocation;
 use crate::error_code::ErrorCode;
 use crate::graphql::error::{ensure_codes, to_gql};
 use crate::graphql::RequestAuth;
+use crate::http::metrics::Open;
+use crate::http::{authenticate, bounded_json, coded_error, AppState};
 
-pub const SUBPROTOCOL: &str = "graphql-transport-ws";
-
-/// Per-socket read/write buffer sizes: small, so idle connections cost little.
-const READ_BUFFER: usize = 4 * 1024;
-const WRITE_BUFFER: usize = 4 * 1024;
-/// A cap on buffered outgoing bytes, not an allocation: one large query result must fit.
-const MAX_WRITE_BUFFER: usize = 8 * 1024 * 1024;
-
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    /// The server cannot serve the socket right now (storage unreachable at init): clients
-    /// retry. (1011 would make graphql-ws clients give up for good.)
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const TOO_BIG: u16 = 1009;
-    pub const BAD_REQUEST: u16 = 4400;
-    pub const UNAUTHORIZED: u16 = 4401;
-    pub const FORBIDDEN: u16 = 4403;
-    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const SUBSCRIBER_EXISTS: u16 = 4409;
-    pub const TOO_MANY_INITS: u16 = 4429;
-}
-
-pub fn upgrade(
+/// Runs an upgraded socket to its end; refuses it (4406) if the client did not offer the
+/// subprotocol.
+pub(super) async fn run(
     state: AppState,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-    slot: Option<super::serve::ConnectionSlot>,
+    socket: WebSocket,
+    header_token: Option<String>,
     client: Option<std::net::IpAddr>,
-) -> HttpResponse {
-    let offered = headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == SUBPROTOCOL);
-    let header_token = super::bearer(&headers).map(str::to_owned);
-    let max = state.settings.max_ws_message;
-    let tasks = state.tasks.clone();
-    upgrade
-        .protocols([SUBPROTOCOL])
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            tasks.track_future(async move {
-                // The socket counts against the connection caps until it ends.
-                let _slot = slot;
-                let _open = Open::new(&state.metrics.transport, |t| &t.ws_open);
-                let (sink, source) = socket.split();
-                let mut conn = Connection {
-                    state,
-                    sink,
-                    header_token,
-                    client,
-                };
-                if !offered {
-                    conn.close(
-                        close::SUBPROTOCOL_NOT_ACCEPTABLE,
-                        "Subprotocol not acceptable",
-                    )
-                    .await;
-                    return;
-                }
-                conn.run(source).await;
-            })
-        })
+    offered: bool,
+) {
+    let (sink, source) = socket.split();
+    let mut conn = Connection {
+        state,
+        sink,
+        header_token,
+        client,
+    };
+    if !offered {
+        conn.close(
+            close::SUBPROTOCOL_NOT_ACCEPTABLE,
+            "Subprotocol not acceptable",
+        )
+        .await;
+        return;
+    }
+    conn.run(source).await;
 }
 
-/// A client message, as far as the protocol cares.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientMessage {
-    ConnectionInit {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Ping {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Pong {
-        #[serde(default)]
-        #[allow(dead_code)]
+/// What happened on the read side, reduced to what the loop acts on: the messages whose
+/// meaning depends on the phase (before the ack, or after), and the rest.
+enum Incoming {
+    Init {
         payload: Option<Value>,
     },
     Subscribe {
@@ -129,25 +67,17 @@ enum ClientMessage {
     Complete {
         id: String,
     },
+    /// Handled alike before and after the ack: `Connection::common`.
+    Common(Common),
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscribePayload {
-    query: String,
-    #[serde(default)]
-    operation_name: Option<String>,
-    #[serde(default)]
-    variables: Option<Value>,
-    #[serde(default)]
-    extensions: Option<serde_json::Map<String, Value>>,
-}
-
-/// What happened on the read side, reduced to what the loop acts on.
-enum Incoming {
-    Message(ClientMessage),
-    Invalid(String),
+enum Common {
+    Ping {
+        payload: Option<Value>,
+    },
+    /// A `pong`, or a WebSocket-level ping or pong (the WebSocket layer answers those).
     Ignore,
+    Invalid(Refusal),
     /// The peer sent a close frame: answer it, completing the close handshake.
     ClosedByPeer,
     /// The connection is gone (EOF or a transport error).
@@ -156,72 +86,34 @@ enum Incoming {
 }
 
 fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
-    match frame {
-        None => Incoming::Closed,
-        Some(Ok(Message::Close(_))) => Incoming::ClosedByPeer,
-        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str())
-        {
-            Ok(m) => Incoming::Message(m),
-            Err(e) => Incoming::Invalid(format!("Invalid message received: {e}")),
+    let common = match frame {
+        None => Common::Closed,
+        Some(Ok(Message::Close(_))) => Common::ClosedByPeer,
+        Some(Ok(Message::Text(text))) => match protocol::decode(text.as_str()) {
+            Ok(ClientMessage::ConnectionInit { payload }) => return Incoming::Init { payload },
+            Ok(ClientMessage::Subscribe { id, payload }) => {
+                return Incoming::Subscribe { id, payload }
+            }
+            Ok(ClientMessage::Complete { id }) => return Incoming::Complete { id },
+            Ok(ClientMessage::Ping { payload }) => Common::Ping { payload },
+            Ok(ClientMessage::Pong { .. }) => Common::Ignore,
+            Err(refusal) => Common::Invalid(refusal),
         },
-        Some(Ok(Message::Binary(_))) => {
-            Incoming::Invalid("Binary messages are not supported".into())
-        }
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Ignore,
+        Some(Ok(Message::Binary(_))) => Common::Invalid(Refusal::binary()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Common::Ignore,
         Some(Err(e)) => {
             let too_big = e
                 .into_inner()
                 .downcast_ref::<tungstenite::Error>()
                 .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
             if too_big {
-                Incoming::TooBig
+                Common::TooBig
             } else {
-                Incoming::Closed
+                Common::Closed
             }
         }
-    }
-}
-
-/// Everything the socket does to a client's text frame before acting on it: decode the
-/// message and, for `connection_init` and `subscribe`, its payload. Err: the reason the
-/// socket would close with 4400. (The fuzz target `ws_message` drives this.)
-pub fn inspect_client_text(text: &str) -> Result<(), String> {
-    match serde_json::from_str::<ClientMessage>(text) {
-        Err(e) => Err(format!("Invalid message received: {e}")),
-        Ok(ClientMessage::ConnectionInit { payload }) => payload_token(&payload)
-            .map(|_| ())
-            .map_err(|()| "Invalid connection_init payload".to_owned()),
-        Ok(ClientMessage::Subscribe { payload, .. }) => build_request(payload).map(|_| ()),
-        Ok(_) => Ok(()),
-    }
-}
-
-/// Reads the token from `connection_init`'s payload: `token`, or an `Authorization`-style
-/// `authorization` value as Apollo and urql users often send.
-fn payload_token(payload: &Option<Value>) -> Result<Option<String>, ()> {
-    let Some(payload) = payload else {
-        return Ok(None);
     };
-    let obj = match payload {
-        Value::Object(o) => o,
-        Value::Null => return Ok(None),
-        _ => return Err(()),
-    };
-    for key in ["token", "authToken", "authorization", "Authorization"] {
-        match obj.get(key) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) => {
-                let s = s.trim();
-                let s = s
-                    .strip_prefix("Bearer ")
-                    .or_else(|| s.strip_prefix("bearer "))
-                    .unwrap_or(s);
-                return Ok(Some(s.trim().to_owned()));
-            }
-            Some(_) => return Err(()),
-        }
-    }
-    Ok(None)
+    Incoming::Common(common)
 }
 
 /// What an operation produces: an executed result, a complete `next` frame built from a
@@ -248,8 +140,8 @@ fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -
         ) {
             if let Some(feed) = state.shared.open(&state.schema, &auth, plan).await {
                 // The frame's head is the same for every message of this operation.
-                let head = format!(r#"{{"id":{},"type":"next","payload":"#, Value::String(id));
-                let frames = feed.map(move |payload| OpItem::Frame(format!("{head}{payload}}}")));
+                let head = NextHead::new(&id);
+                let frames = feed.map(move |payload| OpItem::Frame(head.frame(&payload)));
                 return Box::pin(frames.chain(done())) as OpStream;
             }
         }
@@ -271,8 +163,8 @@ struct Connection {
 }
 
 impl Connection {
-    async fn send_json(&mut self, value: Value) -> bool {
-        let text = value.to_string();
+    /// Sends one text frame; false if the socket is gone.
+    async fn send(&mut self, text: String) -> bool {
         self.sink
             .send(Message::Text(Utf8Bytes::from(text)))
             .await
@@ -281,14 +173,9 @@ impl Connection {
 
     async fn close(&mut self, code: u16, reason: &str) {
         self.state.stats().count_close(code);
-        // A close frame's reason must fit in 123 bytes.
-        let mut end = reason.len().min(123);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
         let frame = CloseFrame {
             code,
-            reason: Utf8Bytes::from(reason[..end].to_owned()),
+            reason: Utf8Bytes::from(protocol::close_reason(reason).to_owned()),
         };
         if self.sink.send(Message::Close(Some(frame))).await.is_err() {
             tracing::debug!("socket already gone while closing");
@@ -301,6 +188,34 @@ impl Connection {
         if let Err(e) = self.sink.close().await {
             tracing::debug!(error = %e, "socket gone while answering its close");
         }
+    }
+
+    /// What both phases do alike: answer pings, ignore pongs, close on an invalid or
+    /// oversized message, and answer or notice the end of the socket. Break: the socket is
+    /// done (closed, or no longer writable) and the loop must end.
+    async fn common(&mut self, common: Common) -> ControlFlow<()> {
+        match common {
+            Common::Ping { payload } => {
+                if !self.send(protocol::pong(payload)).await {
+                    return ControlFlow::Break(());
+                }
+            }
+            Common::Ignore => {}
+            Common::Invalid(refusal) => {
+                self.close(close::BAD_REQUEST, refusal.reason()).await;
+                return ControlFlow::Break(());
+            }
+            Common::TooBig => {
+                self.close(close::TOO_BIG, "Message too big").await;
+                return ControlFlow::Break(());
+            }
+            Common::ClosedByPeer => {
+                self.answer_close().await;
+                return ControlFlow::Break(());
+            }
+            Common::Closed => return ControlFlow::Break(()),
+        }
+        ControlFlow::Continue(())
     }
 
     async fn run(&mut self, mut source: stream::SplitStream<WebSocket>) {
@@ -374,12 +289,11 @@ impl Connection {
                 frame = source.next() => classify(frame),
             };
             match incoming {
-                Incoming::Message(ClientMessage::ConnectionInit { payload }) => {
-                    let token = match payload_token(&payload) {
+                Incoming::Init { payload } => {
+                    let token = match protocol::payload_token(payload.as_ref()) {
                         Ok(t) => t.or_else(|| self.header_token.clone()),
-                        Err(()) => {
-                            self.close(close::BAD_REQUEST, "Invalid connection_init payload")
-                                .await;
+                        Err(refusal) => {
+                            self.close(close::BAD_REQUEST, refusal.reason()).await;
                             return None;
                         }
                     };
@@ -393,7 +307,7 @@ impl Connection {
                     .await;
                     return match auth {
                         Ok(auth) => {
-                            if self.send_json(json!({"type": "connection_ack"})).await {
+                            if self.send(protocol::connection_ack()).await {
                                 Some(auth)
                             } else {
                                 None
@@ -413,40 +327,18 @@ impl Connection {
                         }
                     };
                 }
-                Incoming::Message(ClientMessage::Ping { payload }) => {
-                    if !self.pong(payload).await {
-                        return None;
-                    }
-                }
-                Incoming::Message(ClientMessage::Pong { .. }) | Incoming::Ignore => {}
-                Incoming::Message(ClientMessage::Subscribe { .. }) => {
+                Incoming::Subscribe { .. } => {
                     self.close(close::UNAUTHORIZED, "Unauthorized").await;
                     return None;
                 }
-                Incoming::Message(ClientMessage::Complete { .. }) => {}
-                Incoming::Invalid(reason) => {
-                    self.close(close::BAD_REQUEST, &reason).await;
-                    return None;
+                Incoming::Complete { .. } => {}
+                Incoming::Common(common) => {
+                    if self.common(common).await.is_break() {
+                        return None;
+                    }
                 }
-                Incoming::TooBig => {
-                    self.close(close::TOO_BIG, "Message too big").await;
-                    return None;
-                }
-                Incoming::ClosedByPeer => {
-                    self.answer_close().await;
-                    return None;
-                }
-                Incoming::Closed => return None,
             }
         }
-    }
-
-    async fn pong(&mut self, payload: Option<Value>) -> bool {
-        let msg = match payload {
-            Some(p) => json!({"type": "pong", "payload": p}),
-            None => json!({"type": "pong"}),
-        };
-        self.send_json(msg).await
     }
 
     /// The acknowledged connection: runs operations until the client or the server ends it,
@@ -501,7 +393,7 @@ impl Connection {
                         return;
                     }
                     heard = false;
-                    if !self.send_json(json!({"type": "ping"})).await {
+                    if !self.send(protocol::ping()).await {
                         return;
                     }
                 }
@@ -524,11 +416,11 @@ impl Connection {
                 frame = source.next() => {
                     heard = true;
                     match classify(frame) {
-                        Incoming::Message(ClientMessage::ConnectionInit { .. }) => {
+                        Incoming::Init { .. } => {
                             self.close(close::TOO_MANY_INITS, "Too many initialisation requests").await;
                             return;
                         }
-                        Incoming::Message(ClientMessage::Subscribe { id, payload }) => {
+                        Incoming::Subscribe { id, payload } => {
                             if ops.contains_key(&id) {
                                 self.close(close::SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
                                 return;
@@ -542,14 +434,14 @@ impl Connection {
                                     retry_after_seconds: None,
                                 };
                                 self.state.stats().count_code(refusal.code());
-                                let msg = json!({"id": id, "type": "error", "payload": [coded_error(to_gql(refusal))]});
-                                if !self.send_json(msg).await { return; }
+                                let msg = protocol::error(&id, &[coded_error(to_gql(refusal))]);
+                                if !self.send(msg).await { return; }
                                 continue;
                             }
-                            let request = match build_request(payload) {
+                            let request = match protocol::build_request(payload) {
                                 Ok(r) => r,
-                                Err(reason) => {
-                                    self.close(close::BAD_REQUEST, &reason).await;
+                                Err(refusal) => {
+                                    self.close(close::BAD_REQUEST, refusal.reason()).await;
                                     return;
                                 }
                             };
@@ -558,27 +450,13 @@ impl Connection {
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }
-                        Incoming::Message(ClientMessage::Complete { id }) => {
+                        Incoming::Complete { id } => {
                             ops.remove(&id);
                             fresh.remove(&id);
                         }
-                        Incoming::Message(ClientMessage::Ping { payload }) => {
-                            if !self.pong(payload).await { return; }
+                        Incoming::Common(common) => {
+                            if self.common(common).await.is_break() { return; }
                         }
-                        Incoming::Message(ClientMessage::Pong { .. }) | Incoming::Ignore => {}
-                        Incoming::Invalid(reason) => {
-                            self.close(close::BAD_REQUEST, &reason).await;
-                            return;
-                        }
-                        Incoming::TooBig => {
-                            self.close(close::TOO_BIG, "Message too big").await;
-                            return;
-                        }
-                        Incoming::ClosedByPeer => {
-                            self.answer_close().await;
-                            return;
-                        }
-                        Incoming::Closed => return,
                     }
                 }
                 Some((id, item)) = ops.next(), if !ops.is_empty() => {
@@ -586,7 +464,7 @@ impl Connection {
                     let msg = match item {
                         OpItem::Frame(text) => {
                             self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
-                            if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                            if !self.send(text).await {
                                 return;
                             }
                             continue;
@@ -595,26 +473,24 @@ impl Connection {
                             let mut response = *response;
                             ensure_codes(&mut response);
                             self.state.stats().count_errors(&response.errors);
-                            if first && is_request_error(&response) {
+                            if first && protocol::is_request_error(&response) {
                                 // Rejected before execution (parse, validation): an `error`
                                 // message, which ends the operation; no `complete` follows.
                                 ops.remove(&id);
-                                json!({"id": id, "type": "error", "payload": response.errors})
+                                protocol::error(&id, &response.errors)
                             } else {
                                 self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
-                                let payload = super::bounded_json(&response, self.state.settings.max_response_bytes);
-                                let mut text = format!(r#"{{"id":{},"type":"next","payload":"#, Value::String(id.clone()));
-                                text.push_str(&String::from_utf8_lossy(&payload));
-                                text.push('}');
-                                if self.sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                                let payload = bounded_json(&response, self.state.settings.max_response_bytes);
+                                let text = NextHead::new(&id).into_frame(&String::from_utf8_lossy(&payload));
+                                if !self.send(text).await {
                                     return;
                                 }
                                 continue;
                             }
                         }
-                        OpItem::Done => json!({"id": id, "type": "complete"}),
+                        OpItem::Done => protocol::complete(&id),
                     };
-                    if !self.send_json(msg).await {
+                    if !self.send(msg).await {
                         return;
                     }
                 }
@@ -660,33 +536,4 @@ async fn next_revocation(session: &mut Option<SessionWatch>) -> Revoked {
         Err(broadcast::error::RecvError::Lagged(_)) => Revoked::Missed { closed: false },
         Err(broadcast::error::RecvError::Closed) => Revoked::Missed { closed: true },
     }
-}
-
-/// Errors without a path never reached a resolver: the document or variables were refused.
-fn is_request_error(response: &Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-}
-
-fn build_request(payload: SubscribePayload) -> Result<Request, String> {
-    let mut request = Request::new(payload.query);
-    if let Some(name) = payload.operation_name {
-        request = request.operation_name(name);
-    }
-    match payload.variables {
-        None | Some(Value::Null) => {}
-        Some(v @ Value::Object(_)) => {
-            request = request.variables(async_graphql::Variables::from_json(v));
-        }
-        Some(_) => return Err("Invalid message received: variables must be an object".into()),
-    }
-    if let Some(ext) = payload.extensions {
-        for (k, v) in ext {
-            if let Ok(v) = async_graphql::Value::from_json(v) {
-                request.extensions.insert(k, v);
-            }
-        }
-    }
-    Ok(request)
 }
