@@ -1,0 +1,148 @@
+//! Joining, asking to join, approving, leaving and adding members.
+
+use super::*;
+
+impl RoomService {
+    fn capacity(&self, room: &Room) -> i64 {
+        room.max_users
+            .unwrap_or(self.rules.max_users_cap)
+            .min(self.rules.max_users_cap)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn join_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::Join).await?;
+        let user = viewer.require()?;
+        let member = self
+            .store
+            .add_member(
+                room,
+                user.id,
+                Role::Member,
+                self.capacity(&access.room),
+                self.clock.now(),
+            )
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn request_to_join(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        message: Option<Note>,
+    ) -> DomainResult<JoinRequest> {
+        self.authorized(viewer, room, Action::RequestToJoin).await?;
+        let user = viewer.require()?;
+        let request = self
+            .store
+            .create_join_request(
+                room,
+                user.id,
+                message.map(Note::into_inner),
+                self.clock.now(),
+            )
+            .await?;
+        self.publish(RoomEvent::JoinRequested(request.clone()));
+        Ok(request)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn approve_join_request(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
+        let access = self
+            .authorized(viewer, room, Action::DecideJoinRequest)
+            .await?;
+        if self.store.join_request(room, user).await?.is_none() {
+            return Err(DomainError::NotFound(
+                "no pending join request from that user".into(),
+            ));
+        }
+        let member = self
+            .store
+            .add_member(
+                room,
+                user,
+                Role::Member,
+                self.capacity(&access.room),
+                self.clock.now(),
+            )
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn reject_join_request(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<bool> {
+        self.authorized(viewer, room, Action::DecideJoinRequest)
+            .await?;
+        if !self.store.delete_join_request(room, user).await? {
+            return Err(DomainError::NotFound(
+                "no pending join request from that user".into(),
+            ));
+        }
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn leave_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<bool> {
+        let access = self.authorized(viewer, room, Action::Leave).await?;
+        let user = viewer.require()?;
+        if !self.store.remove_member(room, user.id).await? {
+            return Err(DomainError::NotFound(
+                "you are not a member of this room".into(),
+            ));
+        }
+        self.publish(RoomEvent::MemberLeft {
+            room_id: access.room.id,
+            user: user.clone(),
+        });
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
+    pub async fn add_member(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        user: UserId,
+    ) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::AddMember).await?;
+        self.existing_user(user).await?;
+        if let Some(target) = self.store.room_access(room, Some(user)).await? {
+            if target.membership.is_some() {
+                return Err(DomainError::Conflict(
+                    "that user is already a member of this room".into(),
+                ));
+            }
+            if target.banned {
+                return Err(DomainError::Conflict(
+                    "that user is banned from this room: unban them first".into(),
+                ));
+            }
+        }
+        let member = self
+            .store
+            .add_member(
+                room,
+                user,
+                Role::Member,
+                self.capacity(&access.room),
+                self.clock.now(),
+            )
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+}

@@ -1,0 +1,73 @@
+//! Sending and deleting messages.
+
+use super::*;
+
+impl RoomService {
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn send_message(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        body: MessageBody,
+    ) -> DomainResult<Arc<Message>> {
+        self.authorized(viewer, room, Action::SendMessage).await?;
+        let author = viewer.require()?;
+        self.throttles
+            .messages
+            .check(&author.id, "messages from you")?;
+        let message = self
+            .store
+            .insert_message(
+                MessageId::new(),
+                room,
+                author,
+                body.into_inner(),
+                self.clock.now(),
+            )
+            .await?;
+        let message = Arc::new(message);
+        self.bus.publish_message(message.clone());
+        Ok(message)
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
+    pub async fn delete_message(&self, viewer: &Viewer, id: MessageId) -> DomainResult<MessageId> {
+        viewer.require()?;
+        let not_found = || DomainError::NotFound("message not found".into());
+        let message = self.store.message(id).await?.ok_or_else(not_found)?;
+        // Someone who cannot read the room must not learn the message exists.
+        let access = self
+            .store
+            .room_access(message.room_id, viewer.user_id())
+            .await?
+            .ok_or_else(not_found)?;
+        // A hidden room answers "room not found", which would tell that the id exists: every
+        // refusal to read is the same "message not found" as an unknown id.
+        authorize(
+            viewer.user_id(),
+            &access,
+            Action::ReadMessages,
+            self.clock.now(),
+        )
+        .map_err(|e| match e {
+            DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+        authorize(
+            viewer.user_id(),
+            &access,
+            Action::DeleteMessage {
+                author: message.author.id,
+            },
+            self.clock.now(),
+        )?;
+        if !self.store.delete_message(id).await? {
+            return Err(not_found());
+        }
+        self.publish(RoomEvent::MessageDeleted {
+            room_id: message.room_id,
+            message_id: id,
+        });
+        Ok(id)
+    }
+}
