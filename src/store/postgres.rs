@@ -456,6 +456,8 @@ store_impl!(PostgresStore {
     }
 
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+        // Defence in depth: the owner's role never changes here (the rule is authorize's
+        // SetRole; ownership moves only by transfer_ownership).
         sqlx::query(
             "UPDATE memberships SET role = $1 WHERE room_id = $2 AND user_id = $3 AND role <> 'owner'",
         )

@@ -594,6 +594,8 @@ store_impl!(SqliteStore {
     }
 
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+        // Defence in depth: the owner's role never changes here (the rule is authorize's
+        // SetRole; ownership moves only by transfer_ownership).
         sqlx::query(
             "UPDATE memberships SET role = ? WHERE room_id = ? AND user_id = ? AND role <> 'owner'",
         )

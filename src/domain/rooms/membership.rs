@@ -3,6 +3,23 @@
 use super::*;
 
 impl RoomService {
+    /// Makes `user` a member (within the room's capacity; storage refuses a banned user in
+    /// the same transaction) and announces it.
+    async fn admit(&self, room: &Room, user: UserId) -> DomainResult<Membership> {
+        let member = self
+            .store
+            .add_member(
+                room.id,
+                user,
+                Role::Member,
+                self.capacity(room),
+                self.clock.now(),
+            )
+            .await?;
+        self.publish(RoomEvent::MemberJoined(member.clone()));
+        Ok(member)
+    }
+
     fn capacity(&self, room: &Room) -> i64 {
         room.max_users
             .unwrap_or(self.rules.max_users_cap)
@@ -13,18 +30,7 @@ impl RoomService {
     pub async fn join_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Membership> {
         let access = self.authorized(viewer, room, Action::Join).await?;
         let user = viewer.require()?;
-        let member = self
-            .store
-            .add_member(
-                room,
-                user.id,
-                Role::Member,
-                self.capacity(&access.room),
-                self.clock.now(),
-            )
-            .await?;
-        self.publish(RoomEvent::MemberJoined(member.clone()));
-        Ok(member)
+        self.admit(&access.room, user.id).await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
@@ -64,18 +70,7 @@ impl RoomService {
                 "no pending join request from that user".into(),
             ));
         }
-        let member = self
-            .store
-            .add_member(
-                room,
-                user,
-                Role::Member,
-                self.capacity(&access.room),
-                self.clock.now(),
-            )
-            .await?;
-        self.publish(RoomEvent::MemberJoined(member.clone()));
-        Ok(member)
+        self.admit(&access.room, user).await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
@@ -120,6 +115,8 @@ impl RoomService {
     ) -> DomainResult<Membership> {
         let access = self.authorized(viewer, room, Action::AddMember).await?;
         self.existing_user(user).await?;
+        // For a clear message only (defence in depth): storage refuses a member twice or a
+        // banned user inside the insert's transaction, whoever races this.
         if let Some(target) = self.store.room_access(room, Some(user)).await? {
             if target.membership.is_some() {
                 return Err(DomainError::Conflict(
@@ -132,17 +129,6 @@ impl RoomService {
                 ));
             }
         }
-        let member = self
-            .store
-            .add_member(
-                room,
-                user,
-                Role::Member,
-                self.capacity(&access.room),
-                self.clock.now(),
-            )
-            .await?;
-        self.publish(RoomEvent::MemberJoined(member.clone()));
-        Ok(member)
+        self.admit(&access.room, user).await
     }
 }

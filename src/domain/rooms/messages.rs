@@ -49,6 +49,8 @@ impl RoomService {
             Action::ReadMessages,
             self.clock.now(),
         )
+        // A rule of its own (hiding), not a restatement: whoever may not read the room
+        // learns nothing about its messages.
         .map_err(|e| match e {
             DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
             other => other,

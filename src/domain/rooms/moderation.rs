@@ -69,6 +69,8 @@ impl RoomService {
     ) -> DomainResult<Membership> {
         // Authorize before revealing whether `user` is a member.
         let target = self.store.membership(room, user).await?;
+        // The rule (authorize) judges the target's current role; a non-member is judged as a
+        // MEMBER so the answer does not tell who is a member (NOT_FOUND follows if allowed).
         let target_role = target.as_ref().map_or(Role::Member, |m| m.role);
         self.authorized(viewer, room, Action::SetRole { target_role })
             .await?;
