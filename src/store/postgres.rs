@@ -20,7 +20,6 @@ use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
-use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 /// Connection pool limits.
@@ -166,19 +165,6 @@ impl PostgresStore {
 }
 
 store_impl!(PostgresStore {
-    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(user.id.0)
-        .bind(&user.username)
-        .bind(password_hash)
-        .bind(user.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(conflict_as(Conflict::UsernameTaken))?;
-        Ok(())
-    }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = self.user_named(username).await?;
@@ -192,47 +178,6 @@ store_impl!(PostgresStore {
         let row = self.user_named(username).await?;
         row.as_ref()
             .map(|r| user_from(r, ""))
-            .transpose()
-            .map_err(db_err)
-    }
-
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)",
-        )
-        .bind(token_hash)
-        .bind(user.0)
-        .bind(at)
-        .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
-             COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.as_ref()
-            .map(|r| -> Result<_, sqlx::Error> {
-                let times = SessionTimes {
-                    created_at: r.try_get("s_created_at")?,
-                    last_used_at: r.try_get("s_last_used_at")?,
-                };
-                Ok((user_from(r, "")?, times))
-            })
             .transpose()
             .map_err(db_err)
     }
@@ -363,18 +308,6 @@ store_impl!(PostgresStore {
             return Err(StoreError::NotFound(Entity::Room));
         }
         self.required_room(id).await
-    }
-
-    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
-        let row = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
-        ))
-        .bind(room.0)
-        .bind(user.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.as_ref().map(member_from).transpose().map_err(db_err)
     }
 
     async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {

@@ -24,7 +24,6 @@ use super::{Conflict, Entity, NewRoom, RoomPatch, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
-use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 
 pub struct SqliteStore {
@@ -255,22 +254,6 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore {
-    async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(password_hash)
-        .bind(micros(user.created_at))
-        .execute(&self.write)
-        .await
-        .map_err(|e| match db_err(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(Conflict::UsernameTaken),
-            other => other,
-        })?;
-        Ok(())
-    }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query(
@@ -294,48 +277,6 @@ store_impl!(SqliteStore {
             .map_err(db_err)?;
         row.as_ref()
             .map(|r| user_from(r, ""))
-            .transpose()
-            .map_err(db_err)
-    }
-
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(user.to_string())
-        .bind(micros(at))
-        .bind(micros(at))
-        .execute(&self.write)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
-             COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db_err)?;
-        row.as_ref()
-            .map(|r| -> Result<_, sqlx::Error> {
-                let times = SessionTimes {
-                    created_at: from_micros(r.try_get("s_created_at")?)?,
-                    last_used_at: from_micros(r.try_get("s_last_used_at")?)?,
-                };
-                Ok((user_from(r, "")?, times))
-            })
             .transpose()
             .map_err(db_err)
     }
@@ -502,10 +443,6 @@ store_impl!(SqliteStore {
         self.room_on(&self.write, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(Entity::Room))
-    }
-
-    async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
-        self.membership_on(&self.read, room, user).await
     }
 
     async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {

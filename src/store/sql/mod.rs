@@ -143,6 +143,80 @@ macro_rules! store_impl {
         impl $crate::domain::ports::Store for $store {
             $($own)*
 
+            async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(DbId(user.id.0))
+                .bind(&user.username)
+                .bind(password_hash)
+                .bind(DbTime(user.created_at))
+                .execute(self.writer())
+                .await
+                .map_err(|e| match db_err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(Conflict::UsernameTaken),
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &[u8],
+                user: UserId,
+                at: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) \
+                     VALUES ($1, $2, $3, $3)",
+                )
+                .bind(token_hash)
+                .bind(DbId(user.0))
+                .bind(DbTime(at))
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                token_hash: &[u8],
+            ) -> StoreResult<Option<(User, $crate::domain::session::SessionTimes)>> {
+                let row = sqlx::query(
+                    "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
+                     COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                row.as_ref()
+                    .map(|r| -> Result<_, sqlx::Error> {
+                        let times = $crate::domain::session::SessionTimes {
+                            created_at: $crate::store::sql::SqlRow::time(r, "s_created_at")?,
+                            last_used_at: $crate::store::sql::SqlRow::time(r, "s_last_used_at")?,
+                        };
+                        Ok((user_from(r, "")?, times))
+                    })
+                    .transpose()
+                    .map_err(db_err)
+            }
+
+            async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
+                let row = sqlx::query(&format!(
+                    "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
+                ))
+                .bind(DbId(room.0))
+                .bind(DbId(user.0))
+                .fetch_optional(self.reader())
+                .await
+                .map_err(db_err)?;
+                row.as_ref().map(member_from).transpose().map_err(db_err)
+            }
+
             async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
                 let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
                     .bind(DbId(id.0))
