@@ -20,7 +20,7 @@ use super::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
-use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+use crate::domain::values::{MessageId, RoomId, UserId};
 
 /// Connection pool limits.
 #[derive(Debug, Clone)]
@@ -164,8 +164,7 @@ impl PostgresStore {
     }
 }
 
-store_impl!(PostgresStore {
-
+store_impl!(PostgresStore, like_ci = "ILIKE", {
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = self.user_named(username).await?;
         row.as_ref()
@@ -247,39 +246,6 @@ store_impl!(PostgresStore {
             membership,
             banned,
         }))
-    }
-
-    async fn list_rooms(
-        &self,
-        viewer: Option<UserId>,
-        search: Option<&str>,
-        after: Option<&RoomCursor>,
-        limit: u32,
-    ) -> StoreResult<Vec<Room>> {
-        let pattern = search.map(|s| {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        // ILIKE: the SQLite store's LIKE ignores case too.
-        let rows = sqlx::query(&format!(
-            "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
-               (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
-             AND ($2::text IS NULL OR r.name ILIKE $2 ESCAPE '\\' OR r.topic ILIKE $2 ESCAPE '\\') \
-             AND ($3::timestamptz IS NULL OR (r.created_at, r.id) > ($3, $4)) \
-             ORDER BY r.created_at, r.id LIMIT $5"
-        ))
-        .bind(viewer.map(|v| v.0))
-        .bind(&pattern)
-        .bind(after.map(|a| a.created_at))
-        .bind(after.map(|a| a.id.0))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, room_from)
     }
 
     async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
@@ -589,5 +555,4 @@ store_impl!(PostgresStore {
             created_at: at,
         })
     }
-
 });

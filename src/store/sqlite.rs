@@ -24,7 +24,7 @@ use super::{Conflict, Entity, NewRoom, RoomPatch, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
-use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+use crate::domain::values::{MessageId, RoomId, UserId};
 
 pub struct SqliteStore {
     write: SqlitePool,
@@ -253,8 +253,7 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore {
-
+store_impl!(SqliteStore, like_ci = "LIKE", {
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query(
             "SELECT id, username, created_at, password_hash FROM users WHERE username = ?",
@@ -367,42 +366,6 @@ store_impl!(SqliteStore {
         })()
         .map_err(db_err)?;
         Ok(Some(access))
-    }
-
-    async fn list_rooms(
-        &self,
-        viewer: Option<UserId>,
-        search: Option<&str>,
-        after: Option<&RoomCursor>,
-        limit: u32,
-    ) -> StoreResult<Vec<Room>> {
-        let pattern = search.map(|s| {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        let rows = sqlx::query(&format!(
-            "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
-               (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = ?)) \
-             AND (? IS NULL OR r.name LIKE ? ESCAPE '\\' OR r.topic LIKE ? ESCAPE '\\') \
-             AND (? IS NULL OR r.created_at > ? OR (r.created_at = ? AND r.id > ?)) \
-             ORDER BY r.created_at, r.id LIMIT ?"
-        ))
-        .bind(viewer.map(|v| v.to_string()))
-        .bind(&pattern)
-        .bind(&pattern)
-        .bind(&pattern)
-        .bind(after.map(|a| micros(a.created_at)))
-        .bind(after.map(|a| micros(a.created_at)))
-        .bind(after.map(|a| micros(a.created_at)))
-        .bind(after.map(|a| a.id.to_string()))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
-        map_rows(rows, room_from)
     }
 
     async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
@@ -727,5 +690,4 @@ store_impl!(SqliteStore {
             .await
             .map_err(|_| StoreError::Unavailable(anyhow::anyhow!("message writer stopped")))?
     }
-
 });

@@ -135,10 +135,11 @@ pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Erro
 }
 
 /// `impl Store for $store`: the methods shared by both dialects, followed by `$own`, the
-/// backend's own. The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools)
+/// backend's own. `like_ci` is the dialect's case-insensitive LIKE (SQLite's LIKE already
+/// ignores ASCII case; PostgreSQL needs ILIKE). The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools)
 /// and `fn db_err(sqlx::Error) -> StoreError` in scope.
 macro_rules! store_impl {
-    ($store:ty { $($own:tt)* }) => {
+    ($store:ty, like_ci = $like:literal, { $($own:tt)* }) => {
         #[async_trait::async_trait]
         impl $crate::domain::ports::Store for $store {
             $($own)*
@@ -215,6 +216,41 @@ macro_rules! store_impl {
                 .await
                 .map_err(db_err)?;
                 row.as_ref().map(member_from).transpose().map_err(db_err)
+            }
+
+            async fn list_rooms(
+                &self,
+                viewer: Option<UserId>,
+                search: Option<&str>,
+                after: Option<&$crate::domain::values::RoomCursor>,
+                limit: u32,
+            ) -> StoreResult<Vec<Room>> {
+                let pattern = search.map(|s| {
+                    let escaped = s
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    format!("%{escaped}%")
+                });
+                // Pages in creation order; ids (UUIDs, whose text sorts like their bytes)
+                // break ties the same way on both dialects.
+                let rows = sqlx::query(&format!(
+                    "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
+                       (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
+                     AND ($2 IS NULL OR r.name {like} $2 ESCAPE '\\' OR r.topic {like} $2 ESCAPE '\\') \
+                     AND ($3 IS NULL OR r.created_at > $3 OR (r.created_at = $3 AND r.id > $4)) \
+                     ORDER BY r.created_at, r.id LIMIT $5",
+                    like = $like
+                ))
+                .bind(viewer.map(|v| DbId(v.0)))
+                .bind(&pattern)
+                .bind(after.map(|a| DbTime(a.created_at)))
+                .bind(after.map(|a| DbId(a.id.0)))
+                .bind(i64::from(limit))
+                .fetch_all(self.reader())
+                .await
+                .map_err(db_err)?;
+                map_rows(rows, room_from)
             }
 
             async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
