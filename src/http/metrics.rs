@@ -267,6 +267,12 @@ impl Metrics {
             "roomMessages feeds open.",
             get(&f.open),
         );
+        out.single(
+            "event_feeds_open",
+            "gauge",
+            "roomEvents feeds open.",
+            get(&f.events_open),
+        );
         out.family(
             "feed_catch_ups_total",
             "counter",

@@ -130,6 +130,36 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_on(&db, tweak).await
 }
 
+impl TestApp {
+    /// The server's `/metrics` body.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Waits until exactly `messages` roomMessages and `events` roomEvents feeds are open
+    /// (access checked, listening to their room), as the server's gauges count them.
+    pub async fn feeds_open(&self, messages: u64, events: u64) {
+        let gauge = |body: &str, name: &str| {
+            body.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+        };
+        eventually(|| async {
+            let body = self.metrics_text().await;
+            (gauge(&body, "roomcast_message_feeds_open") == Some(messages)
+                && gauge(&body, "roomcast_event_feeds_open") == Some(events))
+            .then_some(())
+        })
+        .await;
+    }
+}
+
 /// `spawn_with` on a server whose time-dependent rules read `clock`.
 pub async fn spawn_with_clock(clock: SharedClock, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = fresh_db().await;

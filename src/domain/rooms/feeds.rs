@@ -90,7 +90,7 @@ impl RoomService {
 
         let stats = self.feeds.clone();
         let stream = async_stream::stream! {
-            let _open = OpenFeed::new(&stats);
+            let _open = OpenFeed::new(&stats, |s| &s.open);
             // The order (replay, live, gaps, lag) is the sequencer's; this loop moves
             // messages. First it replays what was posted after the cursor.
             let mut sequence = Sequencer::starting_after(start);
@@ -172,7 +172,9 @@ impl RoomService {
         let mut room_type = access.room.room_type;
         let this = self.clone();
 
+        let stats = self.feeds.clone();
         let stream = async_stream::stream! {
+            let _open = OpenFeed::new(&stats, |s| &s.events_open);
             loop {
                 let recheck = match events.recv().await {
                     Ok(event) => {

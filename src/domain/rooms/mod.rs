@@ -90,8 +90,11 @@ pub struct RoomService {
 /// How live feeds keep up, since start (read by `/metrics`).
 #[derive(Debug, Default)]
 pub struct FeedStats {
-    /// Message feeds open right now.
+    /// Message feeds open right now (counted from when their access check passed and they
+    /// listen to the room).
     pub open: AtomicU64,
+    /// Event feeds open right now (likewise).
+    pub events_open: AtomicU64,
     /// Times a message feed fell behind its room's live buffer (or the buffer was reset)
     /// and caught up from storage.
     pub lagged: AtomicU64,
@@ -105,18 +108,18 @@ pub struct FeedStats {
 }
 
 /// Counts a message feed as open until dropped.
-struct OpenFeed(Arc<FeedStats>);
+struct OpenFeed(Arc<FeedStats>, fn(&FeedStats) -> &AtomicU64);
 
 impl OpenFeed {
-    fn new(stats: &Arc<FeedStats>) -> Self {
-        stats.open.fetch_add(1, Ordering::Relaxed);
-        Self(stats.clone())
+    fn new(stats: &Arc<FeedStats>, which: fn(&FeedStats) -> &AtomicU64) -> Self {
+        which(stats).fetch_add(1, Ordering::Relaxed);
+        Self(stats.clone(), which)
     }
 }
 
 impl Drop for OpenFeed {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        (self.1)(&self.0).fetch_sub(1, Ordering::Relaxed);
     }
 }
 
