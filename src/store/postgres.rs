@@ -147,9 +147,18 @@ impl PostgresStore {
     }
 
     async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
-        self.membership(room, user)
+        self.written_membership(room, user)
             .await?
             .ok_or_else(|| StoreError::NotFound(Entity::Membership))
+    }
+
+    /// A membership just written (one pool: any connection sees it).
+    async fn written_membership(
+        &self,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<Membership>> {
+        self.membership(room, user).await
     }
 
     /// The user (and password hash) whose name matches `username` regardless of case.
@@ -402,46 +411,6 @@ store_impl!(PostgresStore, like_ci = "ILIKE", {
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         self.required_room(room).await
-    }
-
-    async fn set_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        muted: bool,
-        until: Option<Timestamp>,
-    ) -> StoreResult<Membership> {
-        sqlx::query("UPDATE memberships SET muted = $1, muted_until = $2 WHERE room_id = $3 AND user_id = $4")
-            .bind(muted)
-            .bind(until)
-            .bind(room.0)
-            .bind(user.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        self.required_membership(room, user).await
-    }
-
-    async fn lift_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: Timestamp,
-    ) -> StoreResult<Option<Membership>> {
-        let done = sqlx::query(
-            "UPDATE memberships SET muted = FALSE, muted_until = NULL \
-             WHERE room_id = $1 AND user_id = $2 AND muted AND muted_until = $3",
-        )
-        .bind(room.0)
-        .bind(user.0)
-        .bind(until)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.membership(room, user).await
     }
 
     async fn ban(

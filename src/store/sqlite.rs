@@ -247,9 +247,18 @@ impl SqliteStore {
     }
 
     async fn required_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
-        self.membership_on(&self.write, room, user)
+        self.written_membership(room, user)
             .await?
             .ok_or_else(|| StoreError::NotFound(Entity::Membership))
+    }
+
+    /// A membership just written, read on the writer's connection.
+    async fn written_membership(
+        &self,
+        room: RoomId,
+        user: UserId,
+    ) -> StoreResult<Option<Membership>> {
+        self.membership_on(&self.write, room, user).await
     }
 }
 
@@ -540,48 +549,6 @@ store_impl!(SqliteStore, like_ci = "LIKE", {
         self.room_on(&self.write, room)
             .await?
             .ok_or_else(|| StoreError::NotFound(Entity::Room))
-    }
-
-    async fn set_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        muted: bool,
-        until: Option<Timestamp>,
-    ) -> StoreResult<Membership> {
-        sqlx::query(
-            "UPDATE memberships SET muted = ?, muted_until = ? WHERE room_id = ? AND user_id = ?",
-        )
-        .bind(i64::from(muted))
-        .bind(until.map(micros))
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        self.required_membership(room, user).await
-    }
-
-    async fn lift_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: Timestamp,
-    ) -> StoreResult<Option<Membership>> {
-        let done = sqlx::query(
-            "UPDATE memberships SET muted = 0, muted_until = NULL \
-             WHERE room_id = ? AND user_id = ? AND muted = 1 AND muted_until = ?",
-        )
-        .bind(room.to_string())
-        .bind(user.to_string())
-        .bind(micros(until))
-        .execute(&self.write)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.membership_on(&self.write, room, user).await
     }
 
     async fn ban(

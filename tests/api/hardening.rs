@@ -1118,15 +1118,6 @@ async fn an_open_socket_keeps_its_session_alive_and_closes_with_4403_when_it_exp
 
 // --- operators see attacks: /metrics and JSON logs
 
-/// The sample `name{labels}` in a Prometheus text body, as a number.
-fn sample(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no sample {series} in\n{body}"))
-        .parse()
-        .expect("a number")
-}
-
 async fn metrics(app: &TestApp) -> (u16, String) {
     let resp = app
         .http

@@ -146,19 +146,26 @@ impl TestApp {
     /// Waits until exactly `messages` roomMessages and `events` roomEvents feeds are open
     /// (access checked, listening to their room), as the server's gauges count them.
     pub async fn feeds_open(&self, messages: u64, events: u64) {
-        let gauge = |body: &str, name: &str| {
-            body.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
-        };
         eventually(|| async {
             let body = self.metrics_text().await;
-            (gauge(&body, "roomcast_message_feeds_open") == Some(messages)
-                && gauge(&body, "roomcast_event_feeds_open") == Some(events))
-            .then_some(())
+            (sample(&body, "roomcast_message_feeds_open") == messages as f64
+                && sample(&body, "roomcast_event_feeds_open") == events as f64)
+                .then_some(())
         })
         .await;
     }
 }
+
+/// The sample `name{labels}` in a Prometheus text body, as a number.
+pub fn sample(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {series} in\n{body}"))
+        .parse()
+        .expect("a number")
+}
+
+impl TestApp {}
 
 /// `spawn_with` on a server whose time-dependent rules read `clock`.
 pub async fn spawn_with_clock(clock: SharedClock, tweak: impl FnOnce(&mut Config)) -> TestApp {

@@ -964,19 +964,7 @@ async fn admins_may_delete_rooms_and_members_may_not() {
 
 /// The storage calls the server has made so far (from `/metrics`).
 async fn store_calls(app: &TestApp) -> u64 {
-    let body = app
-        .http
-        .get(format!("http://{}/metrics", app.addr))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    body.lines()
-        .find_map(|l| l.strip_prefix("roomcast_store_calls_total "))
-        .and_then(|v| v.parse().ok())
-        .expect("roomcast_store_calls_total")
+    sample(&app.metrics_text().await, "roomcast_store_calls_total") as u64
 }
 
 /// A page of rooms asking `viewerRole` reads the viewer's memberships once, not once per

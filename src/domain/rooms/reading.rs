@@ -77,17 +77,6 @@ impl RoomService {
         }
     }
 
-    pub async fn viewer_membership(
-        &self,
-        viewer: &Viewer,
-        room: RoomId,
-    ) -> DomainResult<Option<Membership>> {
-        match viewer.user_id() {
-            None => Ok(None),
-            Some(user) => Ok(self.store.membership(room, user).await?),
-        }
-    }
-
     /// The viewer's memberships among `rooms`, by room: one read for a page of rooms.
     /// (Only the viewer's own memberships: nothing about a room the viewer cannot see.)
     pub async fn viewer_memberships(

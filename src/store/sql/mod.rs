@@ -135,7 +135,8 @@ pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Erro
 }
 
 /// `impl Store for $store`: the methods shared by both dialects, followed by `$own`, the
-/// backend's own. `like_ci` is the dialect's case-insensitive LIKE (SQLite's LIKE already
+/// backend's own (and `required_membership`/`written_membership`, which read back a
+/// membership it just wrote). `like_ci` is the dialect's case-insensitive LIKE (SQLite's LIKE already
 /// ignores ASCII case; PostgreSQL needs ILIKE). The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools)
 /// and `fn db_err(sqlx::Error) -> StoreError` in scope.
 macro_rules! store_impl {
@@ -340,6 +341,50 @@ macro_rules! store_impl {
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(db_err)
+            }
+
+            async fn set_mute(
+                &self,
+                room: RoomId,
+                user: UserId,
+                muted: bool,
+                until: Option<Timestamp>,
+            ) -> StoreResult<Membership> {
+                sqlx::query(
+                    "UPDATE memberships SET muted = $1, muted_until = $2 \
+                     WHERE room_id = $3 AND user_id = $4",
+                )
+                .bind(muted)
+                .bind(until.map(DbTime))
+                .bind(DbId(room.0))
+                .bind(DbId(user.0))
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                self.required_membership(room, user).await
+            }
+
+            async fn lift_mute(
+                &self,
+                room: RoomId,
+                user: UserId,
+                until: Timestamp,
+            ) -> StoreResult<Option<Membership>> {
+                // Only the mute that ends at `until`: of several nodes, one lifts it.
+                let done = sqlx::query(
+                    "UPDATE memberships SET muted = FALSE, muted_until = NULL \
+                     WHERE room_id = $1 AND user_id = $2 AND muted = TRUE AND muted_until = $3",
+                )
+                .bind(DbId(room.0))
+                .bind(DbId(user.0))
+                .bind(DbTime(until))
+                .execute(self.writer())
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.written_membership(room, user).await
             }
 
             async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
