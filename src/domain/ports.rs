@@ -80,6 +80,112 @@ pub struct RoomPatch {
     pub max_users: Option<Option<i64>>,
 }
 
+/// Which rooms `Store::list_rooms` returns: those in creation order after `after` that are
+/// not private or have `viewer` as a member, and whose name or topic contains `search`
+/// (ignoring case), at most `limit` of them.
+#[derive(Debug, Clone, Default)]
+pub struct RoomQuery {
+    pub viewer: Option<UserId>,
+    pub search: Option<String>,
+    pub after: Option<RoomCursor>,
+    pub limit: u32,
+}
+
+/// A membership to add (`Store::add_member`).
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub room: RoomId,
+    pub user: UserId,
+    pub role: Role,
+    pub at: Timestamp,
+}
+
+/// A member's mute as `Store::set_mute` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mute {
+    Off,
+    /// Muted until `until`, or until lifted when `None`.
+    On {
+        until: Option<Timestamp>,
+    },
+}
+
+impl Mute {
+    /// The `muted` and `muted_until` columns.
+    pub fn columns(self) -> (bool, Option<Timestamp>) {
+        match self {
+            Mute::Off => (false, None),
+            Mute::On { until } => (true, until),
+        }
+    }
+}
+
+/// A mute that ends by itself at `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedMute {
+    pub room: RoomId,
+    pub user: UserId,
+    pub until: Timestamp,
+}
+
+/// A ban to record (`Store::ban`).
+#[derive(Debug, Clone)]
+pub struct NewBan {
+    pub room: RoomId,
+    pub user: UserId,
+    pub by: UserId,
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A join request to record (`Store::create_join_request`).
+#[derive(Debug, Clone)]
+pub struct NewJoinRequest {
+    pub room: RoomId,
+    pub user: UserId,
+    pub message: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A message to store (`Store::insert_message`); the store gives it its sequence number.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub room: RoomId,
+    pub author: User,
+    pub body: String,
+    pub at: Timestamp,
+}
+
+impl NewMessage {
+    /// The message as stored with sequence number `seq`.
+    pub fn stored_as(self, seq: i64) -> Message {
+        Message {
+            id: self.id,
+            room_id: self.room,
+            seq,
+            author: self.author,
+            body: self.body,
+            created_at: self.at,
+        }
+    }
+}
+
+/// A page of history: up to `limit` messages with seq < `before` (or the newest), newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// A catch-up read: up to `limit` messages with `after` < seq <= `up_to`, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct CatchUp {
+    pub after: i64,
+    pub up_to: Option<i64>,
+    pub limit: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- users and sessions
@@ -88,18 +194,13 @@ pub trait Store: Send + Sync + 'static {
     /// The user and their password hash.
     async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        at: Timestamp,
-    ) -> StoreResult<()>;
+    async fn create_session(&self, hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()>;
     /// The user a session that was not revoked belongs to, and its times (whether it has
     /// expired is the domain's call: `domain::session`).
-    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>>;
+    async fn session(&self, hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>>;
     /// Records a use of the session (its idle lifetime starts again from `at`).
-    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
-    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()>;
+    async fn touch_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()>;
+    async fn revoke_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()>;
 
     // --- rooms
     /// Creates the room and the owner's membership.
@@ -111,14 +212,7 @@ pub trait Store: Send + Sync + 'static {
         id: RoomId,
         user: Option<UserId>,
     ) -> StoreResult<Option<RoomAccess>>;
-    /// Rooms in creation order after `after`, that are not private or have `viewer` as a member.
-    async fn list_rooms(
-        &self,
-        viewer: Option<UserId>,
-        search: Option<&str>,
-        after: Option<&RoomCursor>,
-        limit: u32,
-    ) -> StoreResult<Vec<Room>>;
+    async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>>;
     async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room>;
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool>;
 
@@ -127,91 +221,41 @@ pub trait Store: Send + Sync + 'static {
     async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>>;
     /// `user`'s memberships among `rooms` (one query, for a page of rooms).
     async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>>;
-    /// Adds a member unless that would exceed `capacity` (RoomFull) or they already are one
-    /// (Conflict). Also clears a pending join request of theirs.
-    async fn add_member(
-        &self,
-        room: RoomId,
-        user: UserId,
-        role: Role,
-        capacity: i64,
-        at: Timestamp,
-    ) -> StoreResult<Membership>;
+    /// Adds a member unless they are banned (Banned), that would exceed `capacity`
+    /// (RoomFull) or they already are one (Conflict), checked in the writing transaction.
+    /// Also clears a pending join request of theirs.
+    async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership>;
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership>;
-    /// The current owner becomes ADMIN, `to` becomes OWNER.
-    async fn transfer_ownership(&self, room: RoomId, from: UserId, to: UserId)
-        -> StoreResult<Room>;
-    async fn set_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        muted: bool,
-        until: Option<Timestamp>,
-    ) -> StoreResult<Membership>;
-    /// Ends the mute of `user` if it is still the timed mute that ends at `until` (not
-    /// lifted or replaced meanwhile); the membership when it did. Atomic, so of several
-    /// nodes expiring the same mute only one announces it.
-    async fn lift_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: Timestamp,
-    ) -> StoreResult<Option<Membership>>;
-    /// Every timed mute still in force: (room, user, until).
-    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>>;
+    /// `to` becomes OWNER and the owner until now ADMIN, in one transaction.
+    async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room>;
+    async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership>;
+    /// Ends the mute if it is still the timed mute that ends at `mute.until` (not lifted or
+    /// replaced meanwhile); the membership when it did. Atomic, so of several nodes
+    /// expiring the same mute only one announces it.
+    async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>>;
+    /// Every timed mute still in force.
+    async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>>;
 
     // --- bans and join requests
     /// Records the ban and, in the same transaction, removes the membership and any request.
-    async fn ban(
-        &self,
-        room: RoomId,
-        user: UserId,
-        by: UserId,
-        reason: Option<String>,
-        at: Timestamp,
-    ) -> StoreResult<Ban>;
+    async fn ban(&self, ban: NewBan) -> StoreResult<Ban>;
     async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>>;
-    async fn create_join_request(
-        &self,
-        room: RoomId,
-        user: UserId,
-        message: Option<String>,
-        at: Timestamp,
-    ) -> StoreResult<JoinRequest>;
+    /// Records the request unless the user is banned (checked in the writing transaction).
+    async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest>;
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>>;
     async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>>;
     async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
 
     // --- messages
     /// Stores the message with the room's next sequence number.
-    async fn insert_message(
-        &self,
-        id: MessageId,
-        room: RoomId,
-        author: &User,
-        body: String,
-        at: Timestamp,
-    ) -> StoreResult<Message>;
+    async fn insert_message(&self, message: NewMessage) -> StoreResult<Message>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     /// Erases the message (row and body).
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
-    /// Up to `limit` messages with seq < `before` (or the newest), newest first.
-    async fn messages_before(
-        &self,
-        room: RoomId,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>>;
-    /// Up to `limit` messages with `after` < seq <= `up_to`, oldest first.
-    async fn messages_after(
-        &self,
-        room: RoomId,
-        after: i64,
-        up_to: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>>;
+    async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>>;
+    async fn messages_after(&self, room: RoomId, read: CatchUp) -> StoreResult<Vec<Message>>;
 }
 
 // --- fan-out

@@ -15,12 +15,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{NewRoom, RoomPatch, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult};
 use crate::domain::model::{
     Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
 };
+use crate::domain::ports::{
+    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomPatch,
+    RoomQuery, TimedMute,
+};
 use crate::domain::session::SessionTimes;
-use crate::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+use crate::domain::values::{MessageId, RoomId, UserId};
 
 pub struct Detached {
     inner: Arc<dyn Store>,
@@ -131,25 +135,20 @@ impl Store for Detached {
         let username = username.to_owned();
         call!(self, |s| s.user_by_username(&username))
     }
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        let hash = token_hash.to_vec();
+    async fn create_session(&self, hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
+        let hash = hash.to_vec();
         call!(self, |s| s.create_session(&hash, user, at))
     }
-    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
-        let hash = token_hash.to_vec();
+    async fn session(&self, hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
+        let hash = hash.to_vec();
         call!(self, |s| s.session(&hash))
     }
-    async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        let hash = token_hash.to_vec();
+    async fn touch_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()> {
+        let hash = hash.to_vec();
         call!(self, |s| s.touch_session(&hash, at))
     }
-    async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-        let hash = token_hash.to_vec();
+    async fn revoke_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()> {
+        let hash = hash.to_vec();
         call!(self, |s| s.revoke_session(&hash, at))
     }
     async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {
@@ -169,21 +168,8 @@ impl Store for Detached {
     ) -> StoreResult<Option<RoomAccess>> {
         call!(self, |s| s.room_access(id, user))
     }
-    async fn list_rooms(
-        &self,
-        viewer: Option<UserId>,
-        search: Option<&str>,
-        after: Option<&RoomCursor>,
-        limit: u32,
-    ) -> StoreResult<Vec<Room>> {
-        let search = search.map(str::to_owned);
-        let after = after.cloned();
-        call!(self, |s| s.list_rooms(
-            viewer,
-            search.as_deref(),
-            after.as_ref(),
-            limit
-        ))
+    async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>> {
+        call!(self, |s| s.list_rooms(query))
     }
     async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
         call!(self, |s| s.update_room(id, patch))
@@ -197,15 +183,8 @@ impl Store for Detached {
     async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
         call!(self, |s| s.members(room))
     }
-    async fn add_member(
-        &self,
-        room: RoomId,
-        user: UserId,
-        role: Role,
-        capacity: i64,
-        at: Timestamp,
-    ) -> StoreResult<Membership> {
-        call!(self, |s| s.add_member(room, user, role, capacity, at))
+    async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership> {
+        call!(self, |s| s.add_member(member, capacity))
     }
     async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         call!(self, |s| s.remove_member(room, user))
@@ -213,43 +192,20 @@ impl Store for Detached {
     async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
         call!(self, |s| s.set_role(room, user, role))
     }
-    async fn transfer_ownership(
-        &self,
-        room: RoomId,
-        from: UserId,
-        to: UserId,
-    ) -> StoreResult<Room> {
-        call!(self, |s| s.transfer_ownership(room, from, to))
+    async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room> {
+        call!(self, |s| s.transfer_ownership(room, to))
     }
-    async fn set_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        muted: bool,
-        until: Option<Timestamp>,
-    ) -> StoreResult<Membership> {
-        call!(self, |s| s.set_mute(room, user, muted, until))
+    async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership> {
+        call!(self, |s| s.set_mute(room, user, mute))
     }
-    async fn lift_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: Timestamp,
-    ) -> StoreResult<Option<Membership>> {
-        call!(self, |s| s.lift_mute(room, user, until))
+    async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>> {
+        call!(self, |s| s.lift_mute(mute))
     }
-    async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
+    async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>> {
         call!(self, |s| s.timed_mutes())
     }
-    async fn ban(
-        &self,
-        room: RoomId,
-        user: UserId,
-        by: UserId,
-        reason: Option<String>,
-        at: Timestamp,
-    ) -> StoreResult<Ban> {
-        call!(self, |s| s.ban(room, user, by, reason, at))
+    async fn ban(&self, ban: NewBan) -> StoreResult<Ban> {
+        call!(self, |s| s.ban(ban))
     }
     async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         call!(self, |s| s.unban(room, user))
@@ -257,14 +213,8 @@ impl Store for Detached {
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
         call!(self, |s| s.bans(room))
     }
-    async fn create_join_request(
-        &self,
-        room: RoomId,
-        user: UserId,
-        message: Option<String>,
-        at: Timestamp,
-    ) -> StoreResult<JoinRequest> {
-        call!(self, |s| s.create_join_request(room, user, message, at))
+    async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
+        call!(self, |s| s.create_join_request(request))
     }
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
         call!(self, |s| s.join_requests(room))
@@ -275,16 +225,8 @@ impl Store for Detached {
     async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
         call!(self, |s| s.delete_join_request(room, user))
     }
-    async fn insert_message(
-        &self,
-        id: MessageId,
-        room: RoomId,
-        author: &User,
-        body: String,
-        at: Timestamp,
-    ) -> StoreResult<Message> {
-        let author = author.clone();
-        call!(self, |s| s.insert_message(id, room, &author, body, at))
+    async fn insert_message(&self, message: NewMessage) -> StoreResult<Message> {
+        call!(self, |s| s.insert_message(message))
     }
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         call!(self, |s| s.message(id))
@@ -292,21 +234,10 @@ impl Store for Detached {
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
         call!(self, |s| s.delete_message(id))
     }
-    async fn messages_before(
-        &self,
-        room: RoomId,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        call!(self, |s| s.messages_before(room, before, limit))
+    async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>> {
+        call!(self, |s| s.messages_before(room, page))
     }
-    async fn messages_after(
-        &self,
-        room: RoomId,
-        after: i64,
-        up_to: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<Message>> {
-        call!(self, |s| s.messages_after(room, after, up_to, limit))
+    async fn messages_after(&self, room: RoomId, read: CatchUp) -> StoreResult<Vec<Message>> {
+        call!(self, |s| s.messages_after(room, read))
     }
 }

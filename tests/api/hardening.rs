@@ -936,7 +936,11 @@ async fn timed_mutes_are_lifted_after_a_restart() {
     let store = open_store(&db).await;
     let ended = roomcast::domain::model::now() - chrono::Duration::seconds(5);
     store
-        .set_mute(room_id, user_id, true, Some(ended))
+        .set_mute(
+            room_id,
+            user_id,
+            roomcast::domain::ports::Mute::On { until: Some(ended) },
+        )
         .await
         .expect("set");
 

@@ -223,13 +223,13 @@ async fn an_out_of_order_publish_is_filled_from_the_store_and_deduplicated() {
     let mut stored = Vec::new();
     for n in 1..=3 {
         let m = store
-            .insert_message(
-                MessageId::new(),
-                room.id,
-                &author,
-                format!("m{n}"),
-                chrono::Utc::now(),
-            )
+            .insert_message(roomcast::domain::ports::NewMessage {
+                id: MessageId::new(),
+                room: room.id,
+                author: author.clone(),
+                body: format!("m{n}"),
+                at: chrono::Utc::now(),
+            })
             .await
             .expect("insert");
         stored.push(Arc::new(m));

@@ -167,13 +167,13 @@ async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
         let room = *room;
         async move {
             store
-                .insert_message(
-                    MessageId::new(),
+                .insert_message(roomcast::domain::ports::NewMessage {
+                    id: MessageId::new(),
                     room,
-                    &author,
-                    "hi".into(),
-                    roomcast::domain::model::now(),
-                )
+                    author,
+                    body: "hi".into(),
+                    at: roomcast::domain::model::now(),
+                })
                 .await
         }
     });
@@ -194,7 +194,14 @@ async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
         let stored = store
-            .messages_after(*room, 0, None, 1000)
+            .messages_after(
+                *room,
+                roomcast::domain::ports::CatchUp {
+                    after: 0,
+                    up_to: None,
+                    limit: 1000,
+                },
+            )
             .await
             .expect("read");
         assert_eq!(stored.len(), 100);

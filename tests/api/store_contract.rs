@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use roomcast::domain::model::{now, Role, RoomType, Timestamp, User};
+use roomcast::domain::ports::{
+    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery, TimedMute,
+};
 use roomcast::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 use roomcast::store::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError};
 
@@ -69,9 +72,56 @@ impl Fixture {
 
     async fn join(&self, room: RoomId, user: &User) {
         self.store
-            .add_member(room, user.id, Role::Member, 10_000, now())
+            .add_member(member(room, user, now()), 10_000)
             .await
             .expect("add member");
+    }
+}
+
+fn member(room: RoomId, user: &User, at: Timestamp) -> NewMember {
+    NewMember {
+        room,
+        user: user.id,
+        role: Role::Member,
+        at,
+    }
+}
+
+fn ban_of(room: RoomId, user: &User, by: &User, reason: Option<&str>) -> NewBan {
+    NewBan {
+        room,
+        user: user.id,
+        by: by.id,
+        reason: reason.map(str::to_owned),
+        at: now(),
+    }
+}
+
+fn request(room: RoomId, user: &User, message: Option<&str>, at: Timestamp) -> NewJoinRequest {
+    NewJoinRequest {
+        room,
+        user: user.id,
+        message: message.map(str::to_owned),
+        at,
+    }
+}
+
+fn message(room: RoomId, author: &User, body: &str) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        room,
+        author: author.clone(),
+        body: body.to_owned(),
+        at: now(),
+    }
+}
+
+fn rooms_for(viewer: Option<&User>, search: Option<&str>, limit: u32) -> RoomQuery {
+    RoomQuery {
+        viewer: viewer.map(|u| u.id),
+        search: search.map(str::to_owned),
+        after: None,
+        limit,
     }
 }
 
@@ -226,7 +276,7 @@ async fn room_access_reads_room_membership_and_ban_in_one() {
     let id = f.room(&owner, "access", RoomType::Restricted).await;
     f.join(id, &member).await;
     f.store
-        .ban(id, banned.id, owner.id, None, now())
+        .ban(ban_of(id, &banned, &owner, None))
         .await
         .unwrap();
 
@@ -289,23 +339,23 @@ async fn the_room_list_pages_searches_and_hides_private_rooms_from_outsiders() {
 
     let seen = names(
         f.store
-            .list_rooms(Some(outsider.id), None, None, 10)
+            .list_rooms(rooms_for(Some(&outsider), None, 10))
             .await
             .unwrap(),
     );
     assert_eq!(seen, ["alpha public", "beta restricted", "delta public"]);
-    let seen = names(f.store.list_rooms(None, None, None, 10).await.unwrap());
+    let seen = names(f.store.list_rooms(rooms_for(None, None, 10)).await.unwrap());
     assert_eq!(seen, ["alpha public", "beta restricted", "delta public"]);
     let seen = names(
         f.store
-            .list_rooms(Some(insider.id), None, None, 10)
+            .list_rooms(rooms_for(Some(&insider), None, 10))
             .await
             .unwrap(),
     );
     assert_eq!(seen.len(), 4);
     let seen = names(
         f.store
-            .list_rooms(Some(owner.id), Some("PUBLIC"), None, 10)
+            .list_rooms(rooms_for(Some(&owner), Some("PUBLIC"), 10))
             .await
             .unwrap(),
     );
@@ -318,7 +368,7 @@ async fn the_room_list_pages_searches_and_hides_private_rooms_from_outsiders() {
     // Pages follow creation order, after a cursor.
     let first = f
         .store
-        .list_rooms(Some(insider.id), None, None, 2)
+        .list_rooms(rooms_for(Some(&insider), None, 2))
         .await
         .unwrap();
     let last = first.last().expect("a room");
@@ -328,7 +378,10 @@ async fn the_room_list_pages_searches_and_hides_private_rooms_from_outsiders() {
     };
     let rest = names(
         f.store
-            .list_rooms(Some(insider.id), None, Some(&cursor), 10)
+            .list_rooms(RoomQuery {
+                after: Some(cursor),
+                ..rooms_for(Some(&insider), None, 10)
+            })
             .await
             .unwrap(),
     );
@@ -347,21 +400,17 @@ async fn members_join_up_to_capacity_once_each_and_leave() {
         .room_with(&owner, "small", RoomType::Public, Some(2))
         .await;
     let at = now();
-    let m = f
-        .store
-        .add_member(id, a.id, Role::Member, 2, at)
-        .await
-        .unwrap();
+    let m = f.store.add_member(member(id, &a, at), 2).await.unwrap();
     assert_eq!(
         (m.user.clone(), m.role, m.joined_at, m.muted),
         (a.clone(), Role::Member, at, false)
     );
     assert_eq!(
-        conflict(f.store.add_member(id, a.id, Role::Member, 3, at).await),
+        conflict(f.store.add_member(member(id, &a, at), 3).await),
         Conflict::AlreadyMember
     );
     assert!(matches!(
-        f.store.add_member(id, b.id, Role::Member, 2, at).await,
+        f.store.add_member(member(id, &b, at), 2).await,
         Err(StoreError::RoomFull(2))
     ));
     let mut names: Vec<_> = f
@@ -379,10 +428,7 @@ async fn members_join_up_to_capacity_once_each_and_leave() {
 
     assert!(f.store.remove_member(id, a.id).await.unwrap());
     assert!(!f.store.remove_member(id, a.id).await.unwrap());
-    f.store
-        .add_member(id, b.id, Role::Member, 2, at)
-        .await
-        .unwrap();
+    f.store.add_member(member(id, &b, at), 2).await.unwrap();
     assert_eq!(
         f.store.room(id).await.unwrap().expect("room").member_count,
         2
@@ -402,11 +448,7 @@ async fn roles_change_and_ownership_moves() {
         f.store.set_role(id, UserId::new(), Role::Admin).await,
         Err(StoreError::NotFound(Entity::Membership))
     ));
-    let room = f
-        .store
-        .transfer_ownership(id, owner.id, heir.id)
-        .await
-        .unwrap();
+    let room = f.store.transfer_ownership(id, heir.id).await.unwrap();
     assert_eq!(room.owner, heir);
     let roles = (
         f.store
@@ -423,6 +465,40 @@ async fn roles_change_and_ownership_moves() {
     assert_eq!(roles, (Some(Role::Admin), Some(Role::Owner)));
 }
 
+/// Two transfers racing, many times: the room always ends with exactly one owner, the one
+/// the last transfer named, and it is `rooms.owner_id` too.
+#[tokio::test]
+async fn racing_transfers_leave_exactly_one_owner() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (x, y) = (f.user("x").await, f.user("y").await);
+    let id = f.room(&owner, "throne", RoomType::Public).await;
+    f.join(id, &x).await;
+    f.join(id, &y).await;
+    for _ in 0..20 {
+        let (s1, s2) = (f.store.clone(), f.store.clone());
+        let (to_x, to_y) = (x.id, y.id);
+        let a = tokio::spawn(async move { s1.transfer_ownership(id, to_x).await });
+        let b = tokio::spawn(async move { s2.transfer_ownership(id, to_y).await });
+        let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+        let owners: Vec<_> = f
+            .store
+            .members(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == Role::Owner)
+            .map(|m| m.user.id)
+            .collect();
+        let room = f.store.room(id).await.unwrap().expect("room");
+        assert_eq!(owners, vec![room.owner.id], "one owner, the room's");
+        assert!(
+            [a.owner.id, b.owner.id].contains(&room.owner.id),
+            "the owner is one of the two named"
+        );
+    }
+}
+
 #[tokio::test]
 async fn mutes_are_set_listed_and_lifted_once() {
     let f = fixture().await;
@@ -432,35 +508,50 @@ async fn mutes_are_set_listed_and_lifted_once() {
     f.join(id, &a).await;
     f.join(id, &b).await;
     let until: Timestamp = now() + Duration::minutes(5);
-    let m = f.store.set_mute(id, a.id, true, Some(until)).await.unwrap();
+    let m = f
+        .store
+        .set_mute(id, a.id, Mute::On { until: Some(until) })
+        .await
+        .unwrap();
     assert_eq!((m.muted, m.muted_until), (true, Some(until)));
-    f.store.set_mute(id, b.id, true, None).await.unwrap();
+    f.store
+        .set_mute(id, b.id, Mute::On { until: None })
+        .await
+        .unwrap();
     // Only timed mutes wait for an expiry.
     assert_eq!(
         f.store.timed_mutes().await.unwrap(),
-        vec![(id, a.id, until)]
+        vec![TimedMute {
+            room: id,
+            user: a.id,
+            until
+        }]
     );
 
     // Lifting a mute that was replaced meanwhile does nothing.
     assert!(f
         .store
-        .lift_mute(id, a.id, until - Duration::minutes(1))
+        .lift_mute(TimedMute {
+            room: id,
+            user: a.id,
+            until: until - Duration::minutes(1),
+        })
         .await
         .unwrap()
         .is_none());
-    let lifted = f
-        .store
-        .lift_mute(id, a.id, until)
-        .await
-        .unwrap()
-        .expect("lifted");
+    let timed = TimedMute {
+        room: id,
+        user: a.id,
+        until,
+    };
+    let lifted = f.store.lift_mute(timed).await.unwrap().expect("lifted");
     assert_eq!((lifted.muted, lifted.muted_until), (false, None));
     assert!(
-        f.store.lift_mute(id, a.id, until).await.unwrap().is_none(),
+        f.store.lift_mute(timed).await.unwrap().is_none(),
         "only once"
     );
     assert!(f.store.timed_mutes().await.unwrap().is_empty());
-    let m = f.store.set_mute(id, b.id, false, None).await.unwrap();
+    let m = f.store.set_mute(id, b.id, Mute::Off).await.unwrap();
     assert!(!m.muted);
 }
 
@@ -498,13 +589,13 @@ async fn a_ban_removes_the_membership_and_request_and_blocks_joining() {
     let id = f.room(&owner, "strict", RoomType::Restricted).await;
     f.join(id, &member).await;
     f.store
-        .create_join_request(id, asker.id, Some("hi".into()), now())
+        .create_join_request(request(id, &asker, Some("hi"), now()))
         .await
         .unwrap();
 
     let ban = f
         .store
-        .ban(id, member.id, owner.id, Some("spam".into()), now())
+        .ban(ban_of(id, &member, &owner, Some("spam")))
         .await
         .unwrap();
     assert_eq!(
@@ -515,27 +606,24 @@ async fn a_ban_removes_the_membership_and_request_and_blocks_joining() {
         ),
         (member.clone(), owner.clone(), Some("spam"))
     );
-    f.store
-        .ban(id, asker.id, owner.id, None, now())
-        .await
-        .unwrap();
+    f.store.ban(ban_of(id, &asker, &owner, None)).await.unwrap();
     assert!(f.store.membership(id, member.id).await.unwrap().is_none());
     assert!(f.store.join_request(id, asker.id).await.unwrap().is_none());
     assert_eq!(
-        conflict(f.store.ban(id, member.id, owner.id, None, now()).await),
+        conflict(f.store.ban(ban_of(id, &member, &owner, None)).await),
         Conflict::AlreadyBanned
     );
     assert_eq!(f.store.bans(id).await.unwrap().len(), 2);
     // Banned users can neither be added nor ask to join.
     assert!(matches!(
         f.store
-            .add_member(id, member.id, Role::Member, 100, now())
+            .add_member(self::member(id, &member, now()), 100)
             .await,
         Err(StoreError::Banned)
     ));
     assert!(matches!(
         f.store
-            .create_join_request(id, member.id, None, now())
+            .create_join_request(request(id, &member, None, now()))
             .await,
         Err(StoreError::Banned)
     ));
@@ -554,7 +642,7 @@ async fn join_requests_are_made_once_listed_and_cleared_by_joining() {
     let at = now();
     let r = f
         .store
-        .create_join_request(id, a.id, Some("let me in".into()), at)
+        .create_join_request(request(id, &a, Some("let me in"), at))
         .await
         .unwrap();
     assert_eq!(
@@ -562,11 +650,11 @@ async fn join_requests_are_made_once_listed_and_cleared_by_joining() {
         (a.clone(), Some("let me in"), at)
     );
     assert_eq!(
-        conflict(f.store.create_join_request(id, a.id, None, at).await),
+        conflict(f.store.create_join_request(request(id, &a, None, at)).await),
         Conflict::JoinRequestPending
     );
     f.store
-        .create_join_request(id, b.id, None, at)
+        .create_join_request(request(id, &b, None, at))
         .await
         .unwrap();
     assert_eq!(f.store.join_requests(id).await.unwrap().len(), 2);
@@ -589,10 +677,9 @@ async fn a_ban_racing_a_join_never_leaves_a_banned_member() {
     for _ in 0..40 {
         let user = f.user("racer").await;
         let (s1, s2) = (f.store.clone(), f.store.clone());
-        let (uid, oid) = (user.id, owner.id);
-        let join =
-            tokio::spawn(async move { s1.add_member(id, uid, Role::Member, 10_000, now()).await });
-        let ban = tokio::spawn(async move { s2.ban(id, uid, oid, None, now()).await });
+        let (join, ban) = (member(id, &user, now()), ban_of(id, &user, &owner, None));
+        let join = tokio::spawn(async move { s1.add_member(join, 10_000).await });
+        let ban = tokio::spawn(async move { s2.ban(ban).await });
         let (_, _) = (join.await.unwrap(), ban.await.unwrap());
         let access = f
             .store
@@ -624,7 +711,7 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
     for n in 1..=5 {
         let m = f
             .store
-            .insert_message(MessageId::new(), id, &owner, format!("m{n}"), now())
+            .insert_message(message(id, &owner, &format!("m{n}")))
             .await
             .unwrap();
         assert_eq!(
@@ -635,7 +722,7 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
     }
     let o = f
         .store
-        .insert_message(MessageId::new(), other, &owner, "x".into(), now())
+        .insert_message(message(other, &owner, "x"))
         .await
         .unwrap();
     assert_eq!(o.seq, 1, "each room counts its own");
@@ -645,21 +732,67 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
         ms.into_iter().map(|m| m.body).collect::<Vec<_>>()
     };
     assert_eq!(
-        bodies(f.store.messages_before(id, None, 2).await.unwrap()),
+        bodies(
+            f.store
+                .messages_before(
+                    id,
+                    History {
+                        before: None,
+                        limit: 2
+                    }
+                )
+                .await
+                .unwrap()
+        ),
         ["m5", "m4"],
         "newest first"
     );
     assert_eq!(
-        bodies(f.store.messages_before(id, Some(4), 10).await.unwrap()),
+        bodies(
+            f.store
+                .messages_before(
+                    id,
+                    History {
+                        before: Some(4),
+                        limit: 10
+                    }
+                )
+                .await
+                .unwrap()
+        ),
         ["m3", "m2", "m1"]
     );
     assert_eq!(
-        bodies(f.store.messages_after(id, 1, None, 2).await.unwrap()),
+        bodies(
+            f.store
+                .messages_after(
+                    id,
+                    CatchUp {
+                        after: 1,
+                        up_to: None,
+                        limit: 2
+                    }
+                )
+                .await
+                .unwrap()
+        ),
         ["m2", "m3"],
         "oldest first"
     );
     assert_eq!(
-        bodies(f.store.messages_after(id, 1, Some(4), 10).await.unwrap()),
+        bodies(
+            f.store
+                .messages_after(
+                    id,
+                    CatchUp {
+                        after: 1,
+                        up_to: Some(4),
+                        limit: 10
+                    }
+                )
+                .await
+                .unwrap()
+        ),
         ["m2", "m3", "m4"]
     );
 
@@ -669,13 +802,25 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
     assert!(!f.store.delete_message(ids[2]).await.unwrap());
     assert!(f.store.message(ids[2]).await.unwrap().is_none());
     assert_eq!(
-        bodies(f.store.messages_after(id, 0, None, 10).await.unwrap()),
+        bodies(
+            f.store
+                .messages_after(
+                    id,
+                    CatchUp {
+                        after: 0,
+                        up_to: None,
+                        limit: 10
+                    }
+                )
+                .await
+                .unwrap()
+        ),
         ["m1", "m2", "m4", "m5"]
     );
     // A deleted message's seq is never reused.
     let next = f
         .store
-        .insert_message(MessageId::new(), id, &owner, "m6".into(), now())
+        .insert_message(message(id, &owner, "m6"))
         .await
         .unwrap();
     assert_eq!(next.seq, 6);

@@ -103,7 +103,7 @@ impl RoomService {
                             yield Err(e);
                             return;
                         }
-                        match this.store.messages_after(room, sequence.last(), read.up_to, CATCH_UP_BATCH).await {
+                        match this.store.messages_after(room, CatchUp { after: sequence.last(), up_to: read.up_to, limit: CATCH_UP_BATCH }).await {
                             Ok(batch) => {
                                 let done = batch.len() < CATCH_UP_BATCH as usize;
                                 for m in batch {

@@ -6,16 +6,13 @@ impl RoomService {
     /// Makes `user` a member (within the room's capacity; storage refuses a banned user in
     /// the same transaction) and announces it.
     async fn admit(&self, room: &Room, user: UserId) -> DomainResult<Membership> {
-        let member = self
-            .store
-            .add_member(
-                room.id,
-                user,
-                Role::Member,
-                self.capacity(room),
-                self.clock.now(),
-            )
-            .await?;
+        let member = NewMember {
+            room: room.id,
+            user,
+            role: Role::Member,
+            at: self.clock.now(),
+        };
+        let member = self.store.add_member(member, self.capacity(room)).await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
         Ok(member)
     }
@@ -42,15 +39,13 @@ impl RoomService {
     ) -> DomainResult<JoinRequest> {
         self.authorized(viewer, room, Action::RequestToJoin).await?;
         let user = viewer.require()?;
-        let request = self
-            .store
-            .create_join_request(
-                room,
-                user.id,
-                message.map(Note::into_inner),
-                self.clock.now(),
-            )
-            .await?;
+        let request = NewJoinRequest {
+            room,
+            user: user.id,
+            message: message.map(Note::into_inner),
+            at: self.clock.now(),
+        };
+        let request = self.store.create_join_request(request).await?;
         self.publish(RoomEvent::JoinRequested(request.clone()));
         Ok(request)
     }

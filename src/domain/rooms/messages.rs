@@ -15,16 +15,14 @@ impl RoomService {
         self.throttles
             .messages
             .check(&author.id, "messages from you")?;
-        let message = self
-            .store
-            .insert_message(
-                MessageId::new(),
-                room,
-                author,
-                body.into_inner(),
-                self.clock.now(),
-            )
-            .await?;
+        let message = NewMessage {
+            id: MessageId::new(),
+            room,
+            author: author.clone(),
+            body: body.into_inner(),
+            at: self.clock.now(),
+        };
+        let message = self.store.insert_message(message).await?;
         let message = Arc::new(message);
         self.bus.publish_message(message.clone());
         Ok(message)

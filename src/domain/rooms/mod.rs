@@ -22,7 +22,10 @@ use super::model::{
     RoomPage, RoomType, Timestamp,
 };
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
-use super::ports::{Bus, NewRoom, RoomPatch, Store};
+use super::ports::{
+    Bus, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomPatch,
+    RoomQuery, Store, TimedMute,
+};
 use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{
     MaxUsers, MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor,
@@ -181,8 +184,8 @@ impl RoomService {
         match self.store.timed_mutes().await {
             Ok(all) => {
                 let mut queue = self.mutes.queue();
-                for (room, user, until) in all {
-                    queue.schedule((room, user), until);
+                for mute in all {
+                    queue.schedule((mute.room, mute.user), mute.until);
                 }
             }
             Err(e) => {
@@ -192,7 +195,7 @@ impl RoomService {
         loop {
             let due = self.mutes.queue().take_due(self.clock.now());
             for ((room, user), until) in due {
-                if let Err(e) = self.expire_mute(room, user, until).await {
+                if let Err(e) = self.expire_mute(TimedMute { room, user, until }).await {
                     tracing::warn!(error = ?e, "could not clear an expired mute");
                 }
             }

@@ -102,7 +102,7 @@ impl RoomService {
             .await?;
         let from = viewer.require()?;
         self.target_membership(room, user).await?;
-        let updated = self.store.transfer_ownership(room, from.id, user).await?;
+        let updated = self.store.transfer_ownership(room, user).await?;
         for id in [user, from.id] {
             if let Some(m) = self.store.membership(room, id).await? {
                 self.publish(RoomEvent::MemberRoleChanged(m));
@@ -122,7 +122,7 @@ impl RoomService {
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
         let until = duration.map(|d| self.clock.now() + d.get());
-        let member = self.store.set_mute(room, user, true, until).await?;
+        let member = self.store.set_mute(room, user, Mute::On { until }).await?;
         self.publish(RoomEvent::MemberMuted(member.clone()));
         match until {
             Some(until) => self.schedule_unmute(room, user, until),
@@ -139,13 +139,8 @@ impl RoomService {
         self.mutes.wake.notify_one();
     }
 
-    pub(super) async fn expire_mute(
-        &self,
-        room: RoomId,
-        user: UserId,
-        until: Timestamp,
-    ) -> DomainResult<()> {
-        if let Some(member) = self.store.lift_mute(room, user, until).await? {
+    pub(super) async fn expire_mute(&self, mute: TimedMute) -> DomainResult<()> {
+        if let Some(member) = self.store.lift_mute(mute).await? {
             self.publish(RoomEvent::MemberUnmuted(member));
         }
         Ok(())
@@ -159,7 +154,7 @@ impl RoomService {
         user: UserId,
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
-        let member = self.store.set_mute(room, user, false, None).await?;
+        let member = self.store.set_mute(room, user, Mute::Off).await?;
         self.mutes.queue().cancel(&(room, user));
         self.publish(RoomEvent::MemberUnmuted(member.clone()));
         Ok(member)
@@ -176,16 +171,14 @@ impl RoomService {
         self.authorize_act_on(viewer, room, user).await?;
         let actor = viewer.require()?;
         self.existing_user(user).await?;
-        let ban = self
-            .store
-            .ban(
-                room,
-                user,
-                actor.id,
-                reason.map(Note::into_inner),
-                self.clock.now(),
-            )
-            .await?;
+        let ban = NewBan {
+            room,
+            user,
+            by: actor.id,
+            reason: reason.map(Note::into_inner),
+            at: self.clock.now(),
+        };
+        let ban = self.store.ban(ban).await?;
         self.publish(RoomEvent::MemberBanned(ban.clone()));
         tracing::info!("user banned");
         Ok(ban)

@@ -30,12 +30,12 @@ impl RoomService {
         }
         let mut rows = self
             .store
-            .list_rooms(
-                viewer.user_id(),
-                search.as_deref(),
-                after.as_ref(),
-                first.get() + 1,
-            )
+            .list_rooms(RoomQuery {
+                viewer: viewer.user_id(),
+                search,
+                after,
+                limit: first.get() + 1,
+            })
             .await?;
         let has_more = rows.len() > first.get() as usize;
         rows.truncate(first.get() as usize);
@@ -110,7 +110,13 @@ impl RoomService {
             .transpose()?;
         let mut rows = self
             .store
-            .messages_before(room, before, last.get() + 1)
+            .messages_before(
+                room,
+                History {
+                    before,
+                    limit: last.get() + 1,
+                },
+            )
             .await?;
         let has_older = rows.len() > last.get() as usize;
         rows.truncate(last.get() as usize);

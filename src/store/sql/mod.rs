@@ -4,23 +4,25 @@
 //! PostgreSQL: UUID, TIMESTAMPTZ, BOOLEAN), which `SqlRow` hides: a decoder asks a row for
 //! "the id in column c" and each backend answers from its own encoding.
 //!
-//! `store_impl!` writes the `Store` methods whose statements are the same in both dialects
-//! (parameters are `$N`, which sqlx-sqlite binds by number too; ids and times are bound as
-//! `DbId`/`DbTime`, which each dialect encodes its own way). Each backend invokes it with
-//! the methods that truly differ: transactions and locking, upserts, case-insensitive
-//! names, SQLite's group commit.
+//! `store_impl!` (in `methods.rs`) writes every `Store` method but `insert_message` once
+//! for both dialects (parameters are `$N`, which sqlx-sqlite binds by number too; ids and
+//! times are bound as `DbId`/`DbTime`, which each dialect encodes its own way). What truly
+//! differs is a handful of words each backend passes in (case-insensitive matching, row
+//! locks) and how a message is stored (SQLite's group commit, PostgreSQL's one statement).
 
 mod codec;
+mod methods;
 
-/// SQLite's encodings, for the statements `sqlite.rs` still writes itself.
-pub(crate) mod codec_sqlite {
-    pub(crate) use super::codec::{from_micros, micros};
-}
+use sqlx::error::DatabaseError;
 
-use crate::domain::model::{Ban, JoinRequest, Membership, Message, Role, Room, RoomType, User};
+use crate::domain::model::{
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, User,
+};
+use crate::domain::ports::{Conflict, StoreError, StoreResult};
 use crate::domain::values::{MessageId, RoomId, UserId};
 
 pub(crate) use codec::{DbId, DbTime, SqlRow};
+pub(crate) use methods::store_impl;
 
 /// A room with its member count and owner (`o_` columns); add `WHERE`/`ORDER BY`.
 pub(crate) const ROOM_COLUMNS: &str =
@@ -91,13 +93,50 @@ pub(crate) fn room_from<R: SqlRow>(row: &R) -> Result<Room, sqlx::Error> {
 
 /// A row of `MEMBER_SELECT`.
 pub(crate) fn member_from<R: SqlRow>(row: &R) -> Result<Membership, sqlx::Error> {
+    member_cols(row, "", "u_", RoomId(row.uuid("room_id")?))
+}
+
+/// The membership in `room` in the columns `{prefix}role`, `{prefix}joined_at`,
+/// `{prefix}muted`, `{prefix}muted_until`, of the user in the `{user}` columns.
+fn member_cols<R: SqlRow>(
+    row: &R,
+    prefix: &str,
+    user: &str,
+    room: RoomId,
+) -> Result<Membership, sqlx::Error> {
     Ok(Membership {
-        user: user_from(row, "u_")?,
-        room_id: RoomId(row.uuid("room_id")?),
-        role: role_from(row, "role")?,
-        joined_at: row.time("joined_at")?,
-        muted: row.flag("muted")?,
-        muted_until: row.opt_time("muted_until")?,
+        user: user_from(row, user)?,
+        room_id: room,
+        role: role_from(row, &format!("{prefix}role"))?,
+        joined_at: row.time(&format!("{prefix}joined_at"))?,
+        muted: row.flag(&format!("{prefix}muted"))?,
+        muted_until: row.opt_time(&format!("{prefix}muted_until"))?,
+    })
+}
+
+/// Added to `ROOM_COLUMNS ... ROOM_FROM`: the viewer's membership (`vm_`, `vu_` columns,
+/// NULL when there is none) and whether the viewer (`$1`, may be NULL) is banned.
+pub(crate) const ACCESS_COLUMNS: &str =
+    ", vm.role AS vm_role, vm.joined_at AS vm_joined_at, vm.muted AS vm_muted, \
+     vm.muted_until AS vm_muted_until, \
+     vu.id AS vu_id, vu.username AS vu_username, vu.created_at AS vu_created_at, \
+     EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS banned";
+pub(crate) const ACCESS_JOINS: &str =
+    "LEFT JOIN memberships vm ON vm.room_id = r.id AND vm.user_id = $1 \
+     LEFT JOIN users vu ON vu.id = vm.user_id";
+
+/// A row of `ROOM_COLUMNS ACCESS_COLUMNS ROOM_FROM ACCESS_JOINS`.
+pub(crate) fn access_from<R: SqlRow>(row: &R) -> Result<RoomAccess, sqlx::Error> {
+    let room = room_from(row)?;
+    let membership = match row.opt_text("vm_role")? {
+        None => None,
+        Some(_) => Some(member_cols(row, "vm_", "vu_", room.id)?),
+    };
+    let banned = membership.is_none() && row.flag("banned")?;
+    Ok(RoomAccess {
+        room,
+        membership,
+        banned,
     })
 }
 
@@ -134,371 +173,52 @@ pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Erro
     })
 }
 
-/// `impl Store for $store`: the methods shared by both dialects, followed by `$own`, the
-/// backend's own (and `required_membership`/`written_membership`, which read back a
-/// membership it just wrote). `like_ci` is the dialect's case-insensitive LIKE (SQLite's LIKE already
-/// ignores ASCII case; PostgreSQL needs ILIKE). The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools)
-/// and `fn db_err(sqlx::Error) -> StoreError` in scope.
-macro_rules! store_impl {
-    ($store:ty, like_ci = $like:literal, { $($own:tt)* }) => {
-        #[async_trait::async_trait]
-        impl $crate::domain::ports::Store for $store {
-            $($own)*
-
-            async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(DbId(user.id.0))
-                .bind(&user.username)
-                .bind(password_hash)
-                .bind(DbTime(user.created_at))
-                .execute(self.writer())
-                .await
-                .map_err(|e| match db_err(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict(Conflict::UsernameTaken),
-                    other => other,
-                })?;
-                Ok(())
-            }
-
-            async fn create_session(
-                &self,
-                token_hash: &[u8],
-                user: UserId,
-                at: Timestamp,
-            ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) \
-                     VALUES ($1, $2, $3, $3)",
-                )
-                .bind(token_hash)
-                .bind(DbId(user.0))
-                .bind(DbTime(at))
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
-
-            async fn session(
-                &self,
-                token_hash: &[u8],
-            ) -> StoreResult<Option<(User, $crate::domain::session::SessionTimes)>> {
-                let row = sqlx::query(
-                    "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
-                     COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
-                     FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
-                )
-                .bind(token_hash)
-                .fetch_optional(self.reader())
-                .await
-                .map_err(db_err)?;
-                row.as_ref()
-                    .map(|r| -> Result<_, sqlx::Error> {
-                        let times = $crate::domain::session::SessionTimes {
-                            created_at: $crate::store::sql::SqlRow::time(r, "s_created_at")?,
-                            last_used_at: $crate::store::sql::SqlRow::time(r, "s_last_used_at")?,
-                        };
-                        Ok((user_from(r, "")?, times))
-                    })
-                    .transpose()
-                    .map_err(db_err)
-            }
-
-            async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
-                let row = sqlx::query(&format!(
-                    "{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"
-                ))
-                .bind(DbId(room.0))
-                .bind(DbId(user.0))
-                .fetch_optional(self.reader())
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(member_from).transpose().map_err(db_err)
-            }
-
-            async fn list_rooms(
-                &self,
-                viewer: Option<UserId>,
-                search: Option<&str>,
-                after: Option<&$crate::domain::values::RoomCursor>,
-                limit: u32,
-            ) -> StoreResult<Vec<Room>> {
-                let pattern = search.map(|s| {
-                    let escaped = s
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_");
-                    format!("%{escaped}%")
-                });
-                // Pages in creation order; ids (UUIDs, whose text sorts like their bytes)
-                // break ties the same way on both dialects.
-                let rows = sqlx::query(&format!(
-                    "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
-                       (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
-                     AND ($2 IS NULL OR r.name {like} $2 ESCAPE '\\' OR r.topic {like} $2 ESCAPE '\\') \
-                     AND ($3 IS NULL OR r.created_at > $3 OR (r.created_at = $3 AND r.id > $4)) \
-                     ORDER BY r.created_at, r.id LIMIT $5",
-                    like = $like
-                ))
-                .bind(viewer.map(|v| DbId(v.0)))
-                .bind(&pattern)
-                .bind(after.map(|a| DbTime(a.created_at)))
-                .bind(after.map(|a| DbId(a.id.0)))
-                .bind(i64::from(limit))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, room_from)
-            }
-
-            async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-                let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
-                    .bind(DbId(id.0))
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
-            }
-
-            async fn touch_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-                // Never moves a use back (two nodes may touch out of order).
-                sqlx::query(
-                    "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 \
-                     AND revoked_at IS NULL AND COALESCE(last_used_at, created_at) < $1",
-                )
-                .bind(DbTime(at))
-                .bind(token_hash)
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
-
-            async fn revoke_session(&self, token_hash: &[u8], at: Timestamp) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-                )
-                .bind(DbTime(at))
-                .bind(token_hash)
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
-
-            async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
-                    .bind(DbId(id.0))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
-                let rows = sqlx::query(&format!(
-                    "{MEMBER_SELECT} WHERE m.room_id = $1 ORDER BY CASE m.role \
-                     WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, lower(u.username)"
-                ))
-                .bind(DbId(room.0))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, member_from)
-            }
-
-            async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-                // Defence in depth: the owner is never removed (the rule is `authorize`).
-                let done = sqlx::query(
-                    "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'",
-                )
-                .bind(DbId(room.0))
-                .bind(DbId(user.0))
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn timed_mutes(&self) -> StoreResult<Vec<(RoomId, UserId, Timestamp)>> {
-                let rows = sqlx::query(
-                    "SELECT room_id, user_id, muted_until FROM memberships \
-                     WHERE muted = TRUE AND muted_until IS NOT NULL",
-                )
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                rows.iter()
-                    .map(|r| {
-                        Ok((
-                            RoomId($crate::store::sql::SqlRow::uuid(r, "room_id")?),
-                            UserId($crate::store::sql::SqlRow::uuid(r, "user_id")?),
-                            $crate::store::sql::SqlRow::time(r, "muted_until")?,
-                        ))
-                    })
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(db_err)
-            }
-
-            async fn set_mute(
-                &self,
-                room: RoomId,
-                user: UserId,
-                muted: bool,
-                until: Option<Timestamp>,
-            ) -> StoreResult<Membership> {
-                sqlx::query(
-                    "UPDATE memberships SET muted = $1, muted_until = $2 \
-                     WHERE room_id = $3 AND user_id = $4",
-                )
-                .bind(muted)
-                .bind(until.map(DbTime))
-                .bind(DbId(room.0))
-                .bind(DbId(user.0))
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                self.required_membership(room, user).await
-            }
-
-            async fn lift_mute(
-                &self,
-                room: RoomId,
-                user: UserId,
-                until: Timestamp,
-            ) -> StoreResult<Option<Membership>> {
-                // Only the mute that ends at `until`: of several nodes, one lifts it.
-                let done = sqlx::query(
-                    "UPDATE memberships SET muted = FALSE, muted_until = NULL \
-                     WHERE room_id = $1 AND user_id = $2 AND muted = TRUE AND muted_until = $3",
-                )
-                .bind(DbId(room.0))
-                .bind(DbId(user.0))
-                .bind(DbTime(until))
-                .execute(self.writer())
-                .await
-                .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                self.written_membership(room, user).await
-            }
-
-            async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM bans WHERE room_id = $1 AND user_id = $2")
-                    .bind(DbId(room.0))
-                    .bind(DbId(user.0))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-                let rows = sqlx::query(&format!(
-                    "{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"
-                ))
-                .bind(DbId(room.0))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, ban_from)
-            }
-
-            async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-                let rows = sqlx::query(&format!(
-                    "{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"
-                ))
-                .bind(DbId(room.0))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, request_from)
-            }
-
-            async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-                let row = sqlx::query(&format!(
-                    "{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"
-                ))
-                .bind(DbId(room.0))
-                .bind(DbId(user.0))
-                .fetch_optional(self.reader())
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(request_from).transpose().map_err(db_err)
-            }
-
-            async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2")
-                    .bind(DbId(room.0))
-                    .bind(DbId(user.0))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-                let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
-                    .bind(DbId(id.0))
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                row.as_ref().map(message_from).transpose().map_err(db_err)
-            }
-
-            async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM messages WHERE id = $1")
-                    .bind(DbId(id.0))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn messages_before(
-                &self,
-                room: RoomId,
-                before: Option<i64>,
-                limit: u32,
-            ) -> StoreResult<Vec<Message>> {
-                let rows = sqlx::query(&format!(
-                    "{MESSAGE_SELECT} WHERE m.room_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR m.seq < $2) \
-                     ORDER BY m.seq DESC LIMIT $3"
-                ))
-                .bind(DbId(room.0))
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, message_from)
-            }
-
-            async fn messages_after(
-                &self,
-                room: RoomId,
-                after: i64,
-                up_to: Option<i64>,
-                limit: u32,
-            ) -> StoreResult<Vec<Message>> {
-                let rows = sqlx::query(&format!(
-                    "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 \
-                     AND (CAST($3 AS BIGINT) IS NULL OR m.seq <= $3) ORDER BY m.seq LIMIT $4"
-                ))
-                .bind(DbId(room.0))
-                .bind(after)
-                .bind(up_to)
-                .bind(i64::from(limit))
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_err)?;
-                map_rows(rows, message_from)
-            }
-        }
-    };
+/// Every row through `decode`.
+pub(crate) fn map_rows<R: SqlRow, T>(
+    rows: Vec<R>,
+    decode: impl Fn(&R) -> Result<T, sqlx::Error>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(|r| decode(r).map_err(db_err)).collect()
 }
-pub(crate) use store_impl;
+
+/// A driver error in the domain's terms: a unique violation is a `Conflict`, a database that
+/// is not there (right now) is `Unavailable`, anything else is `Other`.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict(Conflict::Duplicate)
+        }
+        sqlx::Error::Database(ref db) if unavailable(db.as_ref()) => {
+            StoreError::Unavailable(e.into())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.into()),
+        other => StoreError::Other(other.into()),
+    }
+}
+
+/// `db_err`, with a unique violation explained as `kind`.
+pub(crate) fn conflict_as(kind: Conflict) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match db_err(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(kind),
+        other => other,
+    }
+}
+
+/// Errors that mean "the server cannot serve now", not "the statement is wrong". SQLite:
+/// BUSY and LOCKED past the busy timeout (sqlx reports extended codes, whose low byte is the
+/// primary one). PostgreSQL: SQLSTATE class 08 (connection exception), 57P (shutdown, cannot
+/// connect now) and 53300 (too many connections).
+fn unavailable(db: &dyn DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+    } else {
+        code.starts_with("08") || code.starts_with("57P") || code == "53300"
+    }
+}
