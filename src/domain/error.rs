@@ -129,6 +129,7 @@ impl From<StoreError> for DomainError {
                 match what {
                     Entity::Room => "room not found",
                     Entity::Membership => "not a member of this room",
+                    Entity::Ban => "no such ban",
                     Entity::JoinRequest => "no pending join request",
                 }
                 .into(),

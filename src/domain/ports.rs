@@ -36,6 +36,7 @@ pub enum Conflict {
 pub enum Entity {
     Room,
     Membership,
+    Ban,
     JoinRequest,
 }
 

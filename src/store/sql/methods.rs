@@ -48,79 +48,88 @@ macro_rules! store_impl {
             };
 
             type Conn = <$db as sqlx::Database>::Connection;
+            type Row = <$db as sqlx::Database>::Row;
+            type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+            type Decode<T> = fn(&Row) -> Result<T, sqlx::Error>;
+
+            /// `sql` with `id` as `$1`.
+            fn by_id(sql: &str, id: uuid::Uuid) -> Query<'_> {
+                sqlx::query(sql).bind(DbId(id))
+            }
+
+            /// `sql` with `room` as `$1` and `user` as `$2`.
+            fn by_pair(sql: &str, room: RoomId, user: UserId) -> Query<'_> {
+                sqlx::query(sql).bind(DbId(room.0)).bind(DbId(user.0))
+            }
+
+            /// The row `q` finds on `exec`, if any, decoded.
+            async fn optional<'q, T>(q: Query<'q>, exec: impl sqlx::Executor<'q, Database = $db> + 'q, decode: Decode<T>) -> StoreResult<Option<T>> {
+                let row = q.fetch_optional(exec).await.map_err(db_err)?;
+                row.as_ref().map(decode).transpose().map_err(db_err)
+            }
+
+            /// Every row `q` finds on `exec`, decoded.
+            async fn all<'q, T>(q: Query<'q>, exec: impl sqlx::Executor<'q, Database = $db> + 'q, decode: Decode<T>) -> StoreResult<Vec<T>> {
+                map_rows(q.fetch_all(exec).await.map_err(db_err)?, decode)
+            }
+
+            /// Runs `q` on `exec`; whether it changed a row.
+            async fn changed<'q>(q: Query<'q>, exec: impl sqlx::Executor<'q, Database = $db> + 'q) -> StoreResult<bool> {
+                Ok(q.execute(exec).await.map_err(db_err)?.rows_affected() > 0)
+            }
+
+            /// `found`, or NotFound(`entity`).
+            fn required<T>(found: Option<T>, entity: Entity) -> StoreResult<T> {
+                found.ok_or(StoreError::NotFound(entity))
+            }
 
             impl $store {
                 /// The room as the writer sees it (after a write of this call).
                 async fn written_room(&self, id: RoomId) -> StoreResult<Room> {
-                    let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1"))
-                        .bind(DbId(id.0))
-                        .fetch_optional(self.writer())
-                        .await
-                        .map_err(db_err)?
-                        .ok_or(StoreError::NotFound(Entity::Room))?;
-                    room_from(&row).map_err(db_err)
+                    let sql = format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1");
+                    required(optional(by_id(&sql, id.0), self.writer(), room_from).await?, Entity::Room)
                 }
 
                 /// The membership as `conn` sees it.
                 async fn membership_on(conn: &mut Conn, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
-                    let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2"))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .fetch_optional(conn)
-                        .await
-                        .map_err(db_err)?;
-                    row.as_ref().map(member_from).transpose().map_err(db_err)
+                    let sql = format!("{MEMBER_SELECT} WHERE m.room_id = $1 AND m.user_id = $2");
+                    optional(by_pair(&sql, room, user), conn, member_from).await
                 }
 
                 /// The membership as the writer sees it (after a write of this call).
-                async fn written_membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
+                async fn written_membership(&self, room: RoomId, user: UserId) -> StoreResult<Membership> {
                     let mut conn = self.writer().acquire().await.map_err(db_err)?;
-                    Self::membership_on(&mut conn, room, user).await
+                    required(Self::membership_on(&mut conn, room, user).await?, Entity::Membership)
                 }
 
                 /// Holds the room's row until the end of the transaction: joins, bans, join
                 /// requests and ownership transfers in one room run one after another.
                 async fn lock_room(conn: &mut Conn, room: RoomId) -> StoreResult<()> {
-                    sqlx::query(concat!("SELECT 1 FROM rooms WHERE id = $1", $lock))
-                        .bind(DbId(room.0))
-                        .fetch_optional(conn)
-                        .await
-                        .map_err(db_err)?
-                        .map(|_| ())
-                        .ok_or(StoreError::NotFound(Entity::Room))
+                    let sql = concat!("SELECT 1 FROM rooms WHERE id = $1", $lock);
+                    required(optional(by_id(sql, room.0), conn, |_| Ok(())).await?, Entity::Room)
                 }
 
                 async fn is_banned(conn: &mut Conn, room: RoomId, user: UserId) -> StoreResult<bool> {
-                    let row = sqlx::query("SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2")
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .fetch_optional(conn)
-                        .await
-                        .map_err(db_err)?;
-                    Ok(row.is_some())
+                    let sql = "SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2";
+                    Ok(optional(by_pair(sql, room, user), conn, |_| Ok(())).await?.is_some())
                 }
 
                 /// Deletes `user`'s row in `table` (a fixed table name) for `room`.
                 async fn delete_pair(conn: &mut Conn, table: &str, room: RoomId, user: UserId) -> StoreResult<bool> {
-                    let done = sqlx::query(&format!("DELETE FROM {table} WHERE room_id = $1 AND user_id = $2"))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .execute(conn)
-                        .await
-                        .map_err(db_err)?;
-                    Ok(done.rows_affected() > 0)
+                    let sql = format!("DELETE FROM {table} WHERE room_id = $1 AND user_id = $2");
+                    changed(by_pair(&sql, room, user), conn).await
                 }
 
-                /// `user_credentials`' row: the user whose name matches regardless of case.
-                async fn user_named(&self, username: &str) -> StoreResult<Option<<$db as sqlx::Database>::Row>> {
-                    sqlx::query(concat!(
-                        "SELECT id, username, created_at, password_hash FROM users WHERE ",
-                        $username_is
-                    ))
-                    .bind(username)
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(db_err)
+                /// `table`'s rows (a `*_SELECT` whose table is `alias`) in `room`, oldest first.
+                async fn in_room<T>(&self, select: &str, alias: &str, room: RoomId, decode: Decode<T>) -> StoreResult<Vec<T>> {
+                    let sql = format!("{select} WHERE {alias}.room_id = $1 ORDER BY {alias}.created_at");
+                    all(by_id(&sql, room.0), self.reader(), decode).await
+                }
+
+                /// The user whose name matches regardless of case, with `password_hash`.
+                async fn user_named<T>(&self, username: &str, decode: Decode<T>) -> StoreResult<Option<T>> {
+                    let sql = concat!("SELECT id, username, created_at, password_hash FROM users WHERE ", $username_is);
+                    optional(sqlx::query(sql).bind(username), self.reader(), decode).await
                 }
             }
 
@@ -141,85 +150,49 @@ macro_rules! store_impl {
                 }
 
                 async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-                    let row = sqlx::query("SELECT id, username, created_at FROM users WHERE id = $1")
-                        .bind(DbId(id.0))
-                        .fetch_optional(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+                    let sql = "SELECT id, username, created_at FROM users WHERE id = $1";
+                    optional(by_id(sql, id.0), self.reader(), |r| user_from(r, "")).await
                 }
 
                 async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-                    let row = self.user_named(username).await?;
-                    row.as_ref()
-                        .map(|r| Ok((user_from(r, "")?, r.text("password_hash")?)))
-                        .transpose()
-                        .map_err(db_err)
+                    self.user_named(username, |r| Ok((user_from(r, "")?, r.text("password_hash")?))).await
                 }
 
                 async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
-                    let row = self.user_named(username).await?;
-                    row.as_ref().map(|r| user_from(r, "")).transpose().map_err(db_err)
+                    self.user_named(username, |r| user_from(r, "")).await
                 }
 
                 async fn create_session(&self, hash: &[u8], user: UserId, at: Timestamp) -> StoreResult<()> {
-                    sqlx::query(
-                        "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)",
-                    )
-                    .bind(hash)
-                    .bind(DbId(user.0))
-                    .bind(DbTime(at))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                    Ok(())
+                    let sql = "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)";
+                    let q = sqlx::query(sql).bind(hash).bind(DbId(user.0)).bind(DbTime(at));
+                    changed(q, self.writer()).await.map(drop)
                 }
 
                 async fn session(&self, hash: &[u8]) -> StoreResult<Option<(User, SessionTimes)>> {
-                    let row = sqlx::query(
-                        "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
+                    let sql = "SELECT u.id, u.username, u.created_at, s.created_at AS s_created_at, \
                          COALESCE(s.last_used_at, s.created_at) AS s_last_used_at \
                          FROM sessions s JOIN users u ON u.id = s.user_id \
-                         WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
-                    )
-                    .bind(hash)
-                    .fetch_optional(self.reader())
+                         WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
+                    optional(sqlx::query(sql).bind(hash), self.reader(), |r| {
+                        let times = SessionTimes {
+                            created_at: r.time("s_created_at")?,
+                            last_used_at: r.time("s_last_used_at")?,
+                        };
+                        Ok((user_from(r, "")?, times))
+                    })
                     .await
-                    .map_err(db_err)?;
-                    row.as_ref()
-                        .map(|r| -> Result<_, sqlx::Error> {
-                            let times = SessionTimes {
-                                created_at: r.time("s_created_at")?,
-                                last_used_at: r.time("s_last_used_at")?,
-                            };
-                            Ok((user_from(r, "")?, times))
-                        })
-                        .transpose()
-                        .map_err(db_err)
                 }
 
                 async fn touch_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()> {
                     // Never moves a use back (two nodes may touch out of order).
-                    sqlx::query(
-                        "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 \
-                         AND revoked_at IS NULL AND COALESCE(last_used_at, created_at) < $1",
-                    )
-                    .bind(DbTime(at))
-                    .bind(hash)
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                    Ok(())
+                    let sql = "UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2 \
+                         AND revoked_at IS NULL AND COALESCE(last_used_at, created_at) < $1";
+                    changed(sqlx::query(sql).bind(DbTime(at)).bind(hash), self.writer()).await.map(drop)
                 }
 
                 async fn revoke_session(&self, hash: &[u8], at: Timestamp) -> StoreResult<()> {
-                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-                        .bind(DbTime(at))
-                        .bind(hash)
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    Ok(())
+                    let sql = "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
+                    changed(sqlx::query(sql).bind(DbTime(at)).bind(hash), self.writer()).await.map(drop)
                 }
 
                 async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
@@ -238,36 +211,21 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)")
-                        .bind(DbId(room.id.0))
-                        .bind(DbId(room.owner.0))
-                        .bind(DbTime(room.created_at))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    let sql = "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)";
+                    changed(by_pair(sql, room.id, room.owner).bind(DbTime(room.created_at)), &mut *tx).await?;
                     tx.commit().await.map_err(db_err)?;
                     self.written_room(room.id).await
                 }
 
                 async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
-                    let row = sqlx::query(&format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1"))
-                        .bind(DbId(id.0))
-                        .fetch_optional(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    row.as_ref().map(room_from).transpose().map_err(db_err)
+                    let sql = format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1");
+                    optional(by_id(&sql, id.0), self.reader(), room_from).await
                 }
 
                 async fn room_access(&self, id: RoomId, user: Option<UserId>) -> StoreResult<Option<RoomAccess>> {
-                    let row = sqlx::query(&format!(
-                        "{ROOM_COLUMNS}{ACCESS_COLUMNS} {ROOM_FROM} {ACCESS_JOINS} WHERE r.id = $2"
-                    ))
-                    .bind(user.map(|u| DbId(u.0)))
-                    .bind(DbId(id.0))
-                    .fetch_optional(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    row.as_ref().map(access_from).transpose().map_err(db_err)
+                    let sql = format!("{ROOM_COLUMNS}{ACCESS_COLUMNS} {ROOM_FROM} {ACCESS_JOINS} WHERE r.id = $2");
+                    let q = sqlx::query(&sql).bind(user.map(|u| DbId(u.0))).bind(DbId(id.0));
+                    optional(q, self.reader(), access_from).await
                 }
 
                 async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>> {
@@ -277,36 +235,34 @@ macro_rules! store_impl {
                     });
                     // Pages in creation order; ids (UUIDs, whose text sorts like their bytes)
                     // break ties the same way on both dialects.
-                    let rows = sqlx::query(&format!(
+                    let sql = format!(
                         "{ROOM_COLUMNS} {ROOM_FROM} WHERE (r.type <> 'private' OR EXISTS \
                            (SELECT 1 FROM memberships vm WHERE vm.room_id = r.id AND vm.user_id = $1)) \
                          AND ($2 IS NULL OR r.name {like} $2 ESCAPE '\\' OR r.topic {like} $2 ESCAPE '\\') \
                          AND ($3 IS NULL OR r.created_at > $3 OR (r.created_at = $3 AND r.id > $4)) \
                          ORDER BY r.created_at, r.id LIMIT $5",
                         like = $like
-                    ))
-                    .bind(query.viewer.map(|v| DbId(v.0)))
-                    .bind(&pattern)
-                    .bind(query.after.as_ref().map(|a| DbTime(a.created_at)))
-                    .bind(query.after.as_ref().map(|a| DbId(a.id.0)))
-                    .bind(i64::from(query.limit))
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    map_rows(rows, room_from)
+                    );
+                    let q = sqlx::query(&sql)
+                        .bind(query.viewer.map(|v| DbId(v.0)))
+                        .bind(&pattern)
+                        .bind(query.after.as_ref().map(|a| DbTime(a.created_at)))
+                        .bind(query.after.as_ref().map(|a| DbId(a.id.0)))
+                        .bind(i64::from(query.limit));
+                    all(q, self.reader(), room_from).await
                 }
 
                 async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
                     // One statement; a flag per field says whether the patch sets it.
-                    let done = sqlx::query(
+                    let q = by_id(
                         "UPDATE rooms SET \
                            name = CASE WHEN $2 THEN $3 ELSE name END, \
                            topic = CASE WHEN $4 THEN $5 ELSE topic END, \
                            type = CASE WHEN $6 THEN $7 ELSE type END, \
                            max_users = CASE WHEN $8 THEN $9 ELSE max_users END \
                          WHERE id = $1",
+                        id.0,
                     )
-                    .bind(DbId(id.0))
                     .bind(patch.name.is_some())
                     .bind(patch.name)
                     .bind(patch.topic.is_some())
@@ -314,23 +270,15 @@ macro_rules! store_impl {
                     .bind(patch.room_type.is_some())
                     .bind(patch.room_type.map(RoomType::as_str))
                     .bind(patch.max_users.is_some())
-                    .bind(patch.max_users.flatten())
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
+                    .bind(patch.max_users.flatten());
+                    if !changed(q, self.writer()).await? {
                         return Err(StoreError::NotFound(Entity::Room));
                     }
                     self.written_room(id).await
                 }
 
                 async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
-                    let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
-                        .bind(DbId(id.0))
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    Ok(done.rows_affected() > 0)
+                    changed(by_id("DELETE FROM rooms WHERE id = $1", id.0), self.writer()).await
                 }
 
                 async fn membership(&self, room: RoomId, user: UserId) -> StoreResult<Option<Membership>> {
@@ -339,15 +287,11 @@ macro_rules! store_impl {
                 }
 
                 async fn members(&self, room: RoomId) -> StoreResult<Vec<Membership>> {
-                    let rows = sqlx::query(&format!(
+                    let sql = format!(
                         "{MEMBER_SELECT} WHERE m.room_id = $1 ORDER BY CASE m.role \
                          WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.joined_at, lower(u.username)"
-                    ))
-                    .bind(DbId(room.0))
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    map_rows(rows, member_from)
+                    );
+                    all(by_id(&sql, room.0), self.reader(), member_from).await
                 }
 
                 async fn memberships_in(&self, user: UserId, rooms: &[RoomId]) -> StoreResult<Vec<Membership>> {
@@ -361,8 +305,7 @@ macro_rules! store_impl {
                         ids.push_bind(DbId(room.0));
                     }
                     ids.push_unseparated(")");
-                    let rows = query.build().fetch_all(self.reader()).await.map_err(db_err)?;
-                    map_rows(rows, member_from)
+                    all(query.build(), self.reader(), member_from).await
                 }
 
                 async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership> {
@@ -376,17 +319,13 @@ macro_rules! store_impl {
                     if Self::is_banned(&mut tx, room, user).await? {
                         return Err(StoreError::Banned);
                     }
-                    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE room_id = $1")
-                        .bind(DbId(room.0))
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if count >= capacity {
+                    let sql = "SELECT COUNT(*) AS n FROM memberships WHERE room_id = $1";
+                    let count = optional(by_id(sql, room.0), &mut *tx, |r| r.int("n")).await?;
+                    if count.unwrap_or(0) >= capacity {
                         return Err(StoreError::RoomFull(capacity));
                     }
-                    sqlx::query("INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
+                    let sql = "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)";
+                    by_pair(sql, room, user)
                         .bind(role.as_str())
                         .bind(DbTime(at))
                         .execute(&mut *tx)
@@ -395,119 +334,70 @@ macro_rules! store_impl {
                     Self::delete_pair(&mut tx, "join_requests", room, user).await?;
                     // Read inside the transaction: a ban right after the commit must not turn
                     // a successful join into an error.
-                    let member = Self::membership_on(&mut tx, room, user)
-                        .await?
-                        .ok_or(StoreError::NotFound(Entity::Membership))?;
+                    let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(member)
                 }
 
                 async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
                     // Defence in depth: the owner is never removed (the rule is `authorize`).
-                    let done = sqlx::query("DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'")
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    Ok(done.rows_affected() > 0)
+                    let sql = "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'";
+                    changed(by_pair(sql, room, user), self.writer()).await
                 }
 
                 async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
                     // Defence in depth: the owner's role never changes here (the rule is
                     // authorize's SetRole; ownership moves only by transfer_ownership).
-                    sqlx::query("UPDATE memberships SET role = $1 WHERE room_id = $2 AND user_id = $3 AND role <> 'owner'")
-                        .bind(role.as_str())
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    self.written_membership(room, user)
-                        .await?
-                        .ok_or(StoreError::NotFound(Entity::Membership))
+                    let sql = "UPDATE memberships SET role = $3 WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'";
+                    changed(by_pair(sql, room, user).bind(role.as_str()), self.writer()).await?;
+                    self.written_membership(room, user).await
                 }
 
                 async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room> {
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Serialised with other transfers, so a room never ends with two owners.
                     Self::lock_room(&mut tx, room).await?;
-                    let promoted = sqlx::query(
-                        "UPDATE memberships SET role = 'owner', muted = FALSE, muted_until = NULL \
-                         WHERE room_id = $1 AND user_id = $2",
-                    )
-                    .bind(DbId(room.0))
-                    .bind(DbId(to.0))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    if promoted.rows_affected() == 0 {
+                    let promote = "UPDATE memberships SET role = 'owner', muted = FALSE, muted_until = NULL \
+                         WHERE room_id = $1 AND user_id = $2";
+                    if !changed(by_pair(promote, room, to), &mut *tx).await? {
                         return Err(StoreError::NotFound(Entity::Membership));
                     }
-                    sqlx::query("UPDATE memberships SET role = 'admin' WHERE room_id = $1 AND role = 'owner' AND user_id <> $2")
-                        .bind(DbId(room.0))
-                        .bind(DbId(to.0))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    sqlx::query("UPDATE rooms SET owner_id = $2 WHERE id = $1")
-                        .bind(DbId(room.0))
-                        .bind(DbId(to.0))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    let demote = "UPDATE memberships SET role = 'admin' WHERE room_id = $1 AND role = 'owner' AND user_id <> $2";
+                    changed(by_pair(demote, room, to), &mut *tx).await?;
+                    changed(by_pair("UPDATE rooms SET owner_id = $2 WHERE id = $1", room, to), &mut *tx).await?;
                     tx.commit().await.map_err(db_err)?;
                     self.written_room(room).await
                 }
 
                 async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership> {
                     let (muted, until) = mute.columns();
-                    sqlx::query("UPDATE memberships SET muted = $1, muted_until = $2 WHERE room_id = $3 AND user_id = $4")
-                        .bind(muted)
-                        .bind(until.map(DbTime))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    self.written_membership(room, user)
-                        .await?
-                        .ok_or(StoreError::NotFound(Entity::Membership))
+                    let sql = "UPDATE memberships SET muted = $3, muted_until = $4 WHERE room_id = $1 AND user_id = $2";
+                    changed(by_pair(sql, room, user).bind(muted).bind(until.map(DbTime)), self.writer()).await?;
+                    self.written_membership(room, user).await
                 }
 
                 async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>> {
                     // Only the mute that ends at `until`: of several nodes, one lifts it.
-                    let done = sqlx::query(
-                        "UPDATE memberships SET muted = FALSE, muted_until = NULL \
-                         WHERE room_id = $1 AND user_id = $2 AND muted = TRUE AND muted_until = $3",
-                    )
-                    .bind(DbId(mute.room.0))
-                    .bind(DbId(mute.user.0))
-                    .bind(DbTime(mute.until))
-                    .execute(self.writer())
-                    .await
-                    .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
+                    let sql = "UPDATE memberships SET muted = FALSE, muted_until = NULL \
+                         WHERE room_id = $1 AND user_id = $2 AND muted = TRUE AND muted_until = $3";
+                    let q = by_pair(sql, mute.room, mute.user).bind(DbTime(mute.until));
+                    if !changed(q, self.writer()).await? {
                         return Ok(None);
                     }
-                    self.written_membership(mute.room, mute.user).await
+                    self.written_membership(mute.room, mute.user).await.map(Some)
                 }
 
                 async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>> {
-                    let rows = sqlx::query(
-                        "SELECT room_id, user_id, muted_until FROM memberships \
-                         WHERE muted = TRUE AND muted_until IS NOT NULL",
-                    )
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    map_rows(rows, |r| {
+                    let sql = "SELECT room_id, user_id, muted_until FROM memberships \
+                         WHERE muted = TRUE AND muted_until IS NOT NULL";
+                    all(sqlx::query(sql), self.reader(), |r| {
                         Ok(TimedMute {
                             room: RoomId(r.uuid("room_id")?),
                             user: UserId(r.uuid("user_id")?),
                             until: r.time("muted_until")?,
                         })
                     })
+                    .await
                 }
 
                 async fn ban(&self, ban: NewBan) -> StoreResult<Ban> {
@@ -516,9 +406,8 @@ macro_rules! store_impl {
                     // Serialised with joins, so a join cannot slip in after the membership
                     // is removed.
                     Self::lock_room(&mut tx, room).await?;
-                    sqlx::query("INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
+                    let sql = "INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)";
+                    by_pair(sql, room, user)
                         .bind(DbId(by.0))
                         .bind(&reason)
                         .bind(DbTime(at))
@@ -528,14 +417,10 @@ macro_rules! store_impl {
                     for table in ["memberships", "join_requests"] {
                         Self::delete_pair(&mut tx, table, room, user).await?;
                     }
-                    let row = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2"))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    let sql = format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2");
+                    let ban = optional(by_pair(&sql, room, user), &mut *tx, ban_from).await?;
                     tx.commit().await.map_err(db_err)?;
-                    ban_from(&row).map_err(db_err)
+                    required(ban, Entity::Ban)
                 }
 
                 async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
@@ -544,12 +429,7 @@ macro_rules! store_impl {
                 }
 
                 async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
-                    let rows = sqlx::query(&format!("{BAN_SELECT} WHERE b.room_id = $1 ORDER BY b.created_at"))
-                        .bind(DbId(room.0))
-                        .fetch_all(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    map_rows(rows, ban_from)
+                    self.in_room(BAN_SELECT, "b", room, ban_from).await
                 }
 
                 async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
@@ -561,41 +441,26 @@ macro_rules! store_impl {
                     if Self::is_banned(&mut tx, room, user).await? {
                         return Err(StoreError::Banned);
                     }
-                    sqlx::query("INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
+                    let sql = "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)";
+                    by_pair(sql, room, user)
                         .bind(&message)
                         .bind(DbTime(at))
                         .execute(&mut *tx)
                         .await
                         .map_err(conflict_as(Conflict::JoinRequestPending))?;
-                    let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    let sql = format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2");
+                    let request = optional(by_pair(&sql, room, user), &mut *tx, request_from).await?;
                     tx.commit().await.map_err(db_err)?;
-                    request_from(&row).map_err(db_err)
+                    required(request, Entity::JoinRequest)
                 }
 
                 async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>> {
-                    let rows = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 ORDER BY j.created_at"))
-                        .bind(DbId(room.0))
-                        .fetch_all(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    map_rows(rows, request_from)
+                    self.in_room(REQUEST_SELECT, "j", room, request_from).await
                 }
 
                 async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
-                    let row = sqlx::query(&format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2"))
-                        .bind(DbId(room.0))
-                        .bind(DbId(user.0))
-                        .fetch_optional(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    row.as_ref().map(request_from).transpose().map_err(db_err)
+                    let sql = format!("{REQUEST_SELECT} WHERE j.room_id = $1 AND j.user_id = $2");
+                    optional(by_pair(&sql, room, user), self.reader(), request_from).await
                 }
 
                 async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
@@ -604,50 +469,30 @@ macro_rules! store_impl {
                 }
 
                 async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
-                    let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
-                        .bind(DbId(id.0))
-                        .fetch_optional(self.reader())
-                        .await
-                        .map_err(db_err)?;
-                    row.as_ref().map(message_from).transpose().map_err(db_err)
+                    let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1");
+                    optional(by_id(&sql, id.0), self.reader(), message_from).await
                 }
 
                 async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-                    let done = sqlx::query("DELETE FROM messages WHERE id = $1")
-                        .bind(DbId(id.0))
-                        .execute(self.writer())
-                        .await
-                        .map_err(db_err)?;
-                    Ok(done.rows_affected() > 0)
+                    changed(by_id("DELETE FROM messages WHERE id = $1", id.0), self.writer()).await
                 }
 
                 async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>> {
-                    let rows = sqlx::query(&format!(
+                    let sql = format!(
                         "{MESSAGE_SELECT} WHERE m.room_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR m.seq < $2) \
                          ORDER BY m.seq DESC LIMIT $3"
-                    ))
-                    .bind(DbId(room.0))
-                    .bind(page.before)
-                    .bind(i64::from(page.limit))
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    map_rows(rows, message_from)
+                    );
+                    let q = by_id(&sql, room.0).bind(page.before).bind(i64::from(page.limit));
+                    all(q, self.reader(), message_from).await
                 }
 
                 async fn messages_after(&self, room: RoomId, read: CatchUp) -> StoreResult<Vec<Message>> {
-                    let rows = sqlx::query(&format!(
+                    let sql = format!(
                         "{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.seq > $2 \
                          AND (CAST($3 AS BIGINT) IS NULL OR m.seq <= $3) ORDER BY m.seq LIMIT $4"
-                    ))
-                    .bind(DbId(room.0))
-                    .bind(read.after)
-                    .bind(read.up_to)
-                    .bind(i64::from(read.limit))
-                    .fetch_all(self.reader())
-                    .await
-                    .map_err(db_err)?;
-                    map_rows(rows, message_from)
+                    );
+                    let q = by_id(&sql, room.0).bind(read.after).bind(read.up_to).bind(i64::from(read.limit));
+                    all(q, self.reader(), message_from).await
                 }
             }
         };
