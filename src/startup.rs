@@ -125,7 +125,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?
             .with_session_policy(config.session_policy())
             .with_clock(clock.clone());
-        let rooms = RoomService::with_clock(
+        let rooms = RoomService::new(
             store,
             bus,
             RoomRules {

@@ -64,19 +64,11 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStore {
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-}
-
 store_impl!(
     PostgresStore,
     db = sqlx::Postgres,
+    reader = pool,
+    writer = pool,
     like_ci = "ILIKE",
     username_is = "lower(username) = lower($1)",
     lock_room = " FOR NO KEY UPDATE",

@@ -23,7 +23,9 @@ use crate::domain::ports::NewMessage;
 use crate::domain::values::RoomId;
 
 pub struct SqliteStore {
+    /// One connection: writes queue on it in order.
     write: SqlitePool,
+    /// Read-only connections, which never wait for the writer.
     read: SqlitePool,
     /// Messages go through one writer task that commits them in groups (see `message_writer`).
     messages: mpsc::Sender<PendingMessage>,
@@ -179,21 +181,11 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
-    /// The pool reads use (never waits for the writer).
-    fn reader(&self) -> &SqlitePool {
-        &self.read
-    }
-
-    /// The one-connection pool writes queue on.
-    fn writer(&self) -> &SqlitePool {
-        &self.write
-    }
-}
-
 store_impl!(
     SqliteStore,
     db = sqlx::Sqlite,
+    reader = read,
+    writer = write,
     like_ci = "LIKE",
     username_is = "username = $1",
     lock_room = "",

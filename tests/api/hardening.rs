@@ -10,7 +10,7 @@ use roomcast::bus::local::LocalBus;
 use roomcast::domain::clock::{Clock, ManualClock};
 use roomcast::domain::identity::{Identity, Viewer};
 use roomcast::domain::model::RoomType;
-use roomcast::domain::rooms::{CreateRoom, RoomRules, RoomService};
+use roomcast::domain::rooms::{CreateRoom, RoomService};
 use roomcast::domain::values::{MessageBody, MessageCursor, Password, RoomId, RoomName, Username};
 use serde_json::{json, Value};
 
@@ -226,13 +226,7 @@ async fn domain() -> Domain {
     let db = fresh_db().await;
     let store = open_store(&db).await;
     let bus = Arc::new(LocalBus::new(1024));
-    let rooms = RoomService::new(
-        store.clone(),
-        bus.clone(),
-        RoomRules::default(),
-        Default::default(),
-        Default::default(),
-    );
+    let rooms = domain_rooms(store.clone(), bus.clone());
     let identity = Identity::new(store, bus).await.expect("identity");
     let mut users = Vec::new();
     for prefix in ["owner", "reader"] {

@@ -676,3 +676,19 @@ pub fn strings(v: &Value, field: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A `RoomService` on `store` and `bus` with default rules and the system clock, for tests
+/// that drive the domain directly.
+pub fn domain_rooms(
+    store: std::sync::Arc<dyn roomcast::store::Store>,
+    bus: std::sync::Arc<dyn roomcast::bus::Bus>,
+) -> roomcast::domain::rooms::RoomService {
+    roomcast::domain::rooms::RoomService::new(
+        store,
+        bus,
+        roomcast::domain::rooms::RoomRules::default(),
+        Default::default(),
+        Default::default(),
+        std::sync::Arc::new(SystemClock),
+    )
+}

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use roomcast::bus::local::LocalBus;
 use roomcast::bus::Bus;
 use roomcast::domain::identity::{Identity, Viewer};
-use roomcast::domain::rooms::{CreateRoom, RoomRules, RoomService};
+use roomcast::domain::rooms::{CreateRoom, RoomService};
 use roomcast::domain::values::{MessageBody, MessageId, Password, RoomName, Username};
 use roomcast::store::Store;
 use serde_json::json;
@@ -133,13 +133,7 @@ async fn domain_with_capacity(
     let db = fresh_db().await;
     let store = open_store(&db).await;
     let bus = Arc::new(LocalBus::new(capacity));
-    let rooms = RoomService::new(
-        store.clone(),
-        bus.clone(),
-        RoomRules::default(),
-        Default::default(),
-        Default::default(),
-    );
+    let rooms = domain_rooms(store.clone(), bus.clone());
     let identity = Identity::new(store.clone(), bus.clone())
         .await
         .expect("identity");

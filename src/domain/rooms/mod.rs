@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::clock::{SharedClock, SystemClock};
+use super::clock::SharedClock;
 use super::error::{DomainError, DomainResult};
 use super::expiry::ExpiryQueue;
 use super::identity::Viewer;
@@ -141,18 +141,8 @@ impl MuteExpiries {
 }
 
 impl RoomService {
+    /// `clock` is what the rules of rooms read for time (timed mutes; a manual clock in tests).
     pub fn new(
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        rules: RoomRules,
-        tasks: TaskTracker,
-        shutdown: CancellationToken,
-    ) -> Self {
-        Self::with_clock(store, bus, rules, tasks, shutdown, Arc::new(SystemClock))
-    }
-
-    /// `new`, with the clock the rules of rooms read (timed mutes; a manual clock in tests).
-    pub fn with_clock(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         rules: RoomRules,

@@ -13,11 +13,12 @@ use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{self, SplitSink, Stream};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_stream::StreamMap;
 
-use super::protocol::{self, close, ClientMessage, NextHead, Refusal, SubscribePayload};
+use super::protocol::{
+    self, close, ClientMessage, Complete, NextHead, Payload, Refusal, Subscribe,
+};
 use crate::domain::error::DomainError;
 use crate::domain::identity::Token;
 use crate::domain::model::Revocation;
@@ -57,24 +58,15 @@ pub(super) async fn run(
 /// What happened on the read side, reduced to what the loop acts on: the messages whose
 /// meaning depends on the phase (before the ack, or after), and the rest.
 enum Incoming {
-    Init {
-        payload: Option<Value>,
-    },
-    Subscribe {
-        id: String,
-        payload: SubscribePayload,
-    },
-    Complete {
-        id: String,
-    },
+    Init(Payload),
+    Subscribe(Subscribe),
+    Complete(Complete),
     /// Handled alike before and after the ack: `Connection::common`.
     Common(Common),
 }
 
 enum Common {
-    Ping {
-        payload: Option<Value>,
-    },
+    Ping(Payload),
     /// A `pong`, or a WebSocket-level ping or pong (the WebSocket layer answers those).
     Ignore,
     Invalid(Refusal),
@@ -90,13 +82,11 @@ fn classify(frame: Option<Result<Message, axum::Error>>) -> Incoming {
         None => Common::Closed,
         Some(Ok(Message::Close(_))) => Common::ClosedByPeer,
         Some(Ok(Message::Text(text))) => match protocol::decode(text.as_str()) {
-            Ok(ClientMessage::ConnectionInit { payload }) => return Incoming::Init { payload },
-            Ok(ClientMessage::Subscribe { id, payload }) => {
-                return Incoming::Subscribe { id, payload }
-            }
-            Ok(ClientMessage::Complete { id }) => return Incoming::Complete { id },
-            Ok(ClientMessage::Ping { payload }) => Common::Ping { payload },
-            Ok(ClientMessage::Pong { .. }) => Common::Ignore,
+            Ok(ClientMessage::ConnectionInit(init)) => return Incoming::Init(init),
+            Ok(ClientMessage::Subscribe(subscribe)) => return Incoming::Subscribe(subscribe),
+            Ok(ClientMessage::Complete(complete)) => return Incoming::Complete(complete),
+            Ok(ClientMessage::Ping(ping)) => Common::Ping(ping),
+            Ok(ClientMessage::Pong(_)) => Common::Ignore,
             Err(refusal) => Common::Invalid(refusal),
         },
         Some(Ok(Message::Binary(_))) => Common::Invalid(Refusal::binary()),
@@ -195,7 +185,7 @@ impl Connection {
     /// done (closed, or no longer writable) and the loop must end.
     async fn common(&mut self, common: Common) -> ControlFlow<()> {
         match common {
-            Common::Ping { payload } => {
+            Common::Ping(Payload { payload }) => {
                 if !self.send(protocol::pong(payload)).await {
                     return ControlFlow::Break(());
                 }
@@ -289,7 +279,7 @@ impl Connection {
                 frame = source.next() => classify(frame),
             };
             match incoming {
-                Incoming::Init { payload } => {
+                Incoming::Init(Payload { payload }) => {
                     let token = match protocol::payload_token(payload.as_ref()) {
                         Ok(t) => t.or_else(|| self.header_token.clone()),
                         Err(refusal) => {
@@ -327,11 +317,11 @@ impl Connection {
                         }
                     };
                 }
-                Incoming::Subscribe { .. } => {
+                Incoming::Subscribe(_) => {
                     self.close(close::UNAUTHORIZED, "Unauthorized").await;
                     return None;
                 }
-                Incoming::Complete { .. } => {}
+                Incoming::Complete(_) => {}
                 Incoming::Common(common) => {
                     if self.common(common).await.is_break() {
                         return None;
@@ -416,11 +406,11 @@ impl Connection {
                 frame = source.next() => {
                     heard = true;
                     match classify(frame) {
-                        Incoming::Init { .. } => {
+                        Incoming::Init(_) => {
                             self.close(close::TOO_MANY_INITS, "Too many initialisation requests").await;
                             return;
                         }
-                        Incoming::Subscribe { id, payload } => {
+                        Incoming::Subscribe(Subscribe { id, payload }) => {
                             if ops.contains_key(&id) {
                                 self.close(close::SUBSCRIBER_EXISTS, &format!("Subscriber for {id} already exists")).await;
                                 return;
@@ -450,7 +440,7 @@ impl Connection {
                             fresh.insert(id.clone());
                             ops.insert(id, op);
                         }
-                        Incoming::Complete { id } => {
+                        Incoming::Complete(Complete { id }) => {
                             ops.remove(&id);
                             fresh.remove(&id);
                         }

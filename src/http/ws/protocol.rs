@@ -29,26 +29,30 @@ pub mod close {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(super) enum ClientMessage {
-    ConnectionInit {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Ping {
-        #[serde(default)]
-        payload: Option<Value>,
-    },
-    Pong {
-        #[serde(default)]
-        #[allow(dead_code)]
-        payload: Option<Value>,
-    },
-    Subscribe {
-        id: String,
-        payload: SubscribePayload,
-    },
-    Complete {
-        id: String,
-    },
+    ConnectionInit(Payload),
+    Ping(Payload),
+    // Parsed, so a malformed pong is refused like any message; its payload is not used.
+    Pong(#[allow(dead_code)] Payload),
+    Subscribe(Subscribe),
+    Complete(Complete),
+}
+
+/// The optional `payload` of `connection_init`, `ping` and `pong`.
+#[derive(Debug, Deserialize)]
+pub(super) struct Payload {
+    #[serde(default)]
+    pub(super) payload: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Subscribe {
+    pub(super) id: String,
+    pub(super) payload: SubscribePayload,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Complete {
+    pub(super) id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,10 +100,12 @@ pub(super) fn decode(text: &str) -> Result<ClientMessage, Refusal> {
 pub fn inspect_client_text(text: &str) -> Result<(), String> {
     let checked = match decode(text) {
         Err(refusal) => Err(refusal),
-        Ok(ClientMessage::ConnectionInit { payload }) => {
+        Ok(ClientMessage::ConnectionInit(Payload { payload })) => {
             payload_token(payload.as_ref()).map(|_| ())
         }
-        Ok(ClientMessage::Subscribe { payload, .. }) => build_request(payload).map(|_| ()),
+        Ok(ClientMessage::Subscribe(Subscribe { payload, .. })) => {
+            build_request(payload).map(|_| ())
+        }
         Ok(_) => Ok(()),
     };
     checked.map_err(|Refusal(reason)| reason)
@@ -257,13 +263,13 @@ mod tests {
     #[test]
     fn connection_init_decodes_with_or_without_a_payload() {
         match decode(r#"{"type":"connection_init","payload":{"token":"t"}}"#) {
-            Ok(ClientMessage::ConnectionInit { payload }) => {
+            Ok(ClientMessage::ConnectionInit(Payload { payload })) => {
                 assert_eq!(payload, Some(json!({"token": "t"})));
             }
             other => panic!("expected connection_init, got {other:?}"),
         }
         match decode(r#"{"type":"connection_init"}"#) {
-            Ok(ClientMessage::ConnectionInit { payload: None }) => {}
+            Ok(ClientMessage::ConnectionInit(Payload { payload: None })) => {}
             other => panic!("expected connection_init without payload, got {other:?}"),
         }
     }
@@ -271,15 +277,17 @@ mod tests {
     #[test]
     fn ping_and_pong_decode_with_their_payloads() {
         match decode(r#"{"type":"ping","payload":{"at":1}}"#) {
-            Ok(ClientMessage::Ping { payload }) => assert_eq!(payload, Some(json!({"at": 1}))),
+            Ok(ClientMessage::Ping(Payload { payload })) => {
+                assert_eq!(payload, Some(json!({"at": 1})))
+            }
             other => panic!("expected ping, got {other:?}"),
         }
         match decode(r#"{"type":"ping"}"#) {
-            Ok(ClientMessage::Ping { payload: None }) => {}
+            Ok(ClientMessage::Ping(Payload { payload: None })) => {}
             other => panic!("expected ping without payload, got {other:?}"),
         }
         match decode(r#"{"type":"pong","payload":"anything"}"#) {
-            Ok(ClientMessage::Pong { .. }) => {}
+            Ok(ClientMessage::Pong(_)) => {}
             other => panic!("expected pong, got {other:?}"),
         }
     }
@@ -288,7 +296,7 @@ mod tests {
     fn subscribe_decodes_into_a_request() {
         let text = r#"{"id":"1","type":"subscribe","payload":{"query":"query Q($n: Int) { a }",
             "operationName":"Q","variables":{"n":2},"extensions":{"trace":true}}}"#;
-        let Ok(ClientMessage::Subscribe { id, payload }) = decode(text) else {
+        let Ok(ClientMessage::Subscribe(Subscribe { id, payload })) = decode(text) else {
             panic!("expected subscribe");
         };
         assert_eq!(id, "1");
@@ -308,7 +316,7 @@ mod tests {
     #[test]
     fn complete_decodes_with_its_id() {
         match decode(r#"{"id":"op-7","type":"complete"}"#) {
-            Ok(ClientMessage::Complete { id }) => assert_eq!(id, "op-7"),
+            Ok(ClientMessage::Complete(Complete { id })) => assert_eq!(id, "op-7"),
             other => panic!("expected complete, got {other:?}"),
         }
     }

@@ -30,7 +30,20 @@ pub(crate) fn from_micros(v: i64) -> Result<Timestamp, sqlx::Error> {
         .ok_or_else(|| sqlx::Error::Decode(format!("timestamp out of range: {v}").into()))
 }
 
+/// The `SqlRow` methods for columns the dialect stores as the value itself.
+macro_rules! stored_as_is {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(
+            fn $method(&self, col: &str) -> Result<$ty, sqlx::Error> {
+                self.try_get(col)
+            }
+        )*
+    };
+}
+
 impl SqlRow for SqliteRow {
+    stored_as_is!(text: String, opt_text: Option<String>, int: i64, opt_int: Option<i64>);
+
     fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
         let s: String = self.try_get(col)?;
         Uuid::parse_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
@@ -43,48 +56,22 @@ impl SqlRow for SqliteRow {
             .map(from_micros)
             .transpose()
     }
-    fn text(&self, col: &str) -> Result<String, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-        self.try_get(col)
-    }
     fn flag(&self, col: &str) -> Result<bool, sqlx::Error> {
         Ok(self.try_get::<i64, _>(col)? != 0)
     }
 }
 
 impl SqlRow for PgRow {
-    fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn time(&self, col: &str) -> Result<Timestamp, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn opt_time(&self, col: &str) -> Result<Option<Timestamp>, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn text(&self, col: &str) -> Result<String, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn int(&self, col: &str) -> Result<i64, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-        self.try_get(col)
-    }
-    fn flag(&self, col: &str) -> Result<bool, sqlx::Error> {
-        self.try_get(col)
-    }
+    stored_as_is!(
+        text: String,
+        opt_text: Option<String>,
+        int: i64,
+        opt_int: Option<i64>,
+        uuid: Uuid,
+        time: Timestamp,
+        opt_time: Option<Timestamp>,
+        flag: bool,
+    );
 }
 
 /// An id as a statement parameter: UUID text on SQLite, UUID on PostgreSQL.
@@ -96,59 +83,38 @@ pub(crate) struct DbId(pub Uuid);
 pub(crate) struct DbTime(pub Timestamp);
 
 mod encode {
+    use chrono::{DateTime, Utc};
     use sqlx::encode::{Encode, IsNull};
     use sqlx::error::BoxDynError;
-    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, Postgres};
-    use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo};
-    use sqlx::Type;
+    use sqlx::postgres::Postgres;
+    use sqlx::sqlite::Sqlite;
+    use sqlx::{Database, Type};
+    use uuid::Uuid;
 
     use super::{micros, DbId, DbTime};
 
-    impl Type<Sqlite> for DbId {
-        fn type_info() -> SqliteTypeInfo {
-            <String as Type<Sqlite>>::type_info()
-        }
-    }
-    impl<'q> Encode<'q, Sqlite> for DbId {
-        fn encode_by_ref(
-            &self,
-            buf: &mut Vec<SqliteArgumentValue<'q>>,
-        ) -> Result<IsNull, BoxDynError> {
-            <String as Encode<'q, Sqlite>>::encode(self.0.to_string(), buf)
-        }
-    }
-    impl Type<Postgres> for DbId {
-        fn type_info() -> PgTypeInfo {
-            <uuid::Uuid as Type<Postgres>>::type_info()
-        }
-    }
-    impl Encode<'_, Postgres> for DbId {
-        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-            <uuid::Uuid as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
-        }
+    /// `$ty` is bound on `$db` as the `$stored` that `$conv` makes of it.
+    macro_rules! binds_as {
+        ($ty:ty, $db:ty, $stored:ty, |$v:ident| $conv:expr) => {
+            impl Type<$db> for $ty {
+                fn type_info() -> <$db as Database>::TypeInfo {
+                    <$stored as Type<$db>>::type_info()
+                }
+            }
+            impl<'q> Encode<'q, $db> for $ty {
+                fn encode_by_ref(
+                    &self,
+                    buf: &mut <$db as Database>::ArgumentBuffer<'q>,
+                ) -> Result<IsNull, BoxDynError> {
+                    let $v = self;
+                    <$stored as Encode<'q, $db>>::encode($conv, buf)
+                }
+            }
+        };
     }
 
-    impl Type<Sqlite> for DbTime {
-        fn type_info() -> SqliteTypeInfo {
-            <i64 as Type<Sqlite>>::type_info()
-        }
-    }
-    impl<'q> Encode<'q, Sqlite> for DbTime {
-        fn encode_by_ref(
-            &self,
-            buf: &mut Vec<SqliteArgumentValue<'q>>,
-        ) -> Result<IsNull, BoxDynError> {
-            <i64 as Encode<'q, Sqlite>>::encode(micros(self.0), buf)
-        }
-    }
-    impl Type<Postgres> for DbTime {
-        fn type_info() -> PgTypeInfo {
-            <chrono::DateTime<chrono::Utc> as Type<Postgres>>::type_info()
-        }
-    }
-    impl Encode<'_, Postgres> for DbTime {
-        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-            <chrono::DateTime<chrono::Utc> as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
-        }
-    }
+    binds_as!(DbId, Sqlite, String, |v| v.0.to_string());
+    binds_as!(DbId, Postgres, Uuid, |v| v.0);
+    binds_as!(DbTime, Sqlite, i64, |v| micros(v.0));
+    binds_as!(DbTime, Postgres, DateTime<Utc>, |v| v.0);
 }

@@ -14,12 +14,14 @@
 ///   foreign-key checks alone; nothing on SQLite, whose one writer connection runs one
 ///   transaction at a time).
 ///
-/// The backend provides `fn reader(&self)` and `fn writer(&self)` (its pools; reads of what
-/// a call just wrote go to the writer, the one place SQLite is sure to see them).
+/// - `reader`, `writer`: the fields holding the pools reads and writes use (reads of what a
+///   call just wrote go to the writer, the one place SQLite is sure to see them).
 macro_rules! store_impl {
     (
         $store:ty,
         db = $db:ty,
+        reader = $reader:ident,
+        writer = $writer:ident,
         like_ci = $like:literal,
         username_is = $username_is:literal,
         lock_room = $lock:literal,
@@ -84,6 +86,14 @@ macro_rules! store_impl {
             }
 
             impl $store {
+                fn reader(&self) -> &sqlx::Pool<$db> {
+                    &self.$reader
+                }
+
+                fn writer(&self) -> &sqlx::Pool<$db> {
+                    &self.$writer
+                }
+
                 /// The room as the writer sees it (after a write of this call).
                 async fn written_room(&self, id: RoomId) -> StoreResult<Room> {
                     let sql = format!("{ROOM_COLUMNS} {ROOM_FROM} WHERE r.id = $1");
@@ -109,9 +119,17 @@ macro_rules! store_impl {
                     required(optional(by_id(sql, room.0), conn, |_| Ok(())).await?, Entity::Room)
                 }
 
-                async fn is_banned(conn: &mut Conn, room: RoomId, user: UserId) -> StoreResult<bool> {
+                /// A transaction holding `room` (see `lock_room`) in which `user` is not
+                /// banned. Defence in depth: `authorize` refuses a banned user, but a ban that
+                /// committed after that check still wins here.
+                async fn begin_unbanned(&self, room: RoomId, user: UserId) -> StoreResult<sqlx::Transaction<'static, $db>> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    Self::lock_room(&mut tx, room).await?;
                     let sql = "SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2";
-                    Ok(optional(by_pair(sql, room, user), conn, |_| Ok(())).await?.is_some())
+                    match optional(by_pair(sql, room, user), &mut *tx, |_| Ok(())).await? {
+                        Some(()) => Err(StoreError::Banned),
+                        None => Ok(tx),
+                    }
                 }
 
                 /// Deletes `user`'s row in `table` (a fixed table name) for `room`.
@@ -310,15 +328,9 @@ macro_rules! store_impl {
 
                 async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership> {
                     let NewMember { room, user, role, at } = member;
-                    let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Holding the room, no other join or ban in it runs between these checks
                     // and the insert; each statement sees what earlier holders committed.
-                    Self::lock_room(&mut tx, room).await?;
-                    // Defence in depth: `authorize` refuses a banned user, but a ban that
-                    // committed after that check still wins here.
-                    if Self::is_banned(&mut tx, room, user).await? {
-                        return Err(StoreError::Banned);
-                    }
+                    let mut tx = self.begin_unbanned(room, user).await?;
                     let sql = "SELECT COUNT(*) AS n FROM memberships WHERE room_id = $1";
                     let count = optional(by_id(sql, room.0), &mut *tx, |r| r.int("n")).await?;
                     if count.unwrap_or(0) >= capacity {
@@ -434,13 +446,7 @@ macro_rules! store_impl {
 
                 async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
                     let NewJoinRequest { room, user, message, at } = request;
-                    let mut tx = self.writer().begin().await.map_err(db_err)?;
-                    // Serialised with bans on the room: a ban that committed after the caller
-                    // checked access still wins (defence in depth; the rule is `authorize`).
-                    Self::lock_room(&mut tx, room).await?;
-                    if Self::is_banned(&mut tx, room, user).await? {
-                        return Err(StoreError::Banned);
-                    }
+                    let mut tx = self.begin_unbanned(room, user).await?;
                     let sql = "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)";
                     by_pair(sql, room, user)
                         .bind(&message)
