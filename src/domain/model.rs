@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::values::{MessageCursor, MessageId, RoomId, UserId};
+use super::values::{MaxUsers, MessageCursor, MessageId, RoomId, RoomName, Topic, UserId};
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -218,4 +218,22 @@ impl RoomEvent {
 pub fn now() -> Timestamp {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(6)
+}
+
+/// Validated input of `createRoom`.
+#[derive(Debug, Clone)]
+pub struct CreateRoom {
+    pub name: RoomName,
+    pub room_type: RoomType,
+    pub topic: Option<Topic>,
+    pub max_users: Option<MaxUsers>,
+}
+
+/// Validated input of `updateRoom`; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRoom {
+    pub name: Option<RoomName>,
+    pub topic: Option<Option<Topic>>,
+    pub room_type: Option<RoomType>,
+    pub max_users: Option<Option<MaxUsers>>,
 }

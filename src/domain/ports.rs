@@ -14,8 +14,8 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 use super::model::{
-    Ban, JoinRequest, Membership, Message, Revocation, Role, Room, RoomAccess, RoomEvent, RoomType,
-    Timestamp, User,
+    Ban, CreateRoom, JoinRequest, Membership, Message, Revocation, Role, Room, RoomAccess,
+    RoomEvent, Timestamp, UpdateRoom, User,
 };
 use super::session::SessionTimes;
 use super::values::{MessageId, RoomCursor, RoomId, UserId};
@@ -62,23 +62,12 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A room to create (`Store::create_room`), with its owner's membership.
 pub struct NewRoom {
     pub id: RoomId,
-    pub name: String,
-    pub topic: Option<String>,
-    pub room_type: RoomType,
-    pub max_users: Option<i64>,
     pub owner: UserId,
     pub created_at: Timestamp,
-}
-
-/// A change to a room's settings; `None` leaves a field as it is.
-#[derive(Default)]
-pub struct RoomPatch {
-    pub name: Option<String>,
-    pub topic: Option<Option<String>>,
-    pub room_type: Option<RoomType>,
-    pub max_users: Option<Option<i64>>,
+    pub settings: CreateRoom,
 }
 
 /// Which rooms `Store::list_rooms` returns: those in creation order after `after` that are
@@ -214,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
         user: Option<UserId>,
     ) -> StoreResult<Option<RoomAccess>>;
     async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>>;
-    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room>;
+    async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room>;
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool>;
 
     // --- membership

@@ -17,11 +17,11 @@ use async_trait::async_trait;
 
 use super::{Store, StoreError, StoreResult};
 use crate::domain::model::{
-    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, User,
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, UpdateRoom, User,
 };
 use crate::domain::ports::{
-    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomPatch,
-    RoomQuery, TimedMute,
+    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomQuery,
+    TimedMute,
 };
 use crate::domain::session::SessionTimes;
 use crate::domain::values::{MessageId, RoomId, UserId};
@@ -171,7 +171,7 @@ impl Store for Detached {
     async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>> {
         call!(self, |s| s.list_rooms(query))
     }
-    async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
+    async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room> {
         call!(self, |s| s.update_room(id, patch))
     }
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {

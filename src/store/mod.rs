@@ -8,6 +8,4 @@ pub mod postgres;
 mod sql;
 pub mod sqlite;
 
-pub use crate::domain::ports::{
-    Conflict, Entity, NewRoom, RoomPatch, Store, StoreError, StoreResult,
-};
+pub use crate::domain::ports::{Conflict, Entity, NewRoom, Store, StoreError, StoreResult};

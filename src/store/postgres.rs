@@ -12,8 +12,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-// The methods' names (`StoreResult`, `DbId`, ...) come with `store_impl!`.
-use super::sql::store_impl;
+use super::sql::{db_err, store_impl, DbId, DbTime, Dialect};
+use super::{Entity, StoreError, StoreResult};
+use crate::domain::model::Message;
+use crate::domain::ports::NewMessage;
 
 /// Connection pool limits.
 #[derive(Debug, Clone)]
@@ -64,35 +66,41 @@ impl PostgresStore {
     }
 }
 
+impl Dialect for PostgresStore {
+    const LIKE_CI: &'static str = "ILIKE";
+    // Matches the unique index on lower(username).
+    const USERNAME_IS: &'static str = "lower(username) = lower($1)";
+    // Leaves other writers' foreign-key checks (new messages) alone.
+    const LOCK_ROOM: &'static str = " FOR NO KEY UPDATE";
+}
+
 store_impl!(
     PostgresStore,
     db = sqlx::Postgres,
     reader = pool,
-    writer = pool,
-    like_ci = "ILIKE",
-    username_is = "lower(username) = lower($1)",
-    lock_room = " FOR NO KEY UPDATE",
-    {
-        async fn insert_message(&self, message: NewMessage) -> StoreResult<Message> {
-            // One statement, so one implicit transaction: the room row stays locked from
-            // taking the next sequence number until the message row is committed, so
-            // messages of a room become visible in sequence order.
-            let seq: i64 = sqlx::query_scalar(
-                "WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq), \
-                      m AS (INSERT INTO messages (id, room_id, seq, author_id, body, created_at) \
-                            SELECT $1, $2, s.last_seq, $3, $4, $5 FROM s RETURNING seq) \
-                 SELECT m.seq FROM m",
-            )
-            .bind(DbId(message.id.0))
-            .bind(DbId(message.room.0))
-            .bind(DbId(message.author.id.0))
-            .bind(&message.body)
-            .bind(DbTime(message.at))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .ok_or(StoreError::NotFound(Entity::Room))?;
-            Ok(message.stored_as(seq))
-        }
-    }
+    writer = pool
 );
+
+impl PostgresStore {
+    /// One statement, so one implicit transaction: the room row stays locked from taking the
+    /// next sequence number until the message row is committed, so messages of a room become
+    /// visible in sequence order.
+    async fn store_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let seq: i64 = sqlx::query_scalar(
+            "WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq), \
+                  m AS (INSERT INTO messages (id, room_id, seq, author_id, body, created_at) \
+                        SELECT $1, $2, s.last_seq, $3, $4, $5 FROM s RETURNING seq) \
+             SELECT m.seq FROM m",
+        )
+        .bind(DbId(message.id.0))
+        .bind(DbId(message.room.0))
+        .bind(DbId(message.author.id.0))
+        .bind(&message.body)
+        .bind(DbTime(message.at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or(StoreError::NotFound(Entity::Room))?;
+        Ok(message.stored_as(seq))
+    }
+}

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{db_err, store_impl, DbId, DbTime};
+use super::sql::{db_err, store_impl, DbId, DbTime, Dialect};
 use super::{Entity, StoreError, StoreResult};
 use crate::domain::model::Message;
 use crate::domain::ports::NewMessage;
@@ -181,23 +181,31 @@ impl SqliteStore {
     }
 }
 
+impl Dialect for SqliteStore {
+    // LIKE ignores ASCII case already.
+    const LIKE_CI: &'static str = "LIKE";
+    // The column is declared COLLATE NOCASE.
+    const USERNAME_IS: &'static str = "username = $1";
+    // Nothing: the one writer connection runs one transaction at a time.
+    const LOCK_ROOM: &'static str = "";
+}
+
 store_impl!(
     SqliteStore,
     db = sqlx::Sqlite,
     reader = read,
-    writer = write,
-    like_ci = "LIKE",
-    username_is = "username = $1",
-    lock_room = "",
-    {
-        async fn insert_message(&self, message: NewMessage) -> StoreResult<Message> {
-            let stopped = || StoreError::Unavailable(anyhow::anyhow!("message writer stopped"));
-            let (reply, answer) = oneshot::channel();
-            self.messages
-                .send(PendingMessage { message, reply })
-                .await
-                .map_err(|_| stopped())?;
-            answer.await.map_err(|_| stopped())?
-        }
-    }
+    writer = write
 );
+
+impl SqliteStore {
+    /// Hands the message to the group-commit writer and waits for its turn.
+    async fn store_message(&self, message: NewMessage) -> StoreResult<Message> {
+        let stopped = || StoreError::Unavailable(anyhow::anyhow!("message writer stopped"));
+        let (reply, answer) = oneshot::channel();
+        self.messages
+            .send(PendingMessage { message, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}

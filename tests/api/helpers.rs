@@ -692,3 +692,25 @@ pub fn domain_rooms(
         std::sync::Arc::new(SystemClock),
     )
 }
+
+/// A `NewRoom` for tests that talk to the store directly, validated as the API would.
+pub fn new_room(
+    owner: roomcast::domain::values::UserId,
+    name: &str,
+    room_type: roomcast::domain::model::RoomType,
+    topic: Option<&str>,
+    max_users: Option<i32>,
+) -> roomcast::store::NewRoom {
+    use roomcast::domain::values::{MaxUsers, RoomName, Topic};
+    roomcast::store::NewRoom {
+        id: roomcast::domain::values::RoomId::new(),
+        owner,
+        created_at: roomcast::domain::model::now(),
+        settings: roomcast::domain::model::CreateRoom {
+            name: RoomName::parse(name).expect("room name"),
+            room_type,
+            topic: topic.and_then(|t| Topic::parse(t).expect("topic")),
+            max_users: max_users.map(|n| MaxUsers::parse(n, 10_000).expect("max users")),
+        },
+    }
+}

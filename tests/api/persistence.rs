@@ -131,7 +131,6 @@ async fn a_restart_on_the_same_database_loses_nothing() {
 async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
     use roomcast::domain::model::User;
     use roomcast::domain::values::{MessageId, RoomId};
-    use roomcast::store::NewRoom;
 
     let db = fresh_db().await;
     let store = open_store(&db).await;
@@ -144,15 +143,13 @@ async fn concurrent_inserts_are_grouped_without_mixing_rooms_or_failures() {
     let mut rooms = Vec::new();
     for name in ["a", "b"] {
         let room = store
-            .create_room(NewRoom {
-                id: RoomId::new(),
-                name: name.into(),
-                topic: None,
-                room_type: roomcast::domain::model::RoomType::Public,
-                max_users: None,
-                owner: author.id,
-                created_at: roomcast::domain::model::now(),
-            })
+            .create_room(new_room(
+                author.id,
+                name,
+                roomcast::domain::model::RoomType::Public,
+                None,
+                None,
+            ))
             .await
             .expect("room");
         rooms.push(room.id);

@@ -6,12 +6,14 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use roomcast::domain::model::UpdateRoom;
 use roomcast::domain::model::{now, Role, RoomType, Timestamp, User};
 use roomcast::domain::ports::{
     CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery, TimedMute,
 };
+use roomcast::domain::values::RoomName;
 use roomcast::domain::values::{MessageId, RoomCursor, RoomId, UserId};
-use roomcast::store::{Conflict, Entity, NewRoom, RoomPatch, Store, StoreError};
+use roomcast::store::{Conflict, Entity, Store, StoreError};
 
 use crate::helpers::*;
 
@@ -52,21 +54,10 @@ impl Fixture {
         owner: &User,
         name: &str,
         room_type: RoomType,
-        max_users: Option<i64>,
+        max_users: Option<i32>,
     ) -> RoomId {
-        let room = self
-            .store
-            .create_room(NewRoom {
-                id: RoomId::new(),
-                name: name.to_owned(),
-                topic: Some("a topic".into()),
-                room_type,
-                max_users,
-                owner: owner.id,
-                created_at: now(),
-            })
-            .await
-            .expect("create room");
+        let room = new_room(owner.id, name, room_type, Some("a topic"), max_users);
+        let room = self.store.create_room(room).await.expect("create room");
         room.id
     }
 
@@ -234,8 +225,8 @@ async fn rooms_are_created_read_updated_and_deleted() {
         .store
         .update_room(
             id,
-            RoomPatch {
-                name: Some("renamed".into()),
+            UpdateRoom {
+                name: Some(RoomName::parse("renamed").unwrap()),
                 topic: Some(None),
                 room_type: Some(RoomType::Private),
                 max_users: Some(None),
@@ -253,11 +244,15 @@ async fn rooms_are_created_read_updated_and_deleted() {
         ("renamed", None, RoomType::Private, None)
     );
     // An empty patch changes nothing.
-    let same = f.store.update_room(id, RoomPatch::default()).await.unwrap();
+    let same = f
+        .store
+        .update_room(id, UpdateRoom::default())
+        .await
+        .unwrap();
     assert_eq!(same, patched);
     assert!(matches!(
         f.store
-            .update_room(RoomId::new(), RoomPatch::default())
+            .update_room(RoomId::new(), UpdateRoom::default())
             .await,
         Err(StoreError::NotFound(Entity::Room))
     ));

@@ -10,12 +10,9 @@ impl RoomService {
             .store
             .create_room(NewRoom {
                 id: RoomId::new(),
-                name: input.name.into_inner(),
-                topic: input.topic.map(Topic::into_inner),
-                room_type: input.room_type,
-                max_users: input.max_users.map(MaxUsers::get),
                 owner: owner.id,
                 created_at: self.clock.now(),
+                settings: input,
             })
             .await?;
         tracing::info!(room_id = %room.id, "room created");
@@ -38,13 +35,7 @@ impl RoomService {
                 ));
             }
         }
-        let patch = RoomPatch {
-            name: input.name.map(RoomName::into_inner),
-            topic: input.topic.map(|t| t.map(Topic::into_inner)),
-            room_type: input.room_type,
-            max_users: input.max_users.map(|m| m.map(MaxUsers::get)),
-        };
-        let updated = self.store.update_room(room, patch).await?;
+        let updated = self.store.update_room(room, input).await?;
         self.publish(RoomEvent::RoomUpdated(updated.clone()));
         Ok(updated)
     }

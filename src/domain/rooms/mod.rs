@@ -21,15 +21,15 @@ use super::model::{
     Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
     RoomPage, RoomType, Timestamp,
 };
+pub use super::model::{CreateRoom, UpdateRoom};
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
 use super::ports::{
-    Bus, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomPatch,
-    RoomQuery, Store, TimedMute,
+    Bus, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomQuery,
+    Store, TimedMute,
 };
 use super::throttle::{ThrottleSettings, Throttles};
 use super::values::{
-    MaxUsers, MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor,
-    RoomId, RoomName, Topic, UserId,
+    MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor, RoomId, UserId,
 };
 
 mod feeds;
@@ -53,23 +53,6 @@ impl Default for RoomRules {
             max_users_cap: 10_000,
         }
     }
-}
-
-/// Validated input of `createRoom`.
-pub struct CreateRoom {
-    pub name: RoomName,
-    pub room_type: RoomType,
-    pub topic: Option<Topic>,
-    pub max_users: Option<MaxUsers>,
-}
-
-/// Validated input of `updateRoom`; `None` leaves a field unchanged.
-#[derive(Default)]
-pub struct UpdateRoom {
-    pub name: Option<RoomName>,
-    pub topic: Option<Option<Topic>>,
-    pub room_type: Option<RoomType>,
-    pub max_users: Option<Option<MaxUsers>>,
 }
 
 pub type Feed<T> = BoxStream<'static, DomainResult<T>>;

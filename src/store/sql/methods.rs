@@ -1,52 +1,31 @@
 //! The `Store` methods, written once for both dialects.
 
-/// `impl Store for $store`, every method but `insert_message`, which the backend writes in
-/// `{ $own }` (SQLite commits messages in groups; PostgreSQL in one statement each).
-///
-/// The dialect's words:
-/// - `db`: the sqlx database type;
-/// - `like_ci`: a LIKE that ignores case (SQLite's LIKE already ignores ASCII case;
-///   PostgreSQL needs ILIKE);
-/// - `username_is`: a condition on `username` matching `$1` regardless of case (SQLite
-///   declares the column `COLLATE NOCASE`; PostgreSQL has a unique index on `lower`);
-/// - `lock_room`: what `SELECT 1 FROM rooms WHERE id = $1` needs to lock the row until the
-///   end of the transaction (PostgreSQL `FOR NO KEY UPDATE`, which leaves other writers'
-///   foreign-key checks alone; nothing on SQLite, whose one writer connection runs one
-///   transaction at a time).
-///
-/// - `reader`, `writer`: the fields holding the pools reads and writes use (reads of what a
-///   call just wrote go to the writer, the one place SQLite is sure to see them).
+/// `impl Store for $store`. The backend provides what differs: its `Dialect`'s words, the
+/// fields holding its pools (`reader`, `writer`; reads of what a call just wrote go to the
+/// writer, the one place SQLite is sure to see them), and `store_message` (SQLite commits
+/// messages in groups; PostgreSQL in one statement each).
 macro_rules! store_impl {
-    (
-        $store:ty,
-        db = $db:ty,
-        reader = $reader:ident,
-        writer = $writer:ident,
-        like_ci = $like:literal,
-        username_is = $username_is:literal,
-        lock_room = $lock:literal,
-        { $($own:tt)* }
-    ) => {
+    ($store:ty, db = $db:ty, reader = $reader:ident, writer = $writer:ident) => {
         const _: () = {
             // Some of these serve only the backend's own methods.
             #[allow(unused_imports)]
             use $crate::domain::model::{
                 Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp,
-                User,
+                UpdateRoom, User,
             };
             #[allow(unused_imports)]
             use $crate::domain::ports::{
                 CatchUp, Conflict, Entity, History, Mute, NewBan, NewJoinRequest, NewMember,
-                NewMessage, NewRoom, RoomPatch, RoomQuery, StoreError, StoreResult, TimedMute,
+                NewMessage, NewRoom, RoomQuery, StoreError, StoreResult, TimedMute,
             };
             use $crate::domain::session::SessionTimes;
-            use $crate::domain::values::{MessageId, RoomId, UserId};
+            use $crate::domain::values::{MaxUsers, MessageId, RoomId, RoomName, Topic, UserId};
             #[allow(unused_imports)]
             use $crate::store::sql::{
                 access_from, ban_from, conflict_as, db_err, map_rows, member_from, message_from,
                 request_from, room_from, user_from, DbId, DbTime, SqlRow, ACCESS_COLUMNS,
                 ACCESS_JOINS, BAN_SELECT, MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT,
-                ROOM_COLUMNS, ROOM_FROM,
+                ROOM_COLUMNS, ROOM_FROM, Dialect,
             };
 
             type Conn = <$db as sqlx::Database>::Connection;
@@ -115,8 +94,8 @@ macro_rules! store_impl {
                 /// Holds the room's row until the end of the transaction: joins, bans, join
                 /// requests and ownership transfers in one room run one after another.
                 async fn lock_room(conn: &mut Conn, room: RoomId) -> StoreResult<()> {
-                    let sql = concat!("SELECT 1 FROM rooms WHERE id = $1", $lock);
-                    required(optional(by_id(sql, room.0), conn, |_| Ok(())).await?, Entity::Room)
+                    let sql = format!("SELECT 1 FROM rooms WHERE id = $1{}", <$store as Dialect>::LOCK_ROOM);
+                    required(optional(by_id(&sql, room.0), conn, |_| Ok(())).await?, Entity::Room)
                 }
 
                 /// A transaction holding `room` (see `lock_room`) in which `user` is not
@@ -146,14 +125,19 @@ macro_rules! store_impl {
 
                 /// The user whose name matches regardless of case, with `password_hash`.
                 async fn user_named<T>(&self, username: &str, decode: Decode<T>) -> StoreResult<Option<T>> {
-                    let sql = concat!("SELECT id, username, created_at, password_hash FROM users WHERE ", $username_is);
-                    optional(sqlx::query(sql).bind(username), self.reader(), decode).await
+                    let sql = format!(
+                        "SELECT id, username, created_at, password_hash FROM users WHERE {}",
+                        <$store as Dialect>::USERNAME_IS
+                    );
+                    optional(sqlx::query(&sql).bind(username), self.reader(), decode).await
                 }
             }
 
             #[async_trait::async_trait]
             impl $crate::domain::ports::Store for $store {
-                $($own)*
+                async fn insert_message(&self, message: NewMessage) -> StoreResult<Message> {
+                    self.store_message(message).await
+                }
 
                 async fn create_user(&self, user: &User, password_hash: &str) -> StoreResult<()> {
                     sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
@@ -214,25 +198,26 @@ macro_rules! store_impl {
                 }
 
                 async fn create_room(&self, room: NewRoom) -> StoreResult<Room> {
+                    let NewRoom { id, owner, created_at, settings } = room;
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
                     sqlx::query(
                         "INSERT INTO rooms (id, name, topic, type, max_users, owner_id, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(DbId(room.id.0))
-                    .bind(&room.name)
-                    .bind(&room.topic)
-                    .bind(room.room_type.as_str())
-                    .bind(room.max_users)
-                    .bind(DbId(room.owner.0))
-                    .bind(DbTime(room.created_at))
+                    .bind(DbId(id.0))
+                    .bind(settings.name.into_inner())
+                    .bind(settings.topic.map(Topic::into_inner))
+                    .bind(settings.room_type.as_str())
+                    .bind(settings.max_users.map(MaxUsers::get))
+                    .bind(DbId(owner.0))
+                    .bind(DbTime(created_at))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                     let sql = "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)";
-                    changed(by_pair(sql, room.id, room.owner).bind(DbTime(room.created_at)), &mut *tx).await?;
+                    changed(by_pair(sql, id, owner).bind(DbTime(created_at)), &mut *tx).await?;
                     tx.commit().await.map_err(db_err)?;
-                    self.written_room(room.id).await
+                    self.written_room(id).await
                 }
 
                 async fn room(&self, id: RoomId) -> StoreResult<Option<Room>> {
@@ -259,7 +244,7 @@ macro_rules! store_impl {
                          AND ($2 IS NULL OR r.name {like} $2 ESCAPE '\\' OR r.topic {like} $2 ESCAPE '\\') \
                          AND ($3 IS NULL OR r.created_at > $3 OR (r.created_at = $3 AND r.id > $4)) \
                          ORDER BY r.created_at, r.id LIMIT $5",
-                        like = $like
+                        like = <$store as Dialect>::LIKE_CI
                     );
                     let q = sqlx::query(&sql)
                         .bind(query.viewer.map(|v| DbId(v.0)))
@@ -270,7 +255,7 @@ macro_rules! store_impl {
                     all(q, self.reader(), room_from).await
                 }
 
-                async fn update_room(&self, id: RoomId, patch: RoomPatch) -> StoreResult<Room> {
+                async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room> {
                     // One statement; a flag per field says whether the patch sets it.
                     let q = by_id(
                         "UPDATE rooms SET \
@@ -282,13 +267,13 @@ macro_rules! store_impl {
                         id.0,
                     )
                     .bind(patch.name.is_some())
-                    .bind(patch.name)
+                    .bind(patch.name.map(RoomName::into_inner))
                     .bind(patch.topic.is_some())
-                    .bind(patch.topic.flatten())
+                    .bind(patch.topic.flatten().map(Topic::into_inner))
                     .bind(patch.room_type.is_some())
                     .bind(patch.room_type.map(RoomType::as_str))
                     .bind(patch.max_users.is_some())
-                    .bind(patch.max_users.flatten());
+                    .bind(patch.max_users.flatten().map(MaxUsers::get));
                     if !changed(q, self.writer()).await? {
                         return Err(StoreError::NotFound(Entity::Room));
                     }

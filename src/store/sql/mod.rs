@@ -4,11 +4,11 @@
 //! PostgreSQL: UUID, TIMESTAMPTZ, BOOLEAN), which `SqlRow` hides: a decoder asks a row for
 //! "the id in column c" and each backend answers from its own encoding.
 //!
-//! `store_impl!` (in `methods.rs`) writes every `Store` method but `insert_message` once
-//! for both dialects (parameters are `$N`, which sqlx-sqlite binds by number too; ids and
-//! times are bound as `DbId`/`DbTime`, which each dialect encodes its own way). What truly
-//! differs is a handful of words each backend passes in (case-insensitive matching, row
-//! locks) and how a message is stored (SQLite's group commit, PostgreSQL's one statement).
+//! `store_impl!` (in `methods.rs`) writes the `Store` impl once for both dialects
+//! (parameters are `$N`, which sqlx-sqlite binds by number too; ids and times are bound as
+//! `DbId`/`DbTime`, which each dialect encodes its own way). What truly differs is a few
+//! words (`Dialect`: case-insensitive matching, row locks) and how a message is stored
+//! (each backend's `store_message`: SQLite's group commit, PostgreSQL's one statement).
 
 mod codec;
 mod methods;
@@ -171,6 +171,17 @@ pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Erro
         message: row.opt_text("message")?,
         created_at: row.time("created_at")?,
     })
+}
+
+/// The words in which the dialects differ.
+pub(crate) trait Dialect {
+    /// A LIKE that ignores case.
+    const LIKE_CI: &'static str;
+    /// A condition on `username` matching `$1` regardless of case.
+    const USERNAME_IS: &'static str;
+    /// What `SELECT 1 FROM rooms WHERE id = $1` needs to lock the row until the end of the
+    /// transaction.
+    const LOCK_ROOM: &'static str;
 }
 
 /// Every row through `decode`.
