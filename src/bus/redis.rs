@@ -318,14 +318,13 @@ async fn subscribe(client: &Client) -> anyhow::Result<redis::aio::PubSub> {
         .await
         .context("timed out subscribing")?
         .context("subscribing")?;
-    timeout(IO_TIMEOUT, pubsub.subscribe(RESYNC_CHANNEL))
-        .await
-        .context("timed out subscribing")?
-        .context("subscribing")?;
-    timeout(IO_TIMEOUT, pubsub.subscribe(REVOCATION_CHANNEL))
-        .await
-        .context("timed out subscribing")?
-        .context("subscribing")?;
+    timeout(
+        IO_TIMEOUT,
+        pubsub.subscribe(&[RESYNC_CHANNEL, REVOCATION_CHANNEL]),
+    )
+    .await
+    .context("timed out subscribing")?
+    .context("subscribing")?;
     Ok(pubsub)
 }
 

@@ -40,6 +40,14 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
+impl Dialect for PostgresStore {
+    const LIKE_CI: &'static str = "ILIKE";
+    // Matches the unique index on lower(username).
+    const USERNAME_IS: &'static str = "lower(username) = lower($1)";
+    // Leaves other writers' foreign-key checks (new messages) alone.
+    const LOCK_ROOM: &'static str = " FOR NO KEY UPDATE";
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://...`) and applies the PostgreSQL migrations. Several
     /// nodes may start at once: migrations are serialised by an advisory lock.
@@ -64,14 +72,6 @@ impl PostgresStore {
             .context("migrating the PostgreSQL database")?;
         Ok(Self { pool })
     }
-}
-
-impl Dialect for PostgresStore {
-    const LIKE_CI: &'static str = "ILIKE";
-    // Matches the unique index on lower(username).
-    const USERNAME_IS: &'static str = "lower(username) = lower($1)";
-    // Leaves other writers' foreign-key checks (new messages) alone.
-    const LOCK_ROOM: &'static str = " FOR NO KEY UPDATE";
 }
 
 store_impl!(

@@ -31,6 +31,15 @@ pub struct SqliteStore {
     messages: mpsc::Sender<PendingMessage>,
 }
 
+impl Dialect for SqliteStore {
+    // LIKE ignores ASCII case already.
+    const LIKE_CI: &'static str = "LIKE";
+    // The column is declared COLLATE NOCASE.
+    const USERNAME_IS: &'static str = "username = $1";
+    // Nothing: the one writer connection runs one transaction at a time.
+    const LOCK_ROOM: &'static str = "";
+}
+
 /// Most messages committed in one transaction.
 const MAX_GROUP: usize = 256;
 
@@ -179,15 +188,6 @@ impl SqliteStore {
             messages,
         })
     }
-}
-
-impl Dialect for SqliteStore {
-    // LIKE ignores ASCII case already.
-    const LIKE_CI: &'static str = "LIKE";
-    // The column is declared COLLATE NOCASE.
-    const USERNAME_IS: &'static str = "username = $1";
-    // Nothing: the one writer connection runs one transaction at a time.
-    const LOCK_ROOM: &'static str = "";
 }
 
 store_impl!(
