@@ -16,7 +16,7 @@ pub enum LogFormat {
     Text,
     Json,
 }
-use crate::domain::throttle::{RateFlag, ThrottleSettings};
+use crate::domain::throttle::{RateFlag, Throttles};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -178,13 +178,13 @@ pub struct Config {
 
 impl Config {
     /// The flood limits these flags ask for.
-    pub fn throttles(&self) -> ThrottleSettings {
-        ThrottleSettings {
-            messages_per_user: self.message_rate.0,
-            logins_per_account: self.login_rate_per_account.0,
-            logins_per_address: self.login_rate_per_address.0,
-            registrations_per_address: self.register_rate_per_address.0,
-        }
+    pub fn throttles(&self) -> Throttles {
+        Throttles::new([
+            self.message_rate.0,
+            self.login_rate_per_account.0,
+            self.login_rate_per_address.0,
+            self.register_rate_per_address.0,
+        ])
     }
 
     /// The session lifetimes these flags ask for.

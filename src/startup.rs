@@ -18,7 +18,6 @@ use crate::domain::clock::{SharedClock, SystemClock};
 use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
-use crate::domain::throttle::Throttles;
 use crate::graphql::build_schema;
 use crate::graphql::shared::SharedMessages;
 use crate::http::metrics::Metrics;
@@ -119,7 +118,7 @@ impl App {
             workers: config.hash_workers,
             queue: config.hash_queue,
         };
-        let throttles = Arc::new(Throttles::new(config.throttles()));
+        let throttles = Arc::new(config.throttles());
         let identity = Identity::build(store.clone(), bus.clone(), hashing, throttles.clone())
             .await
             .map_err(|e| anyhow::anyhow!("preparing the identity service: {e:?}"))?

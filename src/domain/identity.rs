@@ -15,7 +15,7 @@ use super::hashing::{HashSettings, HashStats, Hasher};
 use super::model::{Revocation, Timestamp, User};
 use super::ports::{Bus, Store};
 use super::session::{SessionPolicy, Verdict};
-use super::throttle::{ThrottleSettings, Throttles};
+use super::throttle::Throttles;
 use super::values::{Password, UserId, Username};
 use std::net::IpAddr;
 
@@ -100,7 +100,7 @@ impl Identity {
             store,
             bus,
             HashSettings::default(),
-            Arc::new(Throttles::new(ThrottleSettings::unlimited())),
+            Arc::new(Throttles::unlimited()),
         )
         .await
     }

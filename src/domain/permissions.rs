@@ -284,43 +284,32 @@ mod tests {
     fn room_types_decide_visibility_and_reading() {
         let v = user();
         let now = Utc::now();
-        let check = |t, role, a| code(authorize(Some(v.id), &access(t, role, false, &v), a, now));
-        assert_eq!(check(RoomType::Public, None, Action::ReadMessages), "OK");
-        assert_eq!(check(RoomType::Restricted, None, Action::ViewRoom), "OK");
-        assert_eq!(
-            check(RoomType::Restricted, None, Action::ReadMessages),
-            "FORBIDDEN"
-        );
-        assert_eq!(check(RoomType::Restricted, None, Action::Join), "FORBIDDEN");
-        assert_eq!(
-            check(RoomType::Restricted, None, Action::RequestToJoin),
-            "OK"
-        );
-        assert_eq!(
-            check(RoomType::Public, None, Action::RequestToJoin),
-            "BAD_USER_INPUT"
-        );
-        assert_eq!(
-            check(RoomType::Private, None, Action::ViewRoom),
-            "NOT_FOUND"
-        );
-        assert_eq!(check(RoomType::Private, None, Action::Join), "NOT_FOUND");
-        assert_eq!(
-            check(RoomType::Private, None, Action::ReadMessages),
-            "NOT_FOUND"
-        );
-        assert_eq!(
-            check(RoomType::Private, Some(Role::Member), Action::ReadMessages),
-            "OK"
-        );
-        assert_eq!(
-            check(RoomType::Public, Some(Role::Member), Action::Join),
-            "CONFLICT"
-        );
-        assert_eq!(
-            check(RoomType::Public, None, Action::SendMessage),
-            "FORBIDDEN"
-        );
+        let member = Some(Role::Member);
+        use Action::*;
+        use RoomType::*;
+        let cases = [
+            (Public, None, ReadMessages, "OK"),
+            (Restricted, None, ViewRoom, "OK"),
+            (Restricted, None, ReadMessages, "FORBIDDEN"),
+            (Restricted, None, Join, "FORBIDDEN"),
+            (Restricted, None, RequestToJoin, "OK"),
+            (Public, None, RequestToJoin, "BAD_USER_INPUT"),
+            (Private, None, ViewRoom, "NOT_FOUND"),
+            (Private, None, Join, "NOT_FOUND"),
+            (Private, None, ReadMessages, "NOT_FOUND"),
+            (Private, member, ReadMessages, "OK"),
+            (Public, member, Join, "CONFLICT"),
+            (Public, None, SendMessage, "FORBIDDEN"),
+        ];
+        for (room_type, role, action, want) in cases {
+            let got = code(authorize(
+                Some(v.id),
+                &access(room_type, role, false, &v),
+                action,
+                now,
+            ));
+            assert_eq!(got, want, "{room_type:?} room, role {role:?}, {action:?}");
+        }
     }
 
     #[test]
@@ -344,18 +333,17 @@ mod tests {
     fn bans_block_everything_but_the_listing() {
         let v = user();
         let now = Utc::now();
-        let a = access(RoomType::Public, None, true, &v);
-        assert_eq!(code(authorize(Some(v.id), &a, Action::ViewRoom, now)), "OK");
-        assert_eq!(
-            code(authorize(Some(v.id), &a, Action::ReadMessages, now)),
-            "BANNED"
-        );
-        assert_eq!(code(authorize(Some(v.id), &a, Action::Join, now)), "BANNED");
-        let r = access(RoomType::Restricted, None, true, &v);
-        assert_eq!(
-            code(authorize(Some(v.id), &r, Action::RequestToJoin, now)),
-            "BANNED"
-        );
+        let cases = [
+            (RoomType::Public, Action::ViewRoom, "OK"),
+            (RoomType::Public, Action::ReadMessages, "BANNED"),
+            (RoomType::Public, Action::Join, "BANNED"),
+            (RoomType::Restricted, Action::RequestToJoin, "BANNED"),
+        ];
+        for (room_type, action, want) in cases {
+            let banned = access(room_type, None, true, &v);
+            let got = code(authorize(Some(v.id), &banned, action, now));
+            assert_eq!(got, want, "banned, {room_type:?} room, {action:?}");
+        }
     }
 
     #[test]
@@ -375,74 +363,38 @@ mod tests {
             target: other,
             target_role,
         };
-        assert_eq!(check(Role::Member, on(Some(Role::Member))), "FORBIDDEN");
-        assert_eq!(check(Role::Admin, on(Some(Role::Member))), "OK");
-        assert_eq!(check(Role::Admin, on(None)), "OK");
-        assert_eq!(check(Role::Admin, on(Some(Role::Admin))), "FORBIDDEN");
-        assert_eq!(check(Role::Admin, on(Some(Role::Owner))), "FORBIDDEN");
-        assert_eq!(check(Role::Owner, on(Some(Role::Admin))), "OK");
-        assert_eq!(
-            check(
-                Role::Owner,
-                Action::ActOnMember {
-                    target: v.id,
-                    target_role: Some(Role::Owner)
-                }
-            ),
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            check(
-                Role::Admin,
-                Action::SetRole {
-                    target_role: Role::Member
-                }
-            ),
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            check(
-                Role::Owner,
-                Action::SetRole {
-                    target_role: Role::Admin
-                }
-            ),
-            "OK"
-        );
-        assert_eq!(
-            check(
-                Role::Owner,
-                Action::SetRole {
-                    target_role: Role::Owner
-                }
-            ),
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            check(Role::Admin, Action::TransferOwnership { target: other }),
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            check(Role::Owner, Action::TransferOwnership { target: other }),
-            "OK"
-        );
-        assert_eq!(check(Role::Admin, Action::DeleteRoom), "OK");
-        assert_eq!(check(Role::Member, Action::DeleteRoom), "FORBIDDEN");
-        assert_eq!(check(Role::Member, Action::UpdateRoom), "FORBIDDEN");
-        assert_eq!(check(Role::Owner, Action::Leave), "CONFLICT");
-        assert_eq!(check(Role::Member, Action::Leave), "OK");
-        assert_eq!(
-            check(Role::Member, Action::DeleteMessage { author: v.id }),
-            "OK"
-        );
-        assert_eq!(
-            check(Role::Member, Action::DeleteMessage { author: other }),
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            check(Role::Admin, Action::DeleteMessage { author: other }),
-            "OK"
-        );
+        let set = |target_role| Action::SetRole { target_role };
+        let myself = Action::ActOnMember {
+            target: v.id,
+            target_role: Some(Role::Owner),
+        };
+        use Action::*;
+        use Role::*;
+        let cases = [
+            (Member, on(Some(Member)), "FORBIDDEN"),
+            (Admin, on(Some(Member)), "OK"),
+            (Admin, on(None), "OK"),
+            (Admin, on(Some(Admin)), "FORBIDDEN"),
+            (Admin, on(Some(Owner)), "FORBIDDEN"),
+            (Owner, on(Some(Admin)), "OK"),
+            (Owner, myself, "FORBIDDEN"),
+            (Admin, set(Member), "FORBIDDEN"),
+            (Owner, set(Admin), "OK"),
+            (Owner, set(Owner), "FORBIDDEN"),
+            (Admin, TransferOwnership { target: other }, "FORBIDDEN"),
+            (Owner, TransferOwnership { target: other }, "OK"),
+            (Admin, DeleteRoom, "OK"),
+            (Member, DeleteRoom, "FORBIDDEN"),
+            (Member, UpdateRoom, "FORBIDDEN"),
+            (Owner, Leave, "CONFLICT"),
+            (Member, Leave, "OK"),
+            (Member, DeleteMessage { author: v.id }, "OK"),
+            (Member, DeleteMessage { author: other }, "FORBIDDEN"),
+            (Admin, DeleteMessage { author: other }, "OK"),
+        ];
+        for (role, action, want) in cases {
+            assert_eq!(check(role, action), want, "{role:?} doing {action:?}");
+        }
     }
 
     #[test]

@@ -83,10 +83,10 @@ impl SessionPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use chrono::DateTime;
 
-    fn start() -> Timestamp {
-        Utc::now()
+    fn t0() -> Timestamp {
+        DateTime::from_timestamp(1_750_000_000, 0).expect("in range")
     }
 
     fn fresh(at: Timestamp) -> SessionTimes {
@@ -96,60 +96,54 @@ mod tests {
         }
     }
 
+    /// The verdict on a session signed in (and last used) at `t0`, `elapsed` later.
+    fn fresh_after(policy: &SessionPolicy, elapsed: Duration) -> Verdict {
+        policy.judge(fresh(t0()), t0() + elapsed)
+    }
+
     #[test]
     fn a_session_used_now_and_then_lives_until_its_absolute_end() {
         let policy = SessionPolicy::default();
-        let t0 = start();
-        let mut times = fresh(t0);
+        let mut times = fresh(t0());
         // Used every 29 days: never idle for 30, but ends 90 days after sign-in.
         for day in [29, 58, 87] {
-            let now = t0 + Duration::days(day);
+            let now = t0() + Duration::days(day);
             match policy.judge(times, now) {
                 Verdict::Live { touch, expires_at } => {
                     assert!(touch);
-                    let expected = (now + Duration::days(30)).min(t0 + Duration::days(90));
+                    let expected = (now + Duration::days(30)).min(t0() + Duration::days(90));
                     assert_eq!(expires_at, Some(expected));
                     times.last_used_at = now;
                 }
                 Verdict::Expired => panic!("expired on day {day}"),
             }
         }
-        assert_eq!(
-            policy.judge(times, t0 + Duration::days(90)),
-            Verdict::Expired
-        );
+        let end = t0() + Duration::days(90);
+        assert_eq!(policy.judge(times, end), Verdict::Expired);
     }
 
     #[test]
     fn a_session_unused_for_the_idle_lifetime_ends() {
         let policy = SessionPolicy::default();
-        let t0 = start();
-        let times = fresh(t0);
+        let just_before = Duration::days(30) - Duration::seconds(1);
         assert!(matches!(
-            policy.judge(times, t0 + Duration::days(30) - Duration::seconds(1)),
+            fresh_after(&policy, just_before),
             Verdict::Live { .. }
         ));
-        assert_eq!(
-            policy.judge(times, t0 + Duration::days(30)),
-            Verdict::Expired
-        );
+        assert_eq!(fresh_after(&policy, Duration::days(30)), Verdict::Expired);
     }
 
     #[test]
     fn uses_are_recorded_at_most_once_per_touch_interval() {
         let policy = SessionPolicy::default();
         assert_eq!(policy.touch_every(), Duration::hours(1));
-        let t0 = start();
-        let times = fresh(t0);
-        assert_eq!(
-            policy.judge(times, t0 + Duration::minutes(59)),
-            Verdict::Live {
-                touch: false,
-                expires_at: Some(t0 + Duration::days(30))
-            }
-        );
+        let untouched = Verdict::Live {
+            touch: false,
+            expires_at: Some(t0() + Duration::days(30)),
+        };
+        assert_eq!(fresh_after(&policy, Duration::minutes(59)), untouched);
         assert!(matches!(
-            policy.judge(times, t0 + Duration::hours(1)),
+            fresh_after(&policy, Duration::hours(1)),
             Verdict::Live { touch: true, .. }
         ));
         let short = SessionPolicy {
@@ -161,14 +155,11 @@ mod tests {
 
     #[test]
     fn without_lifetimes_a_session_never_ends() {
+        let never = Verdict::Live {
+            touch: false,
+            expires_at: None,
+        };
         let policy = SessionPolicy::unlimited();
-        let t0 = start();
-        assert_eq!(
-            policy.judge(fresh(t0), t0 + Duration::days(10_000)),
-            Verdict::Live {
-                touch: false,
-                expires_at: None
-            }
-        );
+        assert_eq!(fresh_after(&policy, Duration::days(10_000)), never);
     }
 }

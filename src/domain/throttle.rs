@@ -158,64 +158,33 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// The server's flood limits (the `--*-rate*` flags).
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottleSettings {
-    /// `sendMessage` per user.
-    pub messages_per_user: Option<Rate>,
-    /// `login` attempts per account (by username, whatever the outcome).
-    pub logins_per_account: Option<Rate>,
-    /// `login` attempts per client address.
-    pub logins_per_address: Option<Rate>,
-    /// `register` per client address.
-    pub registrations_per_address: Option<Rate>,
-}
-
-impl ThrottleSettings {
-    /// No limits (domain-level use and tests that measure something else).
-    pub fn unlimited() -> Self {
-        Self {
-            messages_per_user: None,
-            logins_per_account: None,
-            logins_per_address: None,
-            registrations_per_address: None,
-        }
-    }
-}
-
-impl Default for ThrottleSettings {
-    fn default() -> Self {
-        let rate = |burst, secs| {
-            Some(Rate {
-                burst,
-                period: Duration::from_secs(secs),
-            })
-        };
-        Self {
-            messages_per_user: rate(30, 10),
-            logins_per_account: rate(10, 60),
-            logins_per_address: rate(60, 60),
-            registrations_per_address: rate(30, 600),
-        }
-    }
-}
-
-/// Every limiter of the server.
+/// Every limiter of the server, one per `--*-rate*` flag.
 pub struct Throttles {
+    /// `sendMessage` per user.
     pub messages: Limiter<UserId>,
+    /// `login` attempts per account (by username, whatever the outcome).
     pub logins_by_account: Limiter<String>,
+    /// `login` attempts per client address.
     pub logins_by_address: Limiter<IpAddr>,
+    /// `register` per client address.
     pub registrations: Limiter<IpAddr>,
 }
 
 impl Throttles {
-    pub fn new(s: ThrottleSettings) -> Self {
+    /// The limiters, in the order of the fields; `None` lets everything through.
+    pub fn new(rates: [Option<Rate>; 4]) -> Self {
+        let [messages, logins_by_account, logins_by_address, registrations] = rates;
         Self {
-            messages: Limiter::new(s.messages_per_user),
-            logins_by_account: Limiter::new(s.logins_per_account),
-            logins_by_address: Limiter::new(s.logins_per_address),
-            registrations: Limiter::new(s.registrations_per_address),
+            messages: Limiter::new(messages),
+            logins_by_account: Limiter::new(logins_by_account),
+            logins_by_address: Limiter::new(logins_by_address),
+            registrations: Limiter::new(registrations),
         }
+    }
+
+    /// No limits (domain-level use and tests that measure something else).
+    pub fn unlimited() -> Self {
+        Self::new([None; 4])
     }
 
     /// Refusals since start, per limit (named as the metrics name them).

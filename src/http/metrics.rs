@@ -119,8 +119,15 @@ pub struct Metrics {
 struct Exposition(String);
 
 impl Exposition {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP roomcast_{name} {help}");
+    /// A family's `# HELP` and `# TYPE` lines. Its type follows Prometheus naming: `_total`
+    /// families are counters, the rest gauges.
+    fn family(&mut self, name: &str) {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(self.0, "# HELP roomcast_{name} {}", help(name));
         let _ = writeln!(self.0, "# TYPE roomcast_{name} {kind}");
     }
 
@@ -141,9 +148,40 @@ impl Exposition {
         let _ = writeln!(self.0, " {value}");
     }
 
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-        self.family(name, kind, help);
+    /// A family with one unlabelled sample.
+    fn single(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.family(name);
         self.sample(name, &[], value);
+    }
+}
+
+/// What each family counts (its `# HELP` text).
+fn help(name: &str) -> &'static str {
+    match name {
+        "connections_open" => "Open client connections (HTTP and WebSocket).",
+        "connections_refused_total" => "Connections closed at once by a connection cap.",
+        "http_graphql_requests_total" => "GraphQL requests over HTTP.",
+        "ws_connections_open" => "graphql-ws sockets open.",
+        "ws_operations_total" => "graphql-ws operations started.",
+        "ws_operations_open" => "graphql-ws operations running.",
+        "ws_next_frames_total" => "graphql-ws next frames sent.",
+        "errors_total" => "Errors sent to clients (HTTP responses and graphql-ws results), by extensions.code.",
+        "ws_closes_total" => "WebSocket closes sent by the server, by close code.",
+        "rate_limited_total" => "Requests refused by a flood limit, by limit.",
+        "store_calls_total" => "Storage calls.",
+        "store_calls_in_flight" => "Storage calls running (waiting for a database connection or querying).",
+        "store_call_seconds_total" => "Time spent in storage calls, waiting for a pool connection included.",
+        "store_failures_total" => "Storage calls that failed: unavailable (no pool connection in time, database unreachable) or other.",
+        "message_feeds_open" => "roomMessages feeds open.",
+        "event_feeds_open" => "roomEvents feeds open.",
+        "feed_catch_ups_total" => "Times a feed fell behind live fan-out and caught up from storage, by cause.",
+        "feed_replayed_messages_total" => "Messages delivered from storage instead of live (replays and catch-ups).",
+        "shared_renders_total" => "Shared roomMessages payloads executed (once per distinct operation and message).",
+        "shared_reuses_total" => "Shared roomMessages payloads reused instead of executed again.",
+        "password_hashes_total" => "Password hashes computed (new passwords and verifications).",
+        "password_hash_queue" => "Password hashes waiting or running.",
+        "password_hashes_refused_total" => "Sign-ins and registrations refused because the hash queue was full.",
+        _ => "",
     }
 }
 
@@ -154,106 +192,42 @@ fn get(a: &AtomicU64) -> u64 {
 impl Metrics {
     pub fn render(&self) -> String {
         let mut out = Exposition(String::with_capacity(4096));
-        let t = &self.transport;
-        out.single(
-            "connections_open",
-            "gauge",
-            "Open client connections (HTTP and WebSocket).",
-            self.connections.open(),
-        );
-        out.family(
-            "connections_refused_total",
-            "counter",
-            "Connections closed at once by a connection cap.",
-        );
+        let (c, t) = (&self.connections, &self.transport);
+        out.single("connections_open", c.open());
+        out.family("connections_refused_total");
         out.sample(
             "connections_refused_total",
             &[("cap", "per_address")],
-            get(&self.connections.refused_per_address),
+            get(&c.refused_per_address),
         );
         out.sample(
             "connections_refused_total",
             &[("cap", "total")],
-            get(&self.connections.refused_total),
+            get(&c.refused_total),
         );
-        out.single(
-            "http_graphql_requests_total",
-            "counter",
-            "GraphQL requests over HTTP.",
-            get(&t.http_requests),
-        );
-        out.single(
-            "ws_connections_open",
-            "gauge",
-            "graphql-ws sockets open.",
-            get(&t.ws_open),
-        );
-        out.single(
-            "ws_operations_total",
-            "counter",
-            "graphql-ws operations started.",
-            get(&t.ws_operations),
-        );
-        out.single(
-            "ws_operations_open",
-            "gauge",
-            "graphql-ws operations running.",
-            get(&t.ws_operations_open),
-        );
-        out.single(
-            "ws_next_frames_total",
-            "counter",
-            "graphql-ws next frames sent.",
-            get(&t.ws_frames),
-        );
-        out.family(
-            "errors_total",
-            "counter",
-            "Errors sent to clients (HTTP responses and graphql-ws results), by extensions.code.",
-        );
+        out.single("http_graphql_requests_total", get(&t.http_requests));
+        out.single("ws_connections_open", get(&t.ws_open));
+        out.single("ws_operations_total", get(&t.ws_operations));
+        out.single("ws_operations_open", get(&t.ws_operations_open));
+        out.single("ws_next_frames_total", get(&t.ws_frames));
+        out.family("errors_total");
         for (code, n) in t.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.sample("errors_total", &[("code", code)], n);
         }
-        out.family(
-            "ws_closes_total",
-            "counter",
-            "WebSocket closes sent by the server, by close code.",
-        );
+        out.family("ws_closes_total");
         for (code, n) in t.closes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             out.sample("ws_closes_total", &[("code", &code.to_string())], n);
         }
-        out.family(
-            "rate_limited_total",
-            "counter",
-            "Requests refused by a flood limit, by limit.",
-        );
+        out.family("rate_limited_total");
         for (limit, n) in self.throttles.refusals() {
             out.sample("rate_limited_total", &[("limit", limit)], n);
         }
         let s = &self.store;
-        out.single(
-            "store_calls_total",
-            "counter",
-            "Storage calls.",
-            get(&s.calls),
-        );
-        out.single(
-            "store_calls_in_flight",
-            "gauge",
-            "Storage calls running (waiting for a database connection or querying).",
-            get(&s.in_flight),
-        );
-        out.single(
-            "store_call_seconds_total",
-            "counter",
-            "Time spent in storage calls, waiting for a pool connection included.",
-            format_args!("{:.6}", get(&s.busy_micros) as f64 / 1e6),
-        );
-        out.family(
-            "store_failures_total",
-            "counter",
-            "Storage calls that failed: unavailable (no pool connection in time, database unreachable) or other.",
-        );
+        out.single("store_calls_total", get(&s.calls));
+        out.single("store_calls_in_flight", get(&s.in_flight));
+        let busy = get(&s.busy_micros) as f64 / 1e6;
+        out.single("store_call_seconds_total", format_args!("{busy:.6}"));
+        out.family("store_failures_total");
         out.sample(
             "store_failures_total",
             &[("kind", "unavailable")],
@@ -261,23 +235,9 @@ impl Metrics {
         );
         out.sample("store_failures_total", &[("kind", "other")], get(&s.failed));
         let f = &self.feeds;
-        out.single(
-            "message_feeds_open",
-            "gauge",
-            "roomMessages feeds open.",
-            get(&f.open),
-        );
-        out.single(
-            "event_feeds_open",
-            "gauge",
-            "roomEvents feeds open.",
-            get(&f.events_open),
-        );
-        out.family(
-            "feed_catch_ups_total",
-            "counter",
-            "Times a feed fell behind live fan-out and caught up from storage, by cause.",
-        );
+        out.single("message_feeds_open", get(&f.open));
+        out.single("event_feeds_open", get(&f.events_open));
+        out.family("feed_catch_ups_total");
         out.sample("feed_catch_ups_total", &[("cause", "lag")], get(&f.lagged));
         out.sample("feed_catch_ups_total", &[("cause", "gap")], get(&f.gaps));
         out.sample(
@@ -285,44 +245,14 @@ impl Metrics {
             &[("cause", "events_lag")],
             get(&f.events_lagged),
         );
-        out.single(
-            "feed_replayed_messages_total",
-            "counter",
-            "Messages delivered from storage instead of live (replays and catch-ups).",
-            get(&f.replayed),
-        );
-        let stats = &self.sharing.stats;
-        out.single(
-            "shared_renders_total",
-            "counter",
-            "Shared roomMessages payloads executed (once per distinct operation and message).",
-            get(&stats.renders),
-        );
-        out.single(
-            "shared_reuses_total",
-            "counter",
-            "Shared roomMessages payloads reused instead of executed again.",
-            get(&stats.reuses),
-        );
+        out.single("feed_replayed_messages_total", get(&f.replayed));
+        let shared = &self.sharing.stats;
+        out.single("shared_renders_total", get(&shared.renders));
+        out.single("shared_reuses_total", get(&shared.reuses));
         let h = &self.hashing;
-        out.single(
-            "password_hashes_total",
-            "counter",
-            "Password hashes computed (new passwords and verifications).",
-            get(&h.computed),
-        );
-        out.single(
-            "password_hash_queue",
-            "gauge",
-            "Password hashes waiting or running.",
-            get(&h.pending),
-        );
-        out.single(
-            "password_hashes_refused_total",
-            "counter",
-            "Sign-ins and registrations refused because the hash queue was full.",
-            get(&h.refused),
-        );
+        out.single("password_hashes_total", get(&h.computed));
+        out.single("password_hash_queue", get(&h.pending));
+        out.single("password_hashes_refused_total", get(&h.refused));
         out.0
     }
 }
@@ -334,11 +264,12 @@ mod tests {
     #[test]
     fn samples_are_printed_with_escaped_labels() {
         let mut out = Exposition(String::new());
-        out.family("x_total", "counter", "X.");
-        out.sample("x_total", &[("code", "A\"B")], 3);
+        out.family("errors_total");
+        out.sample("errors_total", &[("code", "A\"B")], 3);
+        let help = help("errors_total");
         assert_eq!(
             out.0,
-            "# HELP roomcast_x_total X.\n# TYPE roomcast_x_total counter\nroomcast_x_total{code=\"A\\\"B\"} 3\n"
+            format!("# HELP roomcast_errors_total {help}\n# TYPE roomcast_errors_total counter\nroomcast_errors_total{{code=\"A\\\"B\"}} 3\n")
         );
     }
 

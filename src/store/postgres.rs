@@ -74,12 +74,7 @@ impl PostgresStore {
     }
 }
 
-store_impl!(
-    PostgresStore,
-    db = sqlx::Postgres,
-    reader = pool,
-    writer = pool
-);
+store_impl!(PostgresStore => sqlx::Postgres, reader: pool, writer: pool);
 
 impl PostgresStore {
     /// One statement, so one implicit transaction: the room row stays locked from taking the

@@ -190,12 +190,7 @@ impl SqliteStore {
     }
 }
 
-store_impl!(
-    SqliteStore,
-    db = sqlx::Sqlite,
-    reader = read,
-    writer = write
-);
+store_impl!(SqliteStore => sqlx::Sqlite, reader: read, writer: write);
 
 impl SqliteStore {
     /// Hands the message to the group-commit writer and waits for its turn.

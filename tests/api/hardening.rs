@@ -1198,6 +1198,37 @@ async fn metrics_count_refusals_rate_limits_sockets_and_storage() {
     .await;
 }
 
+/// Every family `/metrics` writes has a help text and the type its name implies (`_total`:
+/// counter), and every sample belongs to a family declared before it.
+#[tokio::test]
+async fn every_metrics_family_is_described_and_typed() {
+    let app = spawn_app().await;
+    let (_, body) = metrics(&app).await;
+    let mut declared = std::collections::HashSet::new();
+    let mut families = 0;
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            assert!(!help.trim().is_empty(), "{name} has no help text");
+            families += 1;
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            let want = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            assert_eq!(kind, want, "{name}");
+            declared.insert(name.to_owned());
+        } else {
+            let name = line.split(['{', ' ']).next().unwrap_or("");
+            assert!(declared.contains(name), "sample {line:?} before its family");
+        }
+    }
+    assert!(families >= 20, "only {families} families");
+    assert_eq!(families, declared.len(), "a HELP for every TYPE");
+}
+
 /// `--metrics off` removes the route (404 like any unknown path).
 #[tokio::test]
 async fn metrics_can_be_turned_off() {

@@ -27,7 +27,7 @@ use super::ports::{
     Bus, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomQuery,
     Store, TimedMute,
 };
-use super::throttle::{ThrottleSettings, Throttles};
+use super::throttle::Throttles;
 use super::values::{
     MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor, RoomId, UserId,
 };
@@ -139,7 +139,7 @@ impl RoomService {
             rules: Arc::new(rules),
             tasks,
             shutdown,
-            throttles: Arc::new(Throttles::new(ThrottleSettings::unlimited())),
+            throttles: Arc::new(Throttles::unlimited()),
             mutes: Arc::default(),
             feeds: Arc::default(),
             clock,

@@ -5,7 +5,7 @@
 /// writer, the one place SQLite is sure to see them), and `store_message` (SQLite commits
 /// messages in groups; PostgreSQL in one statement each).
 macro_rules! store_impl {
-    ($store:ty, db = $db:ty, reader = $reader:ident, writer = $writer:ident) => {
+    ($store:ty => $db:ty, reader: $reader:ident, writer: $writer:ident) => {
         const _: () = {
             // Some of these serve only the backend's own methods.
             #[allow(unused_imports)]

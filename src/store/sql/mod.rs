@@ -16,7 +16,7 @@ mod methods;
 use sqlx::error::DatabaseError;
 
 use crate::domain::model::{
-    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, User,
+    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
 use crate::domain::ports::{Conflict, StoreError, StoreResult};
 use crate::domain::values::{MessageId, RoomId, UserId};
@@ -152,24 +152,38 @@ pub(crate) fn message_from<R: SqlRow>(row: &R) -> Result<Message, sqlx::Error> {
     })
 }
 
+/// The columns every record about a user in a room has: `room_id`, the user (`u_`) and
+/// `created_at`.
+fn record_of<R: SqlRow>(row: &R) -> Result<(RoomId, User, Timestamp), sqlx::Error> {
+    Ok((
+        RoomId(row.uuid("room_id")?),
+        user_from(row, "u_")?,
+        row.time("created_at")?,
+    ))
+}
+
 /// A row of `BAN_SELECT`.
 pub(crate) fn ban_from<R: SqlRow>(row: &R) -> Result<Ban, sqlx::Error> {
+    let (room_id, user, created_at) = record_of(row)?;
+    let (banned_by, reason) = (user_from(row, "a_")?, row.opt_text("reason")?);
     Ok(Ban {
-        room_id: RoomId(row.uuid("room_id")?),
-        user: user_from(row, "u_")?,
-        banned_by: user_from(row, "a_")?,
-        reason: row.opt_text("reason")?,
-        created_at: row.time("created_at")?,
+        room_id,
+        user,
+        banned_by,
+        reason,
+        created_at,
     })
 }
 
 /// A row of `REQUEST_SELECT`.
 pub(crate) fn request_from<R: SqlRow>(row: &R) -> Result<JoinRequest, sqlx::Error> {
+    let (room_id, user, created_at) = record_of(row)?;
+    let message = row.opt_text("message")?;
     Ok(JoinRequest {
-        room_id: RoomId(row.uuid("room_id")?),
-        user: user_from(row, "u_")?,
-        message: row.opt_text("message")?,
-        created_at: row.time("created_at")?,
+        room_id,
+        user,
+        message,
+        created_at,
     })
 }
 
