@@ -18,7 +18,7 @@ use super::model::{
     RoomEvent, Timestamp, UpdateRoom, User,
 };
 use super::session::SessionTimes;
-use super::values::{MessageId, RoomCursor, RoomId, UserId};
+use super::values::{MessageId, Note, RoomCursor, RoomId, UserId};
 
 /// Which uniqueness rule a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct NewBan {
     pub room: RoomId,
     pub user: UserId,
     pub by: UserId,
-    pub reason: Option<String>,
+    pub reason: Option<Note>,
     pub at: Timestamp,
 }
 
@@ -133,7 +133,7 @@ pub struct NewBan {
 pub struct NewJoinRequest {
     pub room: RoomId,
     pub user: UserId,
-    pub message: Option<String>,
+    pub message: Option<Note>,
     pub at: Timestamp,
 }
 

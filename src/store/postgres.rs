@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::sql::{db_err, store_impl, DbId, DbTime, Dialect};
+use super::sql::{db_err, migrated, store_impl, DbId, DbTime, Dialect};
 use super::{Entity, StoreError, StoreResult};
 use crate::domain::model::Message;
 use crate::domain::ports::NewMessage;
@@ -66,10 +66,8 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .context("migrating the PostgreSQL database")?;
+        let migrations = sqlx::migrate!("./migrations/postgres");
+        let pool = migrated(pool, &migrations, "PostgreSQL").await?;
         Ok(Self { pool })
     }
 }

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{db_err, store_impl, DbId, DbTime, Dialect};
+use super::sql::{db_err, migrated, store_impl, DbId, DbTime, Dialect};
 use super::{Entity, StoreError, StoreResult};
 use crate::domain::model::Message;
 use crate::domain::ports::NewMessage;
@@ -170,10 +170,7 @@ impl SqliteStore {
             .connect_with(options.clone().synchronous(SqliteSynchronous::Full))
             .await
             .context("opening the SQLite database")?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&write)
-            .await
-            .context("migrating the SQLite database")?;
+        let write = migrated(write, &sqlx::migrate!("./migrations/sqlite"), "SQLite").await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

@@ -11,8 +11,8 @@ use roomcast::domain::model::{now, Role, RoomType, Timestamp, User};
 use roomcast::domain::ports::{
     CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery, TimedMute,
 };
-use roomcast::domain::values::RoomName;
 use roomcast::domain::values::{MessageId, RoomCursor, RoomId, UserId};
+use roomcast::domain::values::{Note, RoomName};
 use roomcast::store::{Conflict, Entity, Store, StoreError};
 
 use crate::helpers::*;
@@ -83,7 +83,7 @@ fn ban_of(room: RoomId, user: &User, by: &User, reason: Option<&str>) -> NewBan 
         room,
         user: user.id,
         by: by.id,
-        reason: reason.map(str::to_owned),
+        reason: note(reason),
         at: now(),
     }
 }
@@ -92,7 +92,7 @@ fn request(room: RoomId, user: &User, message: Option<&str>, at: Timestamp) -> N
     NewJoinRequest {
         room,
         user: user.id,
-        message: message.map(str::to_owned),
+        message: note(message),
         at,
     }
 }
@@ -114,6 +114,10 @@ fn rooms_for(viewer: Option<&User>, search: Option<&str>, limit: u32) -> RoomQue
         after: None,
         limit,
     }
+}
+
+fn note(text: Option<&str>) -> Option<Note> {
+    Note::parse("note", text).expect("a valid note")
 }
 
 fn conflict(r: Result<impl std::fmt::Debug, StoreError>) -> Conflict {

@@ -42,7 +42,7 @@ impl RoomService {
         let request = NewJoinRequest {
             room,
             user: user.id,
-            message: message.map(Note::into_inner),
+            message,
             at: self.clock.now(),
         };
         let request = self.store.create_join_request(request).await?;

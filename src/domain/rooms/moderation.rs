@@ -175,7 +175,7 @@ impl RoomService {
             room,
             user,
             by: actor.id,
-            reason: reason.map(Note::into_inner),
+            reason,
             at: self.clock.now(),
         };
         let ban = self.store.ban(ban).await?;

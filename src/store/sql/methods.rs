@@ -19,7 +19,7 @@ macro_rules! store_impl {
                 NewMessage, NewRoom, RoomQuery, StoreError, StoreResult, TimedMute,
             };
             use $crate::domain::session::SessionTimes;
-            use $crate::domain::values::{MaxUsers, MessageId, RoomId, RoomName, Topic, UserId};
+            use $crate::domain::values::{MaxUsers, MessageId, Note, RoomId, RoomName, Topic, UserId};
             #[allow(unused_imports)]
             use $crate::store::sql::{
                 access_from, ban_from, conflict_as, db_err, map_rows, member_from, message_from,
@@ -406,7 +406,7 @@ macro_rules! store_impl {
                     let sql = "INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)";
                     by_pair(sql, room, user)
                         .bind(DbId(by.0))
-                        .bind(&reason)
+                        .bind(reason.map(Note::into_inner))
                         .bind(DbTime(at))
                         .execute(&mut *tx)
                         .await
@@ -434,7 +434,7 @@ macro_rules! store_impl {
                     let mut tx = self.begin_unbanned(room, user).await?;
                     let sql = "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)";
                     by_pair(sql, room, user)
-                        .bind(&message)
+                        .bind(message.map(Note::into_inner))
                         .bind(DbTime(at))
                         .execute(&mut *tx)
                         .await

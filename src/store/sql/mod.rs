@@ -198,6 +198,24 @@ pub(crate) trait Dialect {
     const LOCK_ROOM: &'static str;
 }
 
+/// `pool`, with `migrator`'s migrations applied (sqlx serialises nodes starting at once).
+pub(crate) async fn migrated<DB>(
+    pool: sqlx::Pool<DB>,
+    migrator: &sqlx::migrate::Migrator,
+    name: &str,
+) -> anyhow::Result<sqlx::Pool<DB>>
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    use anyhow::Context as _;
+    migrator
+        .run(&pool)
+        .await
+        .with_context(|| format!("migrating the {name} database"))?;
+    Ok(pool)
+}
+
 /// Every row through `decode`.
 pub(crate) fn map_rows<R: SqlRow, T>(
     rows: Vec<R>,
