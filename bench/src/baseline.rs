@@ -4,7 +4,9 @@
 //! when a message is published over HTTP POST or over the WebSocket.
 //!
 //! It has no storage, no authentication and no GraphQL execution, so it is the ceiling roomcast
-//! is measured against: same kernel, same sockets, same generator, nothing else. Set-up
+//! is measured against: same kernel, same sockets, same generator, nothing else. Like
+//! `../shared/perf/rawcast`, a woken subscriber writes every frame already waiting and flushes
+//! once. Set-up
 //! mutations (register, createRoom, joinRoom) get canned answers so the same generator drives it.
 
 use std::cell::RefCell;
@@ -211,7 +213,7 @@ async fn websocket(stream: TcpStream, state: Shared, wsbuf: usize) -> Result<()>
                 }
             }
             frame = recv_frame(&mut sub) => match frame {
-                Ok(frame) => ws.send(Message::Text(frame)).await?,
+                Ok(frame) => send_burst(&mut ws, frame, &mut sub).await?,
                 // A subscriber that fell more than a channel behind skips ahead; the generator
                 // sees the gap as lost deliveries, which is what the ceiling should show.
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -219,6 +221,39 @@ async fn websocket(stream: TcpStream, state: Shared, wsbuf: usize) -> Result<()>
             },
         }
     }
+    Ok(())
+}
+
+/// Most frames written per wake-up before one flush.
+const BURST: usize = 64;
+
+/// Writes `first` and every frame already waiting on the room channel (up to `BURST` in
+/// all), then flushes once: one write syscall for the burst instead of one per frame, as a
+/// tuned server would (and as `../shared/perf/rawcast` does).
+async fn send_burst<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    first: Utf8Bytes,
+    sub: &mut Option<broadcast::Receiver<Utf8Bytes>>,
+) -> Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.feed(Message::Text(first)).await?;
+    if let Some(rx) = sub.as_mut() {
+        let mut written = 1;
+        while written < BURST {
+            match rx.try_recv() {
+                Ok(frame) => {
+                    ws.feed(Message::Text(frame)).await?;
+                    written += 1;
+                }
+                // Skipped ahead past what it missed, like `recv` below.
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    ws.flush().await?;
     Ok(())
 }
 

@@ -130,3 +130,54 @@ async fn refused_or_invalid_shared_candidates_get_the_ordinary_errors() {
         0
     );
 }
+
+/// Under a burst, every subscriber of a shared operation gets each message once, in order,
+/// in frames carrying its own operation id (UUIDs, as graphql-ws and Apollo send), however
+/// the server batches its writes; two operations on one socket keep theirs apart.
+#[tokio::test]
+async fn each_subscriber_gets_frames_with_its_own_id_under_a_burst() {
+    const N: i64 = 150;
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let room = app.create_room(&owner, "burst", "PUBLIC").await;
+    let new_id = || uuid::Uuid::new_v4().to_string();
+    // Three sockets; the first carries two operations on the same room.
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let id = new_id();
+        let mut ws = app.ws(Some(&owner.token)).await;
+        ws.subscribe_messages(&id, &room, None).await;
+        sockets.push((ws, vec![id]));
+    }
+    let extra = new_id();
+    sockets[0].0.subscribe_messages(&extra, &room, None).await;
+    sockets[0].1.push(extra);
+    app.feeds_open(4, 0).await;
+
+    // All N at once, so they reach the feeds faster than one socket write each.
+    let bodies: Vec<String> = (0..N).map(|n| format!("b{n}")).collect();
+    let sends = bodies.iter().map(|body| app.send(&owner, &room, body));
+    for sent in futures_util::future::join_all(sends).await {
+        sent.ok();
+    }
+
+    for (ws, ids) in &mut sockets {
+        let mut last: std::collections::HashMap<String, i64> =
+            ids.iter().map(|id| (id.clone(), 0)).collect();
+        while last.values().any(|&seq| seq < N) {
+            let msg = ws.next_json().await;
+            if msg["type"] != "next" {
+                continue;
+            }
+            let id = msg["id"].as_str().unwrap_or_default().to_owned();
+            let seq = msg["payload"]["data"]["roomMessages"]["seq"]
+                .as_i64()
+                .unwrap_or(-1);
+            let Some(prev) = last.get_mut(&id) else {
+                panic!("a frame for {id:?} on a socket that subscribed as {ids:?}");
+            };
+            assert_eq!(seq, *prev + 1, "operation {id}: in order, no gap or repeat");
+            *prev = seq;
+        }
+    }
+}

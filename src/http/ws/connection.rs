@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{self, SplitSink, Stream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::broadcast;
 use tokio_stream::StreamMap;
 
@@ -115,6 +115,9 @@ enum OpItem {
 }
 
 type OpStream = Pin<Box<dyn Stream<Item = OpItem> + Send>>;
+
+/// Most operation items written to a socket between two flushes.
+const BURST: usize = 64;
 
 /// An operation as a stream that starts itself when first polled. Starting (access checks,
 /// planning, the first execution step) is part of the stream, so the socket's loop never
@@ -450,42 +453,64 @@ impl Connection {
                     }
                 }
                 Some((id, item)) = ops.next(), if !ops.is_empty() => {
-                    let first = fresh.remove(&id);
-                    let msg = match item {
-                        OpItem::Frame(text) => {
-                            self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
-                            if !self.send(text).await {
-                                return;
-                            }
-                            continue;
+                    // Deliver this item and whatever else is ready right now (up to a
+                    // burst), then flush once: one write for the burst, not one per frame.
+                    let mut next = Some((id, item));
+                    let mut written = 0;
+                    while let Some((id, item)) = next.take() {
+                        if !self.deliver(&mut ops, &mut fresh, id, item).await {
+                            return;
                         }
-                        OpItem::Result(response) => {
-                            let mut response = *response;
-                            ensure_codes(&mut response);
-                            self.state.stats().count_errors(&response.errors);
-                            if first && protocol::is_request_error(&response) {
-                                // Rejected before execution (parse, validation): an `error`
-                                // message, which ends the operation; no `complete` follows.
-                                ops.remove(&id);
-                                protocol::error(&id, &response.errors)
-                            } else {
-                                self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
-                                let payload = bounded_json(&response, self.state.settings.max_response_bytes);
-                                let text = NextHead::new(&id).into_frame(&String::from_utf8_lossy(&payload));
-                                if !self.send(text).await {
-                                    return;
-                                }
-                                continue;
-                            }
+                        written += 1;
+                        if written == BURST {
+                            break;
                         }
-                        OpItem::Done => protocol::complete(&id),
-                    };
-                    if !self.send(msg).await {
+                        next = ops.next().now_or_never().flatten();
+                    }
+                    if self.sink.flush().await.is_err() {
                         return;
                     }
                 }
             }
         }
+    }
+
+    /// Queues what an operation produced on the socket (written at the next flush); false if
+    /// the socket is gone.
+    async fn deliver(
+        &mut self,
+        ops: &mut StreamMap<String, OpStream>,
+        fresh: &mut std::collections::HashSet<String>,
+        id: String,
+        item: OpItem,
+    ) -> bool {
+        let first = fresh.remove(&id);
+        let text = match item {
+            OpItem::Frame(text) => {
+                self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
+                text
+            }
+            OpItem::Result(response) => {
+                let mut response = *response;
+                ensure_codes(&mut response);
+                self.state.stats().count_errors(&response.errors);
+                if first && protocol::is_request_error(&response) {
+                    // Rejected before execution (parse, validation): an `error` message,
+                    // which ends the operation; no `complete` follows.
+                    ops.remove(&id);
+                    protocol::error(&id, &response.errors)
+                } else {
+                    self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
+                    let payload = bounded_json(&response, self.state.settings.max_response_bytes);
+                    NextHead::new(&id).into_frame(&String::from_utf8_lossy(&payload))
+                }
+            }
+            OpItem::Done => protocol::complete(&id),
+        };
+        self.sink
+            .feed(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok()
     }
 }
 
