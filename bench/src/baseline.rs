@@ -194,7 +194,13 @@ async fn websocket(stream: TcpStream, state: Shared, wsbuf: usize) -> Result<()>
     let mut ws = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         choose_protocol,
-        Some(wsclient::ws_config(wsbuf)),
+        // A write buffer (unlike the generator's client sockets), so the frames of a burst
+        // leave in one write at the flush.
+        Some(
+            wsclient::ws_config(wsbuf)
+                .write_buffer_size(wsbuf)
+                .max_write_buffer_size(1 << 20),
+        ),
     )
     .await?;
     let mut sub: Option<broadcast::Receiver<Utf8Bytes>> = None;

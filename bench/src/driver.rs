@@ -27,6 +27,8 @@ use crate::wsclient::Fixture;
 pub enum Target {
     Roomcast,
     Baseline,
+    /// `../shared/perf/rawcast`, the independent ceiling the baseline is checked against.
+    Rawcast,
 }
 
 impl Target {
@@ -34,6 +36,7 @@ impl Target {
         match self {
             Target::Roomcast => "roomcast",
             Target::Baseline => "baseline",
+            Target::Rawcast => "rawcast",
         }
     }
 }
@@ -70,6 +73,11 @@ pub struct RunOpts {
     /// the newer of target/release/roomcast and target/debug/roomcast).
     #[arg(long)]
     pub roomcast_bin: Option<PathBuf>,
+    /// rawcast executable (`--targets ...,rawcast`); default target/rawcast/release/rawcast,
+    /// built with `cargo build --release --manifest-path ../shared/perf/rawcast/Cargo.toml
+    /// --target-dir target/rawcast`.
+    #[arg(long)]
+    pub rawcast_bin: Option<PathBuf>,
     /// Where raw results, logs and the plot go.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -90,17 +98,27 @@ pub struct Row {
     pub baseline: String,
     pub ratio: String,
     pub target: String,
+    /// rawcast's figure and baseline / rawcast, when rawcast was measured.
+    pub rawcast: String,
+    pub agreement: String,
 }
 
 impl Row {
     pub fn header() -> &'static str {
-        "| scenario | figure | roomcast | baseline | roomcast / baseline | target |\n|---|---|---|---|---|---|"
+        "| scenario | figure | roomcast | baseline | roomcast / baseline | target | rawcast | baseline / rawcast |\n|---|---|---|---|---|---|---|---|"
     }
 
     pub fn markdown(&self) -> String {
         format!(
-            "| {} | {} | {} | {} | {} | {} |",
-            self.scenario, self.figure, self.roomcast, self.baseline, self.ratio, self.target
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            self.scenario,
+            self.figure,
+            self.roomcast,
+            self.baseline,
+            self.ratio,
+            self.target,
+            self.rawcast,
+            self.agreement
         )
     }
 }
@@ -135,6 +153,7 @@ struct Ctx {
     runs: usize,
     out: PathBuf,
     roomcast_bin: Option<PathBuf>,
+    rawcast_bin: Option<PathBuf>,
     self_exe: PathBuf,
     pin: bool,
     rt: tokio::runtime::Runtime,
@@ -162,6 +181,16 @@ impl Ctx {
                 ),
             }
         }
+        let rawcast_bin = opts.rawcast_bin.clone().or_else(|| {
+            let built = workspace_root().join("target/rawcast/release/rawcast");
+            built.exists().then_some(built)
+        });
+        if opts.targets.contains(&Target::Rawcast) && rawcast_bin.is_none() {
+            bail!(
+                "no rawcast binary: cargo build --release --manifest-path \
+                 ../shared/perf/rawcast/Cargo.toml --target-dir target/rawcast, or pass --rawcast-bin"
+            );
+        }
         let pin = !opts.no_pin && Command::new("taskset").arg("-V").output().is_ok();
         if !pin {
             eprintln!("bench: not pinning server and generator to cores");
@@ -171,6 +200,7 @@ impl Ctx {
             runs,
             out,
             roomcast_bin,
+            rawcast_bin,
             self_exe: std::env::current_exe().context("locating own executable")?,
             pin,
             rt: tokio::runtime::Builder::new_current_thread()
@@ -252,6 +282,16 @@ impl Server {
             Target::Baseline => {
                 let mut c = ctx.pinned(0, &ctx.self_exe);
                 c.arg("baseline").arg("--listen").arg("127.0.0.1:0");
+                (c, None)
+            }
+            Target::Rawcast => {
+                // rawcast prints its address on stderr; a shell joins it to stdout and then
+                // becomes rawcast (same process, so pinning and the parent-death signal hold).
+                let bin = ctx.rawcast_bin.clone().context("no rawcast binary")?;
+                let mut c = ctx.pinned(0, Path::new("/bin/sh"));
+                c.arg("-c")
+                    .arg("exec \"$0\" --listen 127.0.0.1:0 2>&1")
+                    .arg(&bin);
                 (c, None)
             }
         };
@@ -415,6 +455,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 pub struct Figure {
     roomcast: Vec<f64>,
     baseline: Vec<f64>,
+    rawcast: Vec<f64>,
 }
 
 impl Figure {
@@ -422,28 +463,34 @@ impl Figure {
         match target {
             Target::Roomcast => self.roomcast.push(v),
             Target::Baseline => self.baseline.push(v),
+            Target::Rawcast => self.rawcast.push(v),
         }
     }
 
     /// Median of each, and median of the per-run ratios (runs pair up by index).
     fn row(&self, scenario: &str, figure: &str, target: &str, fmt: impl Fn(f64) -> String) -> Row {
         let show = |v: &Vec<f64>| median(v.clone()).map(&fmt).unwrap_or_else(|| "-".into());
-        let ratios: Vec<f64> = self
-            .roomcast
-            .iter()
-            .zip(&self.baseline)
-            .filter(|(_, b)| **b != 0.0)
-            .map(|(r, b)| r / b)
-            .collect();
+        // Runs pair up by index; the median of the per-run ratios.
+        let ratio = |a: &Vec<f64>, b: &Vec<f64>| {
+            let ratios: Vec<f64> = a
+                .iter()
+                .zip(b)
+                .filter(|(_, b)| **b != 0.0)
+                .map(|(a, b)| a / b)
+                .collect();
+            median(ratios)
+                .map(|r| format!("{r:.2}"))
+                .unwrap_or_else(|| "-".into())
+        };
         Row {
             scenario: scenario.into(),
             figure: figure.into(),
             roomcast: show(&self.roomcast),
             baseline: show(&self.baseline),
-            ratio: median(ratios)
-                .map(|r| format!("{r:.2}"))
-                .unwrap_or_else(|| "-".into()),
+            ratio: ratio(&self.roomcast, &self.baseline),
             target: target.into(),
+            rawcast: show(&self.rawcast),
+            agreement: ratio(&self.baseline, &self.rawcast),
         }
     }
 }
@@ -453,6 +500,7 @@ impl plot::SaturationByRun for Figure {
         let v = match target {
             Target::Roomcast => &self.roomcast,
             Target::Baseline => &self.baseline,
+            Target::Rawcast => &self.rawcast,
         };
         let m = median(v.clone())?;
         v.iter()
@@ -609,7 +657,13 @@ fn fanout(ctx: &Ctx) -> Result<Vec<Row>> {
                 let label = format!("fanout-{}x{}-r{run}", cfg.rooms, cfg.conns / cfg.rooms);
                 eprintln!("bench: {label} {}", target.name());
                 let server = Server::start(ctx, target, &label)?;
-                let fx = fixture(ctx, &server, 4.min(cfg.conns), cfg.rooms, &label)?;
+                // rawcast knows no joinRoom: one user, who creates the rooms, is all it takes.
+                let users = if target == Target::Rawcast {
+                    1
+                } else {
+                    4.min(cfg.conns)
+                };
+                let fx = fixture(ctx, &server, users, cfg.rooms, &label)?;
                 let mut cmd = ctx.loadgen();
                 let publish = match ctx.opts.publish {
                     Transport::Http => "http",

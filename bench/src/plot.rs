@@ -21,7 +21,11 @@ pub fn median_run_series(
     saturation: &impl SaturationByRun,
 ) -> Vec<Series> {
     let mut out = Vec::new();
-    for (target, color) in [(Target::Roomcast, "#d62728"), (Target::Baseline, "#1f77b4")] {
+    for (target, color) in [
+        (Target::Roomcast, "#d62728"),
+        (Target::Baseline, "#1f77b4"),
+        (Target::Rawcast, "#2ca02c"),
+    ] {
         let Some(run) = saturation.median_run(target) else {
             continue;
         };
@@ -32,6 +36,7 @@ pub fn median_run_series(
         let name = match target {
             Target::Roomcast => "roomcast",
             Target::Baseline => "baseline",
+            Target::Rawcast => "rawcast",
         };
         for (pct, dashed) in [("p50", true), ("p99", false)] {
             out.push(Series {
