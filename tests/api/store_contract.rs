@@ -464,8 +464,8 @@ async fn roles_change_and_ownership_moves() {
     assert_eq!(roles, (Some(Role::Admin), Some(Role::Owner)));
 }
 
-/// Two transfers racing, many times: the room always ends with exactly one owner, the one
-/// the last transfer named, and it is `rooms.owner_id` too.
+/// Two transfers racing, many times: the room always ends with exactly one owner, one of
+/// the two named, and it is `rooms.owner_id` too.
 #[tokio::test]
 async fn racing_transfers_leave_exactly_one_owner() {
     let f = fixture().await;
