@@ -5,13 +5,17 @@ use roomcast::config::{Cli, Command, LogFormat};
 use roomcast::App;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::PrintSchema) = cli.command {
         print!("{}", roomcast::graphql::sdl());
         return Ok(());
     }
+    // The runtime's shape is a flag (`--worker-threads`), so it is built after parsing.
+    cli.config.runtime()?.block_on(serve(cli))
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

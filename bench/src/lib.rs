@@ -13,5 +13,6 @@ pub mod http1;
 pub mod loadgen;
 pub mod plot;
 pub mod proto;
+pub mod rawsub;
 pub mod sys;
 pub mod wsclient;

@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::http1::HttpConn;
 use crate::proto::{self, ServerKind};
+use crate::rawsub::{self, RawSub};
 use crate::sys::{self, CpuMeter};
 use crate::wsclient::{self, Fixture, Ws};
 
@@ -299,39 +300,29 @@ impl Recorder {
     }
 }
 
-/// Reads one subscribed connection until it closes, recording every delivery.
-async fn receive(conn: usize, mut ws: Ws, rec: Rec) {
-    while let Some(msg) = ws.next().await {
-        match msg {
-            Ok(Message::Text(t)) => {
-                if let Some(intended) = proto::parse_intended(&t) {
-                    rec.borrow_mut()
-                        .delivery(conn, intended, proto::now_unix_nanos());
-                    continue;
-                }
-                match proto::server_kind(&t) {
-                    ServerKind::Ping if ws.send(Message::text(proto::pong())).await.is_err() => {
-                        break;
-                    }
-                    ServerKind::Error | ServerKind::Complete => {
-                        rec.borrow_mut()
-                            .error(format!("subscription ended: {}", t.as_str()));
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            Ok(Message::Close(c)) => {
-                rec.borrow_mut().error(format!("server closed: {c:?}"));
-                break;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                rec.borrow_mut().error(format!("read: {e}"));
-                break;
-            }
-        }
+/// Where one subscribed connection records what it receives.
+struct ConnSink {
+    conn: usize,
+    rec: Rec,
+}
+
+impl rawsub::Sink for ConnSink {
+    fn delivery(&mut self, intended: u64, now: u64) {
+        self.rec.borrow_mut().delivery(self.conn, intended, now);
     }
+
+    fn error(&mut self, what: String) {
+        self.rec.borrow_mut().error(what);
+    }
+}
+
+/// Reads one subscribed connection until it closes, recording every delivery.
+async fn receive(conn: usize, sub: RawSub, rec: Rec) {
+    let mut sink = ConnSink {
+        conn,
+        rec: rec.clone(),
+    };
+    sub.receive(&mut sink).await;
     rec.borrow_mut().alive[conn] = false;
 }
 

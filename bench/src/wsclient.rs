@@ -17,6 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::http1::{self, HttpConn};
 use crate::proto::{self, ServerKind};
+use crate::rawsub::RawSub;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -216,7 +217,7 @@ pub async fn open_ws(
     }
 }
 
-/// Opens a connection and subscribes it to `room`'s messages.
+/// Opens a connection and subscribes it to `room`'s messages, read by the lean receiver.
 pub async fn open_subscriber(
     server: SocketAddr,
     source: Option<IpAddr>,
@@ -224,8 +225,8 @@ pub async fn open_subscriber(
     wsbuf: usize,
     token: &str,
     room: &str,
-) -> Result<Ws> {
-    let mut ws = open_ws(server, source, sockbuf, wsbuf, token).await?;
-    ws.send(Message::text(proto::subscribe_room(room))).await?;
-    Ok(ws)
+) -> Result<RawSub> {
+    let mut sub = RawSub::open(server, source, sockbuf, wsbuf, token).await?;
+    sub.send_text(&proto::subscribe_room(room)).await?;
+    Ok(sub)
 }

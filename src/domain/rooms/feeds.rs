@@ -2,7 +2,23 @@
 //! events; both end as soon as the viewer loses access.
 
 use super::sequence::{Live, Sequencer};
+use std::pin::Pin;
+use std::time::Duration;
+
 use super::*;
+
+/// How long a feed waits for messages that were overtaken by newer ones (published out of
+/// order by concurrent senders, or late from another node) before it reads them from
+/// storage. Swaps on one node resolve within one scheduler pass.
+const REORDER_WAIT: Duration = Duration::from_millis(50);
+
+/// Waits on the timer, if there is one; never resolves without.
+async fn wait_for(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
 
 impl RoomService {
     /// Re-reads the viewer's access after something that may have changed it.
@@ -94,6 +110,8 @@ impl RoomService {
             // The order (replay, live, gaps, lag) is the sequencer's; this loop moves
             // messages. First it replays what was posted after the cursor.
             let mut sequence = Sequencer::starting_after(start);
+            // Bounds a wait for messages that were overtaken (made on first use).
+            let mut hold: Option<Pin<Box<tokio::time::Sleep>>> = None;
             loop {
                 while let Some(read) = sequence.take_catch_up() {
                     'batches: loop {
@@ -130,15 +148,33 @@ impl RoomService {
                             return;
                         }
                     }
+                    _ = wait_for(&mut hold), if sequence.holding() => {
+                        // The older messages did not arrive live in time: read them.
+                        sequence.waited_out();
+                        stats.gaps.fetch_add(1, Ordering::Relaxed);
+                    }
                     message = live.recv() => {
                         match message {
-                            Ok(m) => match sequence.live(m.seq) {
-                                Live::Deliver => yield Ok(m),
-                                Live::Seen => {}
-                                Live::Gap => {
-                                    stats.gaps.fetch_add(1, Ordering::Relaxed);
+                            Ok(m) => {
+                                let was_holding = sequence.holding();
+                                match sequence.live(m.seq, m) {
+                                    Live::Held if !was_holding => {
+                                        // Bound the wait for the messages before it.
+                                        let until = tokio::time::Instant::now() + REORDER_WAIT;
+                                        match hold.as_mut() {
+                                            Some(timer) => timer.as_mut().reset(until),
+                                            None => hold = Some(Box::pin(tokio::time::sleep_until(until))),
+                                        }
+                                    }
+                                    Live::Gap => {
+                                        stats.gaps.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    Live::Deliver | Live::Seen | Live::Held => {}
                                 }
-                            },
+                                while let Some(m) = sequence.next_ready() {
+                                    yield Ok(m);
+                                }
+                            }
                             // We fell behind the buffer: catch up from the store.
                             Err(RecvError::Lagged(_)) => {
                                 stats.lagged.fetch_add(1, Ordering::Relaxed);

@@ -4,18 +4,22 @@
 //! it waits for `connection_init` (`await_init`); after it, it runs operations (`serve`),
 //! pings the client, and watches the session the socket was opened with.
 
+use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{self, SplitSink, Stream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamMap;
 
+use super::gate::OnWake;
 use super::protocol::{
     self, close, ClientMessage, Complete, NextHead, Payload, Refusal, Subscribe,
 };
@@ -219,7 +223,7 @@ impl Connection {
         };
         let session = auth.token.as_deref().map(|raw| SessionWatch {
             token_hash: Token::from_client(raw).hash_hex(),
-            revocations,
+            revocations: BroadcastStream::new(revocations),
         });
         self.serve(source, auth, session).await;
     }
@@ -338,74 +342,84 @@ impl Connection {
     /// or (4403) the session it was opened with is revoked.
     async fn serve(
         &mut self,
-        mut source: stream::SplitStream<WebSocket>,
+        source: stream::SplitStream<WebSocket>,
         mut auth: RequestAuth,
-        mut session: Option<SessionWatch>,
+        session: Option<SessionWatch>,
     ) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
         // Ids whose first result has not been sent yet (decides `error` vs `next`).
         let mut fresh: std::collections::HashSet<String> = Default::default();
-        let shutdown = self.state.shutdown.clone();
         // graphql-ws keep-alive: a `ping` each period; a peer that has sent nothing at all
         // since the previous one is taken for dead and dropped.
-        let period = self.state.settings.keepalive;
-        let mut keepalive = tokio::time::interval_at(
-            tokio::time::Instant::now() + period.unwrap_or(std::time::Duration::from_secs(86_400)),
-            period.unwrap_or(std::time::Duration::from_secs(86_400)),
-        );
+        let keepalive =
+            self.state.settings.keepalive.map(|period| {
+                tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+            });
         let mut heard = true;
-        // When to look at the session again: it expires then, or an open socket counts as a
-        // use of it (so a tab left open does not lose its session to the idle lifetime).
-        let mut session_check = self.session_check(&auth, None);
+        // Polled only when one of them fires, and the client's frames only when some
+        // arrive: nearly every wake-up of this task is a delivery.
+        let mut control = OnWake::new(Watches {
+            shutdown: Box::pin(self.state.shutdown.clone().cancelled_owned()),
+            shut: false,
+            keepalive,
+            // When to look at the session again: it expires then, or an open socket counts
+            // as a use of it (so a tab left open does not lose its session to the idle
+            // lifetime).
+            session_check: self.session_check(&auth, None),
+            session,
+        });
+        let mut source = OnWake::new(source);
         loop {
             tokio::select! {
-                _ = wait_for(&mut session_check) => {
-                    match Box::pin(authenticate(&self.state.identity, auth.token.as_deref(), self.client)).await {
-                        Ok(fresh) => {
-                            auth.session_expires_at = fresh.session_expires_at;
-                            session_check = self.session_check(&auth, None);
+                Some(event) = control.next() => match event {
+                    Control::SessionCheck => {
+                        match Box::pin(authenticate(&self.state.identity, auth.token.as_deref(), self.client)).await {
+                            Ok(fresh) => {
+                                auth.session_expires_at = fresh.session_expires_at;
+                                control.get_mut().session_check = self.session_check(&auth, None);
+                            }
+                            Err(e) if e.code() == ErrorCode::Unauthenticated => {
+                                self.close(close::FORBIDDEN, "Forbidden: the session has expired").await;
+                                return;
+                            }
+                            Err(e) => {
+                                // Logged by `to_gql`; the store could not answer: ask again soon.
+                                to_gql(e);
+                                control.get_mut().session_check = self.session_check(&auth, Some(chrono::Duration::minutes(1)));
+                            }
                         }
-                        Err(e) if e.code() == ErrorCode::Unauthenticated => {
-                            self.close(close::FORBIDDEN, "Forbidden: the session has expired").await;
+                    }
+                    Control::Shutdown => {
+                        self.close(close::GOING_AWAY, "Server shutting down").await;
+                        return;
+                    }
+                    Control::Keepalive => {
+                        if !heard {
+                            self.close(close::GOING_AWAY, "No answer to keep-alive pings").await;
                             return;
                         }
-                        Err(e) => {
-                            // Logged by `to_gql`; the store could not answer: ask again soon.
-                            to_gql(e);
-                            session_check = self.session_check(&auth, Some(chrono::Duration::minutes(1)));
+                        heard = false;
+                        if !self.send(protocol::ping()).await {
+                            return;
                         }
                     }
-                }
-                _ = shutdown.cancelled() => {
-                    self.close(close::GOING_AWAY, "Server shutting down").await;
-                    return;
-                }
-                _ = keepalive.tick(), if period.is_some() => {
-                    if !heard {
-                        self.close(close::GOING_AWAY, "No answer to keep-alive pings").await;
-                        return;
-                    }
-                    heard = false;
-                    if !self.send(protocol::ping()).await {
-                        return;
-                    }
-                }
-                revoked = next_revocation(&mut session) => {
-                    let still_valid = match revoked {
-                        Revoked::This => false,
-                        Revoked::Other => true,
-                        Revoked::Missed { closed } => {
-                            if let (true, Some(watch)) = (closed, session.as_mut()) {
-                                watch.revocations = self.state.identity.revocations();
+                    Control::Revoked(revoked) => {
+                        let still_valid = match revoked {
+                            Revoked::This => false,
+                            Revoked::Other => true,
+                            Revoked::Missed { closed } => {
+                                if let (true, Some(watch)) = (closed, control.get_mut().session.as_mut()) {
+                                    watch.revocations = BroadcastStream::new(self.state.identity.revocations());
+                                }
+                                self.session_still_valid(&auth).await
                             }
-                            self.session_still_valid(&auth).await
+                        };
+                        if !still_valid {
+                            self.close(close::FORBIDDEN, "Forbidden: the session was revoked").await;
+                            return;
                         }
-                    };
-                    if !still_valid {
-                        self.close(close::FORBIDDEN, "Forbidden: the session was revoked").await;
-                        return;
                     }
-                }
+                },
                 frame = source.next() => {
                     heard = true;
                     match classify(frame) {
@@ -484,7 +498,8 @@ impl Connection {
         id: String,
         item: OpItem,
     ) -> bool {
-        let first = fresh.remove(&id);
+        // Most items are not an operation's first: skip hashing the id for them.
+        let first = !fresh.is_empty() && fresh.remove(&id);
         let text = match item {
             OpItem::Frame(text) => {
                 self.state.stats().ws_frames.fetch_add(1, Ordering::Relaxed);
@@ -517,7 +532,7 @@ impl Connection {
 /// The revocations a signed-in socket listens to, and the session it is bound to.
 struct SessionWatch {
     token_hash: String,
-    revocations: broadcast::Receiver<Arc<Revocation>>,
+    revocations: BroadcastStream<Arc<Revocation>>,
 }
 
 enum Revoked {
@@ -530,25 +545,63 @@ enum Revoked {
     Missed { closed: bool },
 }
 
-/// Waits on the timer, if there is one; never resolves without.
-async fn wait_for(timer: &mut Option<futures_util::future::BoxFuture<'static, ()>>) {
-    match timer {
-        Some(t) => t.await,
-        None => std::future::pending().await,
-    }
+/// What an acknowledged socket watches besides its client and its operations.
+enum Control {
+    Shutdown,
+    Keepalive,
+    SessionCheck,
+    Revoked(Revoked),
 }
 
-/// The next revocation for a signed-in socket; never resolves for an anonymous one.
-async fn next_revocation(session: &mut Option<SessionWatch>) -> Revoked {
-    let Some(watch) = session else {
-        return std::future::pending().await;
-    };
-    match watch.revocations.recv().await {
-        Ok(r) => match &*r {
-            Revocation::Session { token_hash } if *token_hash == watch.token_hash => Revoked::This,
-            Revocation::Session { .. } => Revoked::Other,
-        },
-        Err(broadcast::error::RecvError::Lagged(_)) => Revoked::Missed { closed: false },
-        Err(broadcast::error::RecvError::Closed) => Revoked::Missed { closed: true },
+/// The watches of an acknowledged socket, as one stream of `Control` events (it never ends).
+struct Watches {
+    shutdown: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    /// The shutdown was reported (the socket then closes).
+    shut: bool,
+    keepalive: Option<tokio::time::Interval>,
+    /// When the session must be checked again (it fires once, then is replaced); None for
+    /// an anonymous socket or a session that never ends.
+    session_check: Option<futures_util::future::BoxFuture<'static, ()>>,
+    /// None for an anonymous socket.
+    session: Option<SessionWatch>,
+}
+
+impl Stream for Watches {
+    type Item = Control;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Control>> {
+        let this = self.get_mut();
+        if !this.shut && this.shutdown.as_mut().poll(cx).is_ready() {
+            this.shut = true;
+            return Poll::Ready(Some(Control::Shutdown));
+        }
+        if let Some(keepalive) = &mut this.keepalive {
+            if keepalive.poll_tick(cx).is_ready() {
+                return Poll::Ready(Some(Control::Keepalive));
+            }
+        }
+        if let Some(check) = &mut this.session_check {
+            if check.as_mut().poll(cx).is_ready() {
+                this.session_check = None;
+                return Poll::Ready(Some(Control::SessionCheck));
+            }
+        }
+        if let Some(watch) = &mut this.session {
+            let revoked = match watch.revocations.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(r))) => match &*r {
+                    Revocation::Session { token_hash } if *token_hash == watch.token_hash => {
+                        Revoked::This
+                    }
+                    Revocation::Session { .. } => Revoked::Other,
+                },
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
+                    Revoked::Missed { closed: false }
+                }
+                Poll::Ready(None) => Revoked::Missed { closed: true },
+            };
+            return Poll::Ready(Some(Control::Revoked(revoked)));
+        }
+        Poll::Pending
     }
 }
