@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error_code;
 pub mod graphql;
 pub mod http;
+mod on_wake;
 pub mod startup;
 pub mod store;
 

@@ -27,16 +27,18 @@ use async_graphql::{
 use async_graphql_value::Value as AstValue;
 use tokio::sync::OnceCell;
 
-use futures_util::future::{self, Either};
-use futures_util::stream::BoxStream;
-use futures_util::StreamExt;
+use std::pin::Pin;
+use std::task::{ready, Context as TaskContext, Poll};
+
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt};
 
 use super::error::{ensure_codes, to_gql};
 use super::types::Message;
 use super::{RequestAuth, RoomcastSchema, MAX_COMPLEXITY, MAX_DEPTH};
 use crate::domain::error::DomainError;
 use crate::domain::model;
-use crate::domain::rooms::RoomService;
+use crate::domain::rooms::{Feed, RoomService};
 use crate::domain::values::{MessageCursor, MessageId, RoomId};
 
 /// Counters that show whether sharing happens (read by tests and the benchmark).
@@ -343,7 +345,7 @@ impl SharedMessages {
         schema: &RoomcastSchema,
         auth: &RequestAuth,
         plan: SharedPlan,
-    ) -> Option<BoxStream<'static, Arc<str>>> {
+    ) -> Option<SharedFeed> {
         let mut check = Request::new(plan.original.to_string())
             .variables(plan.variables.clone())
             .data(auth.clone());
@@ -370,33 +372,52 @@ impl SharedMessages {
         self.stats
             .shared_subscriptions
             .fetch_add(1, Ordering::Relaxed);
-        let this = self.clone();
-        let plan = self.intern(plan);
-        Some(
-            feed.then(move |item| {
-                // Most deliveries find the payload already rendered: answer those without
-                // allocating. The rest are boxed: `Then` stores its future inline, an
-                // execution future is large, and this stream lives as long as the subscription.
-                let ready_payload = match &item {
-                    Ok(message) => this.cached(&plan, message),
-                    Err(_) => None,
-                };
-                match ready_payload {
-                    Some(payload) => Either::Left(future::ready(payload)),
-                    None => {
-                        let this = this.clone();
-                        let plan = plan.clone();
-                        Either::Right(Box::pin(async move {
-                            match item {
-                                Ok(message) => this.render(&plan, &message).await,
-                                Err(error) => this.render_error(&plan, error),
-                            }
-                        }))
-                    }
+        Some(SharedFeed {
+            feed,
+            shared: self.clone(),
+            plan: self.intern(plan),
+            rendering: None,
+        })
+    }
+}
+
+/// The payloads for one shared subscriber: its own feed's messages (its permissions, cursor
+/// and order), each rendered once for every subscriber of the same operation.
+pub struct SharedFeed {
+    feed: Feed<Arc<model::Message>>,
+    shared: Arc<SharedMessages>,
+    plan: Arc<SharedPlan>,
+    /// A payload this subscriber is the first to ask for, being rendered (boxed: an
+    /// execution future is large, and most deliveries find the payload ready).
+    rendering: Option<BoxFuture<'static, Arc<str>>>,
+}
+
+impl Stream for SharedFeed {
+    type Item = Arc<str>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Arc<str>>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(rendering) = &mut this.rendering {
+                let payload = ready!(rendering.as_mut().poll(cx));
+                this.rendering = None;
+                return Poll::Ready(Some(payload));
+            }
+            let message = match ready!(this.feed.poll_next_unpin(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(error)) => {
+                    return Poll::Ready(Some(this.shared.render_error(&this.plan, error)))
                 }
-            })
-            .boxed(),
-        )
+                Some(Ok(message)) => message,
+            };
+            if let Some(payload) = this.shared.cached(&this.plan, &message) {
+                return Poll::Ready(Some(payload));
+            }
+            let (shared, plan) = (this.shared.clone(), this.plan.clone());
+            this.rendering = Some(Box::pin(
+                async move { shared.render(&plan, &message).await },
+            ));
+        }
     }
 }
 

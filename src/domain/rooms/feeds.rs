@@ -1,11 +1,35 @@
 //! Live feeds: messages in sequence order with replay, gap filling and catch-up, and room
 //! events; both end as soon as the viewer loses access.
 
-use super::sequence::{Live, Sequencer};
 use std::pin::Pin;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::sequence::{Live, Sequencer};
 use super::*;
+use crate::on_wake::OnWake;
+
+/// A message feed's view of its room's events: polled only when an event arrived, so the
+/// many deliveries between two events do not each look at the event channel.
+type Events = OnWake<BroadcastStream<Arc<RoomEvent>>>;
+
+fn events_of(receiver: broadcast::Receiver<Arc<RoomEvent>>) -> Events {
+    OnWake::new(BroadcastStream::new(receiver))
+}
+
+/// The channel's answer in `recv`'s terms (the stream ends when the channel closes).
+fn as_received(
+    item: Option<Result<Arc<RoomEvent>, BroadcastStreamRecvError>>,
+) -> Result<Arc<RoomEvent>, RecvError> {
+    match item {
+        Some(Ok(event)) => Ok(event),
+        Some(Err(BroadcastStreamRecvError::Lagged(n))) => Err(RecvError::Lagged(n)),
+        None => Err(RecvError::Closed),
+    }
+}
 
 /// How long a feed waits for messages that were overtaken by newer ones (published out of
 /// order by concurrent senders, or late from another node) before it reads them from
@@ -38,19 +62,14 @@ impl RoomService {
         &self,
         user: UserId,
         room: RoomId,
-        events: &mut broadcast::Receiver<Arc<RoomEvent>>,
+        events: &mut Events,
         room_type: &mut RoomType,
     ) -> DomainResult<()> {
-        loop {
-            let event = match events.try_recv() {
-                Ok(event) => Ok(event),
-                Err(TryRecvError::Empty) => return Ok(()),
-                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                Err(TryRecvError::Closed) => Err(RecvError::Closed),
-            };
-            self.apply_event(user, room, events, room_type, event)
+        while let Some(item) = events.next().now_or_never() {
+            self.apply_event(user, room, events, room_type, as_received(item))
                 .await?;
         }
+        Ok(())
     }
 
     /// What one room event (or a lost or closed event channel) means for a message feed:
@@ -59,7 +78,7 @@ impl RoomService {
         &self,
         user: UserId,
         room: RoomId,
-        events: &mut broadcast::Receiver<Arc<RoomEvent>>,
+        events: &mut Events,
         room_type: &mut RoomType,
         event: Result<Arc<RoomEvent>, RecvError>,
     ) -> DomainResult<()> {
@@ -72,7 +91,7 @@ impl RoomService {
             }
             Err(RecvError::Lagged(_)) => true,
             Err(RecvError::Closed) => {
-                *events = self.bus.subscribe_events(room);
+                *events = events_of(self.bus.subscribe_events(room));
                 true
             }
         };
@@ -95,7 +114,7 @@ impl RoomService {
         let user = viewer.require()?.id;
         // Subscribe before reading the store, so nothing published in between is missed.
         let mut live = self.bus.subscribe_messages(room);
-        let mut events = self.bus.subscribe_events(room);
+        let mut events = events_of(self.bus.subscribe_events(room));
         let access = self.authorized(viewer, room, Action::ReadMessages).await?;
         let start = match after {
             Some(c) => c.position_in("after", room, access.room.last_seq)?,
@@ -142,8 +161,8 @@ impl RoomService {
                 }
                 tokio::select! {
                     biased;
-                    event = events.recv() => {
-                        if let Err(e) = this.apply_event(user, room, &mut events, &mut room_type, event).await {
+                    event = events.next() => {
+                        if let Err(e) = this.apply_event(user, room, &mut events, &mut room_type, as_received(event)).await {
                             yield Err(e);
                             return;
                         }

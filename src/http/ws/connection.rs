@@ -9,17 +9,17 @@ use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{self, SplitSink, Stream};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, SplitSink, Stream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamMap;
 
-use super::gate::OnWake;
 use super::protocol::{
     self, close, ClientMessage, Complete, NextHead, Payload, Refusal, Subscribe,
 };
@@ -28,9 +28,11 @@ use crate::domain::identity::Token;
 use crate::domain::model::Revocation;
 use crate::error_code::ErrorCode;
 use crate::graphql::error::{ensure_codes, to_gql};
+use crate::graphql::shared::SharedFeed;
 use crate::graphql::RequestAuth;
 use crate::http::metrics::Open;
 use crate::http::{authenticate, bounded_json, coded_error, AppState};
+use crate::on_wake::OnWake;
 
 /// Runs an upgraded socket to its end; refuses it (4406) if the client did not offer the
 /// subprotocol.
@@ -118,7 +120,7 @@ enum OpItem {
     Done,
 }
 
-type OpStream = Pin<Box<dyn Stream<Item = OpItem> + Send>>;
+type OpStream = Operation;
 
 /// Most operation items written to a socket between two flushes.
 const BURST: usize = 64;
@@ -126,30 +128,70 @@ const BURST: usize = 64;
 /// An operation as a stream that starts itself when first polled. Starting (access checks,
 /// planning, the first execution step) is part of the stream, so the socket's loop never
 /// waits on one operation's start while the others, and the client's next messages, wait.
-fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -> OpStream {
+/// One hand-written state machine rather than a chain of combinators: every delivery passes
+/// through here, and each layer would be one more poll per frame.
+struct Operation {
+    state: OpState,
+    /// The operation counts as running for as long as it lives.
+    _running: Open,
+}
+
+enum OpState {
+    Starting(BoxFuture<'static, OpState>),
+    /// A shared `roomMessages` feed; the frame head carries this operation's id.
+    Shared {
+        payloads: SharedFeed,
+        head: NextHead,
+    },
+    Executed(BoxStream<'static, Response>),
+    Finished,
+}
+
+fn operation(state: AppState, id: String, request: Request, auth: RequestAuth) -> Operation {
     let running = Open::new(&state.metrics.transport, |t| &t.ws_operations_open);
     let start = async move {
-        let done = || stream::once(async { OpItem::Done });
         if let Some(plan) = state.shared.plan(
             &request.query,
             request.operation_name.as_deref(),
             &request.variables,
         ) {
-            if let Some(feed) = state.shared.open(&state.schema, &auth, plan).await {
+            if let Some(payloads) = state.shared.open(&state.schema, &auth, plan).await {
                 // The frame's head is the same for every message of this operation.
                 let head = NextHead::new(&id);
-                let frames = feed.map(move |payload| OpItem::Frame(head.frame(&payload)));
-                return Box::pin(frames.chain(done())) as OpStream;
+                return OpState::Shared { payloads, head };
             }
         }
-        let results = state.schema.execute_stream(request.data(auth));
-        Box::pin(results.map(|r| OpItem::Result(Box::new(r))).chain(done())) as OpStream
+        OpState::Executed(state.schema.execute_stream(request.data(auth)).boxed())
     };
-    // The operation counts as running for as long as its stream lives.
-    Box::pin(stream::once(start).flatten().map(move |item| {
-        let _running = &running;
-        item
-    }))
+    Operation {
+        state: OpState::Starting(Box::pin(start)),
+        _running: running,
+    }
+}
+
+impl Stream for Operation {
+    type Item = OpItem;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<OpItem>> {
+        let this = self.get_mut();
+        loop {
+            let item = match &mut this.state {
+                OpState::Starting(start) => {
+                    this.state = ready!(start.as_mut().poll(cx));
+                    continue;
+                }
+                OpState::Shared { payloads, head } => ready!(payloads.poll_next_unpin(cx))
+                    .map(|payload| OpItem::Frame(head.frame(&payload))),
+                OpState::Executed(results) => ready!(results.poll_next_unpin(cx))
+                    .map(|response| OpItem::Result(Box::new(response))),
+                OpState::Finished => return Poll::Ready(None),
+            };
+            if item.is_none() {
+                this.state = OpState::Finished;
+            }
+            return Poll::Ready(Some(item.unwrap_or(OpItem::Done)));
+        }
+    }
 }
 
 struct Connection {

@@ -7,7 +7,6 @@
 //! the task that runs one socket with it.
 
 mod connection;
-mod gate;
 mod protocol;
 
 use axum::extract::ws::WebSocketUpgrade;

@@ -225,7 +225,12 @@ impl NextHead {
     /// A `next` frame around `payload`, which must be one JSON value; the head stays for the
     /// operation's next frames.
     pub(super) fn frame(&self, payload: &str) -> String {
-        format!("{}{payload}}}", self.0)
+        // Sized exactly: one allocation per delivery, no growth.
+        let mut text = String::with_capacity(self.0.len() + payload.len() + 1);
+        text.push_str(&self.0);
+        text.push_str(payload);
+        text.push('}');
+        text
     }
 
     /// A `next` frame around `payload`, for an operation that sends just this one from here.

@@ -1,4 +1,5 @@
-//! A stream that is polled only when it has been woken.
+//! A stream that is polled only when it has been woken: plumbing shared by the layers that
+//! wait on several things at once (a socket's task, a message feed).
 //!
 //! A socket's task waits on several things at once (client frames, its operations, timers,
 //! revocations, shutdown) in one `select!`, which polls every branch each time the task
@@ -33,7 +34,7 @@ impl Wake for Signal {
     }
 }
 
-pub(super) struct OnWake<S> {
+pub(crate) struct OnWake<S> {
     inner: S,
     signal: Arc<Signal>,
     waker: Waker,
