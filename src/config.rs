@@ -82,6 +82,11 @@ pub struct Config {
     /// are refused with BAD_USER_INPUT.
     #[arg(long, env = "ROOMCAST_MAX_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Documents kept for automatic persisted queries (`extensions.persistedQuery`), oldest
+    /// dropped first; each is at most the document size limit. 0: off (every hash is
+    /// unknown, so clients send whole documents).
+    #[arg(long, env = "ROOMCAST_PERSISTED_QUERIES", default_value_t = 1024)]
+    pub persisted_queries: usize,
     /// Password hashes computed at once (threads, each holding one 19 MiB Argon2id area).
     #[arg(long, env = "ROOMCAST_HASH_WORKERS", default_value_t = 2)]
     pub hash_workers: usize,
@@ -250,6 +255,7 @@ impl fmt::Debug for Config {
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("persisted_queries", &self.persisted_queries)
             .field("hash_workers", &self.hash_workers)
             .field("message_rate", &self.message_rate.to_string())
             .field(

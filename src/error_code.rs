@@ -30,10 +30,13 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// Something broke inside the server (logged there); the client sees a generic message.
     InternalServerError,
+    /// An automatic persisted query's hash is not known here: send the document with it
+    /// (the message is `PersistedQueryNotFound`, as Apollo Client and urql expect).
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -45,6 +48,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::ServiceUnavailable,
         ErrorCode::InternalServerError,
+        ErrorCode::PersistedQueryNotFound,
     ];
 
     /// The code as clients read it in `extensions.code` (the GraphQL enum value's name).
@@ -61,6 +65,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
         }
     }
 }

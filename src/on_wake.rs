@@ -62,6 +62,14 @@ impl<S> OnWake<S> {
     }
 }
 
+impl<S> OnWake<S> {
+    /// The wrapped value for what does not change what its stream waits on: the write half
+    /// of a socket whose read half is the stream.
+    pub fn quiet_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
 impl<S: Stream + Unpin> Stream for OnWake<S> {
     type Item = S::Item;
 

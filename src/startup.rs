@@ -19,6 +19,7 @@ use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
+use crate::graphql::persisted::PersistedQueries;
 use crate::graphql::shared::SharedMessages;
 use crate::http::metrics::Metrics;
 use crate::http::serve::{connection_budget, serve, ConnectionCounts, ConnectionLimits};
@@ -155,6 +156,7 @@ impl App {
         let state = AppState {
             schema,
             shared: shared.clone(),
+            persisted: Arc::new(PersistedQueries::new(config.persisted_queries)),
             identity,
             settings: Arc::new(TransportSettings {
                 init_timeout: Duration::from_millis(config.init_timeout_ms),

@@ -44,6 +44,8 @@ impl Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     Fanout,
+    /// One room of 10, 100, 1,000 and 10,000 subscribers: how cost grows with room size.
+    Sweep,
     Memory,
     Connections,
     Ingest,
@@ -459,6 +461,18 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// The median of a target's runs.
+    fn median(&self, target: Target) -> Option<f64> {
+        median(
+            match target {
+                Target::Roomcast => &self.roomcast,
+                Target::Baseline => &self.baseline,
+                Target::Rawcast => &self.rawcast,
+            }
+            .clone(),
+        )
+    }
+
     fn push(&mut self, target: Target, v: f64) {
         match target {
             Target::Roomcast => self.roomcast.push(v),
@@ -551,6 +565,7 @@ pub fn run(opts: RunOpts) -> Result<()> {
     let scenarios = match ctx.opts.scenario {
         Scenario::All => vec![
             Scenario::Fanout,
+            Scenario::Sweep,
             Scenario::Memory,
             Scenario::Connections,
             Scenario::Ingest,
@@ -561,6 +576,7 @@ pub fn run(opts: RunOpts) -> Result<()> {
     for s in scenarios {
         let new_rows = match s {
             Scenario::Fanout => fanout(&ctx)?,
+            Scenario::Sweep => sweep(&ctx)?,
             Scenario::Memory => memory(&ctx)?,
             Scenario::Connections => connections(&ctx)?,
             Scenario::Ingest => ingest(&ctx)?,
@@ -606,55 +622,124 @@ fn fixture(ctx: &Ctx, server: &Server, users: usize, rooms: usize, label: &str) 
     Ok(path)
 }
 
+/// One fan-out set-up: subscribers spread evenly over rooms, and the first publish rate.
+struct FanoutConfig {
+    name: String,
+    rooms: usize,
+    conns: usize,
+    start_rate: f64,
+}
+
+impl FanoutConfig {
+    fn new(rooms: usize, per_room: usize, start_rate: f64) -> Self {
+        let plural = if rooms == 1 { "room" } else { "rooms" };
+        Self {
+            name: format!(
+                "{} {plural} × {}",
+                thousands(rooms as f64),
+                thousands(per_room as f64)
+            ),
+            rooms,
+            conns: rooms * per_room,
+            start_rate,
+        }
+    }
+}
+
 /// Fan-out: deliveries/s at saturation and latency at half that rate.
 fn fanout(ctx: &Ctx) -> Result<Vec<Row>> {
-    struct Config {
-        name: &'static str,
-        rooms: usize,
-        conns: usize,
-        start_rate: f64,
-    }
     let configs = if ctx.opts.smoke {
         vec![
-            Config {
-                name: "1 room × 10",
-                rooms: 1,
-                conns: 10,
-                start_rate: 20.0,
-            },
-            Config {
-                name: "2 rooms × 5",
-                rooms: 2,
-                conns: 10,
-                start_rate: 20.0,
-            },
+            FanoutConfig::new(1, 10, 20.0),
+            FanoutConfig::new(2, 5, 20.0),
         ]
     } else {
         vec![
-            Config {
-                name: "1 room × 1,000",
-                rooms: 1,
-                conns: 1000,
-                start_rate: 5.0,
-            },
-            Config {
-                name: "100 rooms × 100",
-                rooms: 100,
-                conns: 10_000,
-                start_rate: 50.0,
-            },
+            FanoutConfig::new(1, 1000, 5.0),
+            FanoutConfig::new(100, 100, 50.0),
         ]
     };
+    let (rows, _) = fanout_configs(ctx, &configs, "fanout", true)?;
+    Ok(rows)
+}
+
+/// How cost grows with room size: one room of 10 to 10,000 subscribers, each stepped to
+/// saturation. Plots saturation against room size per server.
+fn sweep(ctx: &Ctx) -> Result<Vec<Row>> {
+    let sizes: &[usize] = if ctx.opts.smoke {
+        &[2, 10]
+    } else {
+        &[10, 100, 1000, 10_000]
+    };
+    // Every size starts near 10,000 offered deliveries/s.
+    let configs: Vec<FanoutConfig> = sizes
+        .iter()
+        .map(|&n| FanoutConfig::new(1, n, (10_000.0 / n as f64).max(0.5)))
+        .collect();
+    let (rows, saturation) = fanout_configs(ctx, &configs, "sweep", false)?;
+    let colors = [
+        (Target::Roomcast, "#d62728"),
+        (Target::Baseline, "#1f77b4"),
+        (Target::Rawcast, "#2ca02c"),
+    ];
+    let series: Vec<plot::Series> = colors
+        .iter()
+        .filter_map(|&(target, color)| {
+            let points: Vec<(f64, f64)> = configs
+                .iter()
+                .zip(&saturation)
+                .filter_map(|(cfg, sat)| Some((cfg.conns as f64, sat.median(target)?)))
+                .collect();
+            (!points.is_empty()).then(|| plot::Series {
+                name: target.name().to_owned(),
+                color,
+                dashed: false,
+                points,
+            })
+        })
+        .collect();
+    let svg = plot::log_log_svg(
+        "fan-out to one room: deliveries/s at saturation against room size",
+        "subscribers in the room",
+        "deliveries per second at saturation",
+        1.0,
+        &series,
+    );
+    let name = if ctx.opts.smoke {
+        "sweep-saturation-smoke.svg"
+    } else {
+        "sweep-saturation.svg"
+    };
+    std::fs::write(ctx.out.join(name), &svg)?;
+    eprintln!("bench: wrote {}", ctx.out.join(name).display());
+    if !ctx.opts.smoke {
+        let results = workspace_root().join("bench").join("results");
+        std::fs::create_dir_all(&results)?;
+        std::fs::write(results.join(name), &svg)?;
+    }
+    Ok(rows)
+}
+
+/// Runs each configuration on every target (`ctx.runs` times); returns the table rows (under
+/// `scenario`) and each configuration's saturation figures. `latency_plots`: also write the
+/// latency-against-rate plot of each configuration.
+fn fanout_configs(
+    ctx: &Ctx,
+    configs: &[FanoutConfig],
+    scenario: &str,
+    latency_plots: bool,
+) -> Result<(Vec<Row>, Vec<Figure>)> {
+    let mut saturations = Vec::new();
     let mut rows = Vec::new();
     let mut raw = Vec::new();
-    for cfg in &configs {
+    for cfg in configs {
         let mut sat = Figure::default();
         let (mut p50, mut p99, mut p999) =
             (Figure::default(), Figure::default(), Figure::default());
         let mut curves: Vec<(Target, usize, Vec<StepReport>)> = Vec::new();
         for run in 0..ctx.runs {
             for target in targets(ctx) {
-                let label = format!("fanout-{}x{}-r{run}", cfg.rooms, cfg.conns / cfg.rooms);
+                let label = format!("{scenario}-{}x{}-r{run}", cfg.rooms, cfg.conns / cfg.rooms);
                 eprintln!("bench: {label} {}", target.name());
                 let server = Server::start(ctx, target, &label)?;
                 // rawcast knows no joinRoom: one user, who creates the rooms, is all it takes.
@@ -713,16 +798,24 @@ fn fanout(ctx: &Ctx) -> Result<Vec<Row>> {
                 curves.push((target, run, steps));
             }
         }
-        let scen = format!("fan-out {}", cfg.name);
-        rows.push(sat.row(
-            &scen,
-            "deliveries/s at saturation",
-            "≥ 0.50 × baseline",
-            thousands,
-        ));
+        let scen = match scenario {
+            "fanout" => format!("fan-out {}", cfg.name),
+            other => format!("{other} {}", cfg.name),
+        };
+        // The targets are for the two fan-out set-ups; the sweep shows growth.
+        let (sat_target, p99_target) = if scenario == "fanout" {
+            ("≥ 0.50 × baseline", "< 25 ms")
+        } else {
+            ("", "")
+        };
+        rows.push(sat.row(&scen, "deliveries/s at saturation", sat_target, thousands));
         rows.push(p50.row(&scen, "p50 latency at half saturation", "", ms));
-        rows.push(p99.row(&scen, "p99 latency at half saturation", "< 25 ms", ms));
+        rows.push(p99.row(&scen, "p99 latency at half saturation", p99_target, ms));
         rows.push(p999.row(&scen, "p99.9 latency at half saturation", "", ms));
+        if !latency_plots {
+            saturations.push(sat);
+            continue;
+        }
         let svg_name = format!(
             "fanout-latency-{}x{}{}.svg",
             cfg.rooms,
@@ -740,16 +833,14 @@ fn fanout(ctx: &Ctx) -> Result<Vec<Row>> {
             std::fs::create_dir_all(&results)?;
             std::fs::write(results.join(&svg_name), &svg)?;
         }
+        saturations.push(sat);
     }
-    std::fs::write(
-        ctx.out.join(if ctx.opts.smoke {
-            "fanout-smoke.json"
-        } else {
-            "fanout.json"
-        }),
-        serde_json::to_string_pretty(&raw)?,
-    )?;
-    Ok(rows)
+    let json_name = format!(
+        "{scenario}{}.json",
+        if ctx.opts.smoke { "-smoke" } else { "" }
+    );
+    std::fs::write(ctx.out.join(json_name), serde_json::to_string_pretty(&raw)?)?;
+    Ok((rows, saturations))
 }
 
 /// Result of one stage of held connections.

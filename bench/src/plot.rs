@@ -1,5 +1,5 @@
-//! Hand-written SVG plot of delivery latency against publish rate, one line per server and
-//! percentile, on log-log axes. Written by hand to keep the harness free of a plotting stack.
+//! Hand-written SVG plots on log-log axes: delivery latency against publish rate (one line per
+//! server and percentile), and the room-size sweep. Written by hand to keep the harness free of a plotting stack.
 
 use std::fmt::Write;
 
@@ -90,12 +90,29 @@ fn short(v: f64) -> String {
 
 /// Renders the series as an SVG document (x: offered deliveries/s, y: latency in ms).
 pub fn latency_svg(title: &str, series: &[Series]) -> String {
+    log_log_svg(
+        title,
+        "offered deliveries per second (publish rate × subscribers per room)",
+        "delivery latency (ms, from intended send time)",
+        1000.0,
+        series,
+    )
+}
+
+/// Lines on log-log axes; each point's y is divided by `y_unit` before it is drawn.
+pub fn log_log_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    y_unit: f64,
+    series: &[Series],
+) -> String {
     let (w, h) = (760.0, 460.0);
     let (left, right, top, bottom) = (70.0, 170.0, 40.0, 50.0);
     let pts = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts {
-        let y = y / 1000.0;
+        let y = y / y_unit;
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);
@@ -152,14 +169,16 @@ pub fn latency_svg(title: &str, series: &[Series]) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">offered deliveries per second (publish rate × subscribers per room)</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
         left + pw / 2.0,
-        h - 12.0
+        h - 12.0,
+        escape(x_label)
     );
     let _ = writeln!(
         s,
-        r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">delivery latency (ms, from intended send time)</text>"#,
-        top + ph / 2.0
+        r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        top + ph / 2.0,
+        escape(y_label)
     );
     for (i, ser) in series.iter().enumerate() {
         let dash = if ser.dashed {
@@ -170,7 +189,7 @@ pub fn latency_svg(title: &str, series: &[Series]) -> String {
         let path: Vec<String> = ser
             .points
             .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy((y / 1000.0).max(y0))))
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy((y / y_unit).max(y0))))
             .collect();
         let _ = writeln!(
             s,
@@ -183,7 +202,7 @@ pub fn latency_svg(title: &str, series: &[Series]) -> String {
                 s,
                 r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"#,
                 sx(x),
-                sy((y / 1000.0).max(y0)),
+                sy((y / y_unit).max(y0)),
                 ser.color
             );
         }

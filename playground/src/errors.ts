@@ -49,6 +49,8 @@ const DEFAULT_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   RATE_LIMITED: 'You are doing that too often. Please slow down a little.',
   SERVICE_UNAVAILABLE: 'The server is busy right now. Please try again in a moment.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on the server. Please try again.',
+  // The client library answers this one itself (it resends the whole document).
+  PERSISTED_QUERY_NOT_FOUND: 'Something went wrong. Please try again.',
 };
 
 const NETWORK_MESSAGE = 'Cannot reach the server. Check your connection and try again.';

@@ -6,6 +6,7 @@ pub mod error;
 pub mod limits;
 mod loaders;
 mod mutation;
+pub mod persisted;
 mod query;
 pub mod shared;
 mod subscription;

@@ -14,7 +14,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -98,6 +98,34 @@ pub struct SharedPlan {
 
 type CacheKey = (u64, MessageId);
 
+/// Hashes a cache key by folding its bits: both halves are random already (a keyed hash of
+/// the operation, a v4 UUID the server made), so SipHash's work on every delivery's lookup
+/// buys nothing.
+#[derive(Default)]
+struct RandomBits(u64);
+
+impl Hasher for RandomBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// Renders shared `roomMessages` payloads. One per server.
 pub struct SharedMessages {
     /// Off (`--shared-subscriptions false`): every subscription takes the ordinary path.
@@ -112,7 +140,7 @@ pub struct SharedMessages {
 }
 
 struct RenderCache {
-    entries: HashMap<CacheKey, Arc<OnceCell<Arc<str>>>>,
+    entries: HashMap<CacheKey, Arc<OnceCell<Arc<str>>>, BuildHasherDefault<RandomBits>>,
     order: VecDeque<CacheKey>,
     capacity: usize,
 }
@@ -153,7 +181,7 @@ impl SharedMessages {
                 .limit_complexity(MAX_COMPLEXITY)
                 .finish(),
             cache: Mutex::new(RenderCache {
-                entries: HashMap::new(),
+                entries: HashMap::default(),
                 order: VecDeque::new(),
                 capacity: Self::CACHE_ENTRIES,
             }),

@@ -56,6 +56,8 @@ pub struct TransportSettings {
 pub struct AppState {
     pub schema: RoomcastSchema,
     pub shared: Arc<crate::graphql::shared::SharedMessages>,
+    /// Documents of automatic persisted queries, by hash.
+    pub persisted: Arc<crate::graphql::persisted::PersistedQueries>,
     pub identity: Identity,
     pub settings: Arc<TransportSettings>,
     pub shutdown: CancellationToken,
@@ -268,7 +270,7 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             return refuse(&state, status, ErrorCode::BadUserInput, &message);
         }
     };
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let mut request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return refuse(
@@ -279,6 +281,11 @@ async fn graphql_post(State(state): State<AppState>, request: axum::extract::Req
             )
         }
     };
+    if let Err(refusal) = state.persisted.resolve(&mut request) {
+        state.stats().count_code(refusal.code());
+        let err = coded_error(refusal.into_gql());
+        return json_response(StatusCode::OK, &GqlResponse::from_errors(vec![err]));
+    }
     let auth = match authenticate(&state.identity, bearer(&headers), client).await {
         Ok(auth) => auth,
         Err(e) => {

@@ -164,8 +164,12 @@ impl SqliteStore {
             .foreign_keys(true);
         // The writer syncs the WAL at every commit: a message acknowledged to its sender
         // survives a power cut, and group commit keeps that affordable.
+        // No ping before each use: an embedded database's connection cannot go stale, and
+        // a ping is a round trip to the connection's worker thread (two context switches)
+        // on every store call.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone().synchronous(SqliteSynchronous::Full))
             .await
@@ -173,6 +177,7 @@ impl SqliteStore {
         let write = migrated(write, &sqlx::migrate!("./migrations/sqlite"), "SQLite").await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await

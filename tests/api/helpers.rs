@@ -288,6 +288,16 @@ impl TestApp {
         Gql(resp.json().await.expect("json body"))
     }
 
+    /// POSTs `body` as it is (for requests `post` cannot shape, e.g. with extensions).
+    pub async fn post_body(&self, token: Option<&str>, body: Value) -> Gql {
+        let mut req = self.http.post(self.url()).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        Gql(resp.json().await.expect("json body"))
+    }
+
     /// Registers `username` (password "password123") and returns their session.
     pub async fn register(&self, username: &str) -> Session {
         let r = self

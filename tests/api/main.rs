@@ -6,6 +6,7 @@ mod hardening;
 mod helpers;
 mod live_feeds;
 mod moderation;
+mod persisted_queries;
 mod persistence;
 mod rooms;
 mod shared_execution;

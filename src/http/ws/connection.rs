@@ -14,7 +14,7 @@ use std::task::{ready, Context, Poll};
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::future::BoxFuture;
-use futures_util::stream::{self, BoxStream, SplitSink, Stream};
+use futures_util::stream::{BoxStream, Stream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
@@ -43,10 +43,11 @@ pub(super) async fn run(
     client: Option<std::net::IpAddr>,
     offered: bool,
 ) {
-    let (sink, source) = socket.split();
     let mut conn = Connection {
         state,
-        sink,
+        // Read only when frames arrive (nearly every wake-up of this task is a delivery);
+        // written whole, without a split's lock on every frame.
+        socket: OnWake::new(socket),
         header_token,
         client,
     };
@@ -58,7 +59,7 @@ pub(super) async fn run(
         .await;
         return;
     }
-    conn.run(source).await;
+    conn.run().await;
 }
 
 /// What happened on the read side, reduced to what the loop acts on: the messages whose
@@ -196,7 +197,7 @@ impl Stream for Operation {
 
 struct Connection {
     state: AppState,
-    sink: SplitSink<WebSocket, Message>,
+    socket: OnWake<WebSocket>,
     header_token: Option<String>,
     client: Option<std::net::IpAddr>,
 }
@@ -204,7 +205,8 @@ struct Connection {
 impl Connection {
     /// Sends one text frame; false if the socket is gone.
     async fn send(&mut self, text: String) -> bool {
-        self.sink
+        self.socket
+            .quiet_mut()
             .send(Message::Text(Utf8Bytes::from(text)))
             .await
             .is_ok()
@@ -216,15 +218,21 @@ impl Connection {
             code,
             reason: Utf8Bytes::from(protocol::close_reason(reason).to_owned()),
         };
-        if self.sink.send(Message::Close(Some(frame))).await.is_err() {
+        if self
+            .socket
+            .quiet_mut()
+            .send(Message::Close(Some(frame)))
+            .await
+            .is_err()
+        {
             tracing::debug!("socket already gone while closing");
         }
     }
 
     /// Completes a close the client started: the WebSocket layer has queued the echo of its
-    /// close frame, and closing the sink sends it (without it browsers report 1006).
+    /// close frame, and closing the socket sends it (without it browsers report 1006).
     async fn answer_close(&mut self) {
-        if let Err(e) = self.sink.close().await {
+        if let Err(e) = self.socket.quiet_mut().close().await {
             tracing::debug!(error = %e, "socket gone while answering its close");
         }
     }
@@ -257,17 +265,17 @@ impl Connection {
         ControlFlow::Continue(())
     }
 
-    async fn run(&mut self, mut source: stream::SplitStream<WebSocket>) {
+    async fn run(&mut self) {
         // Listening before the token is checked: a logout in between is not missed.
         let revocations = self.state.identity.revocations();
-        let Some(auth) = self.await_init(&mut source).await else {
+        let Some(auth) = self.await_init().await else {
             return;
         };
         let session = auth.token.as_deref().map(|raw| SessionWatch {
             token_hash: Token::from_client(raw).hash_hex(),
             revocations: BroadcastStream::new(revocations),
         });
-        self.serve(source, auth, session).await;
+        self.serve(auth, session).await;
     }
 
     /// A wait until the socket's session must be checked again: when it expires, or half its
@@ -292,14 +300,14 @@ impl Connection {
 
     /// Whether the socket's session is still valid after its revocation feed lagged or was
     /// reset (revocations may have been missed): asks the store.
-    async fn session_still_valid(&self, auth: &RequestAuth) -> bool {
-        match Box::pin(authenticate(
-            &self.state.identity,
-            auth.token.as_deref(),
-            self.client,
-        ))
-        .await
-        {
+    /// (Takes the state, not the connection: a socket is not `Sync`, so `&self` could not
+    /// be held across the await.)
+    async fn session_still_valid(
+        state: &AppState,
+        client: Option<std::net::IpAddr>,
+        auth: &RequestAuth,
+    ) -> bool {
+        match Box::pin(authenticate(&state.identity, auth.token.as_deref(), client)).await {
             Ok(_) => true,
             Err(e) if e.code() == ErrorCode::Unauthenticated => false,
             // The store cannot answer right now: keep the socket; the next check decides.
@@ -308,10 +316,7 @@ impl Connection {
     }
 
     /// Waits for `connection_init` within the init timeout; acks it or closes.
-    async fn await_init(
-        &mut self,
-        source: &mut stream::SplitStream<WebSocket>,
-    ) -> Option<RequestAuth> {
+    async fn await_init(&mut self) -> Option<RequestAuth> {
         let deadline = tokio::time::sleep(self.state.settings.init_timeout);
         tokio::pin!(deadline);
         let shutdown = self.state.shutdown.clone();
@@ -325,7 +330,7 @@ impl Connection {
                     self.close(close::GOING_AWAY, "Server shutting down").await;
                     return None;
                 }
-                frame = source.next() => classify(frame),
+                frame = self.socket.next() => classify(frame),
             };
             match incoming {
                 Incoming::Init(Payload { payload }) => {
@@ -382,12 +387,7 @@ impl Connection {
 
     /// The acknowledged connection: runs operations until the client or the server ends it,
     /// or (4403) the session it was opened with is revoked.
-    async fn serve(
-        &mut self,
-        source: stream::SplitStream<WebSocket>,
-        mut auth: RequestAuth,
-        session: Option<SessionWatch>,
-    ) {
+    async fn serve(&mut self, mut auth: RequestAuth, session: Option<SessionWatch>) {
         let mut ops: StreamMap<String, OpStream> = StreamMap::new();
         // Ids whose first result has not been sent yet (decides `error` vs `next`).
         let mut fresh: std::collections::HashSet<String> = Default::default();
@@ -410,7 +410,6 @@ impl Connection {
             session_check: self.session_check(&auth, None),
             session,
         });
-        let mut source = OnWake::new(source);
         loop {
             tokio::select! {
                 Some(event) = control.next() => match event {
@@ -453,7 +452,7 @@ impl Connection {
                                 if let (true, Some(watch)) = (closed, control.get_mut().session.as_mut()) {
                                     watch.revocations = BroadcastStream::new(self.state.identity.revocations());
                                 }
-                                self.session_still_valid(&auth).await
+                                Self::session_still_valid(&self.state, self.client, &auth).await
                             }
                         };
                         if !still_valid {
@@ -462,7 +461,7 @@ impl Connection {
                         }
                     }
                 },
-                frame = source.next() => {
+                frame = self.socket.next() => {
                     heard = true;
                     match classify(frame) {
                         Incoming::Init(_) => {
@@ -487,13 +486,21 @@ impl Connection {
                                 if !self.send(msg).await { return; }
                                 continue;
                             }
-                            let request = match protocol::build_request(payload) {
+                            let mut request = match protocol::build_request(payload) {
                                 Ok(r) => r,
                                 Err(refusal) => {
                                     self.close(close::BAD_REQUEST, refusal.reason()).await;
                                     return;
                                 }
                             };
+                            if let Err(refusal) = self.state.persisted.resolve(&mut request) {
+                                // Refused before execution, like a document that does not
+                                // parse: an `error` message for this operation.
+                                self.state.stats().count_code(refusal.code());
+                                let msg = protocol::error(&id, &[coded_error(refusal.into_gql())]);
+                                if !self.send(msg).await { return; }
+                                continue;
+                            }
                             self.state.stats().ws_operations.fetch_add(1, Ordering::Relaxed);
                             let op = operation(self.state.clone(), id.clone(), request, auth.clone());
                             fresh.insert(id.clone());
@@ -523,7 +530,7 @@ impl Connection {
                         }
                         next = ops.next().now_or_never().flatten();
                     }
-                    if self.sink.flush().await.is_err() {
+                    if self.socket.quiet_mut().flush().await.is_err() {
                         return;
                     }
                 }
@@ -564,7 +571,8 @@ impl Connection {
             }
             OpItem::Done => protocol::complete(&id),
         };
-        self.sink
+        self.socket
+            .quiet_mut()
             .feed(Message::Text(Utf8Bytes::from(text)))
             .await
             .is_ok()

@@ -58,7 +58,9 @@ pub(super) struct Complete {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct SubscribePayload {
-    query: String,
+    /// Required, except for an automatic persisted query sent by its hash alone.
+    #[serde(default)]
+    query: Option<String>,
     #[serde(default)]
     operation_name: Option<String>,
     #[serde(default)]
@@ -141,7 +143,21 @@ pub(super) fn payload_token(payload: Option<&Value>) -> Result<Option<String>, R
 }
 
 pub(super) fn build_request(payload: SubscribePayload) -> Result<Request, Refusal> {
-    let mut request = Request::new(payload.query);
+    let by_hash = payload
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.contains_key("persistedQuery"));
+    let query = match payload.query {
+        Some(query) => query,
+        // The persisted document is filled in later (`PersistedQueries::resolve`).
+        None if by_hash => String::new(),
+        None => {
+            return Err(Refusal(
+                "Invalid message received: missing field `query`".into(),
+            ))
+        }
+    };
+    let mut request = Request::new(query);
     if let Some(name) = payload.operation_name {
         request = request.operation_name(name);
     }
@@ -354,8 +370,12 @@ mod tests {
 
     #[test]
     fn a_subscribe_without_a_query_is_refused() {
-        let reason = refusal(r#"{"id":"1","type":"subscribe","payload":{}}"#);
+        let text = r#"{"id":"1","type":"subscribe","payload":{}}"#;
+        let reason = inspect_client_text(text).expect_err(text);
         assert!(reason.contains("missing field `query`"), "{reason}");
+        // An automatic persisted query may leave it out.
+        let by_hash = r#"{"id":"1","type":"subscribe","payload":{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}}"#;
+        assert_eq!(inspect_client_text(by_hash), Ok(()));
     }
 
     #[test]
