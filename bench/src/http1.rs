@@ -39,7 +39,16 @@ pub struct HttpConn {
     io: BufReader<TcpStream>,
     host: String,
     line: String,
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    last_used: std::time::Instant,
 }
+
+/// A connection idle this long is replaced before the next request, as HTTP clients do:
+/// servers close idle keep-alive connections (roomcast after `--http-header-timeout-ms`,
+/// 10 s), and a request written into one that is closing fails. At low publish rates spread
+/// over many publisher connections each one idles for seconds.
+const IDLE_REUSE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A response: status code and body.
 pub struct Response {
@@ -54,6 +63,9 @@ impl HttpConn {
             io: BufReader::with_capacity(8 * 1024, stream),
             host: server.to_string(),
             line: String::new(),
+            server,
+            source,
+            last_used: std::time::Instant::now(),
         })
     }
 
@@ -72,6 +84,9 @@ impl HttpConn {
             self.host,
             body.len()
         );
+        if self.last_used.elapsed() >= IDLE_REUSE {
+            *self = Self::connect(self.server, self.source).await?;
+        }
         self.io.get_mut().write_all(req.as_bytes()).await?;
         self.read_response().await
     }
@@ -131,6 +146,7 @@ impl HttpConn {
         } else {
             bail!("response without length");
         }
+        self.last_used = std::time::Instant::now();
         Ok(Response { status, body })
     }
 }

@@ -114,6 +114,7 @@ function fromGraphQLError(e: GraphQLErrorLike, labels: FieldLabels): AppError {
     case 'UNAUTHENTICATED':
     case 'ROOM_FULL':
     case 'INTERNAL_SERVER_ERROR':
+    case 'PERSISTED_QUERY_NOT_FOUND':
       message = DEFAULT_MESSAGE[code];
       break;
     default: {
