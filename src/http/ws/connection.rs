@@ -121,8 +121,6 @@ enum OpItem {
     Done,
 }
 
-type OpStream = Operation;
-
 /// Most operation items written to a socket between two flushes.
 const BURST: usize = 64;
 
@@ -388,7 +386,7 @@ impl Connection {
     /// The acknowledged connection: runs operations until the client or the server ends it,
     /// or (4403) the session it was opened with is revoked.
     async fn serve(&mut self, mut auth: RequestAuth, session: Option<SessionWatch>) {
-        let mut ops: StreamMap<String, OpStream> = StreamMap::new();
+        let mut ops: StreamMap<String, Operation> = StreamMap::new();
         // Ids whose first result has not been sent yet (decides `error` vs `next`).
         let mut fresh: std::collections::HashSet<String> = Default::default();
         // graphql-ws keep-alive: a `ping` each period; a peer that has sent nothing at all
@@ -542,7 +540,7 @@ impl Connection {
     /// the socket is gone.
     async fn deliver(
         &mut self,
-        ops: &mut StreamMap<String, OpStream>,
+        ops: &mut StreamMap<String, Operation>,
         fresh: &mut std::collections::HashSet<String>,
         id: String,
         item: OpItem,
