@@ -87,6 +87,11 @@ pub struct Config {
     /// unknown, so clients send whole documents).
     #[arg(long, env = "ROOMCAST_PERSISTED_QUERIES", default_value_t = 1024)]
     pub persisted_queries: usize,
+    /// Parsed documents kept by their text, so a repeated document (every `sendMessage` of a
+    /// client) is not scanned and parsed again; each at most 8 KiB of text, oldest dropped
+    /// first; `0`: off.
+    #[arg(long, env = "ROOMCAST_DOCUMENT_CACHE", default_value_t = 512)]
+    pub document_cache: usize,
     /// Password hashes computed at once (threads, each holding one 19 MiB Argon2id area).
     #[arg(long, env = "ROOMCAST_HASH_WORKERS", default_value_t = 2)]
     pub hash_workers: usize,
@@ -118,7 +123,8 @@ pub struct Config {
     )]
     pub max_connections_per_address: usize,
     /// Open connections in all; 0 picks the open-files limit (raised to its hard limit)
-    /// minus 256 descriptors kept for the database and the rest.
+    /// minus the descriptors the server needs itself: those open at start, those the
+    /// database pools and Redis may still open, and 32 more.
     #[arg(long, env = "ROOMCAST_MAX_CONNECTIONS", default_value_t = 0)]
     pub max_connections: usize,
     /// `sendMessage` per user: `N/Ps` (bursts of N, N per P seconds) or `off`.
@@ -256,6 +262,7 @@ impl fmt::Debug for Config {
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("persisted_queries", &self.persisted_queries)
+            .field("document_cache", &self.document_cache)
             .field("hash_workers", &self.hash_workers)
             .field("message_rate", &self.message_rate.to_string())
             .field(

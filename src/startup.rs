@@ -19,10 +19,14 @@ use crate::domain::hashing::{HashSettings, HashStats};
 use crate::domain::identity::Identity;
 use crate::domain::rooms::{RoomRules, RoomService};
 use crate::graphql::build_schema;
+use crate::graphql::limits::DocumentCache;
 use crate::graphql::persisted::PersistedQueries;
 use crate::graphql::shared::SharedMessages;
 use crate::http::metrics::Metrics;
-use crate::http::serve::{connection_budget, serve, ConnectionCounts, ConnectionLimits};
+use crate::http::serve::{
+    connection_budget, descriptor_reserve, open_descriptors, serve, ConnectionCounts,
+    ConnectionLimits,
+};
 use crate::http::{router, AppState, TransportSettings};
 use crate::store::detached::Detached;
 use crate::store::postgres::{PoolSettings, PostgresStore};
@@ -42,16 +46,27 @@ pub struct App {
     connections: Arc<ConnectionCounts>,
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Descriptors a Redis bus may hold (its publisher and subscriber connections, and one
+/// being re-established).
+const REDIS_DESCRIPTORS: usize = 4;
+
+/// The store, and how many descriptors its pools may open at most.
+async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
     let url = config.database_url.as_str();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok((
+            Arc::new(SqliteStore::connect(url).await?),
+            SqliteStore::MAX_DESCRIPTORS,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PoolSettings {
             max_connections: config.db_max_connections,
             acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
         };
-        Ok(Arc::new(PostgresStore::connect(url, &pool).await?))
+        Ok((
+            Arc::new(PostgresStore::connect(url, &pool).await?),
+            pool.max_connections.max(1) as usize,
+        ))
     } else {
         anyhow::bail!(
             "unsupported database URL {}: use sqlite://path or postgres://...",
@@ -71,7 +86,7 @@ impl App {
         tracing::info!(?config, "starting roomcast");
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let store = open_store(&config).await.with_context(|| {
+        let (store, store_descriptors) = open_store(&config).await.with_context(|| {
             format!(
                 "opening the database at {}",
                 redact_url(&config.database_url)
@@ -137,7 +152,10 @@ impl App {
         )
         .with_throttles(throttles.clone());
         let hash_stats = identity.hash_stats();
-        let schema = build_schema(Some((rooms.clone(), identity.clone())));
+        let schema = build_schema(
+            Some((rooms.clone(), identity.clone())),
+            Arc::new(DocumentCache::new(config.document_cache)),
+        );
         let shared = Arc::new(SharedMessages::new(
             rooms.clone(),
             config.shared_subscriptions,
@@ -189,7 +207,11 @@ impl App {
                 header_timeout: Duration::from_millis(config.http_header_timeout_ms),
                 per_address: config.max_connections_per_address,
                 total: match config.max_connections {
-                    0 => connection_budget(256),
+                    0 => connection_budget(descriptor_reserve(
+                        open_descriptors(),
+                        store_descriptors
+                            + config.redis_url.as_ref().map_or(0, |_| REDIS_DESCRIPTORS),
+                    )),
                     n => n,
                 },
             },

@@ -14,7 +14,8 @@ use super::error::{DomainError, DomainResult};
 use super::hashing::{HashSettings, HashStats, Hasher};
 use super::model::{Revocation, Timestamp, User};
 use super::ports::{Bus, Store};
-use super::session::{SessionPolicy, Verdict};
+use super::recent::{Forget, Recent};
+use super::session::{SessionPolicy, SessionTimes, Verdict};
 use super::throttle::Throttles;
 use super::values::{Password, UserId, Username};
 use std::net::IpAddr;
@@ -43,6 +44,35 @@ impl Viewer {
     }
 }
 
+/// The SHA-256 of a token: what the store and the session cache know it by.
+type TokenHash = [u8; 32];
+
+/// Sessions this node keeps in memory (see `recent`); beyond it the cache starts over.
+const CACHED_SESSIONS: usize = 65_536;
+
+/// A revocation names its session by the hex of its hash.
+fn revoked_session(revocation: &Arc<Revocation>) -> Forget<TokenHash> {
+    match &**revocation {
+        Revocation::Session { token_hash } => match parse_hex_hash(token_hash) {
+            Some(hash) => Forget::One(hash),
+            None => Forget::All,
+        },
+    }
+}
+
+fn parse_hex_hash(hex: &str) -> Option<TokenHash> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
 /// A bearer token as the client holds it. Only `hash()` is ever stored.
 pub struct Token(String);
 
@@ -58,7 +88,11 @@ impl Token {
     }
 
     pub fn hash(&self) -> Vec<u8> {
-        Sha256::digest(self.0.as_bytes()).to_vec()
+        self.digest().to_vec()
+    }
+
+    fn digest(&self) -> TokenHash {
+        Sha256::digest(self.0.as_bytes()).into()
     }
 
     /// The hash in hex: how a revocation names the session to every node.
@@ -91,6 +125,8 @@ pub struct Identity {
     /// Verified against when the username does not exist, so a wrong username and a wrong
     /// password take the same time.
     decoy_hash: Arc<str>,
+    /// Sessions read from the store, forgotten when a revocation names them.
+    cached: Arc<Recent<TokenHash, (User, SessionTimes), Arc<Revocation>>>,
 }
 
 impl Identity {
@@ -113,9 +149,16 @@ impl Identity {
     ) -> DomainResult<Self> {
         let hasher = Hasher::start(settings);
         let decoy = hasher.hash("decoy password, never matches").await?;
+        let news = bus.clone();
+        let cached = Recent::new(
+            move || news.subscribe_revocations(),
+            revoked_session,
+            CACHED_SESSIONS,
+        );
         Ok(Self {
             store,
             bus,
+            cached: Arc::new(cached),
             hasher,
             throttles,
             sessions: SessionPolicy::default(),
@@ -230,24 +273,46 @@ impl Identity {
     /// An unknown, revoked or expired token is an error, never anonymous. Counts as a use
     /// of the session (written at most once per `SessionPolicy::touch_every`).
     pub async fn authenticate(&self, token: &Token) -> DomainResult<Authenticated> {
-        let hash = token.hash();
+        let hash = token.digest();
+        let now = self.clock.now();
+        // A kept session that looks expired is read again: another node may have recorded
+        // a later use.
+        if let Ok((user, times)) = self.cached.get(&hash) {
+            if let Verdict::Live { touch, expires_at } = self.sessions.judge(times, now) {
+                if touch {
+                    self.touch(hash, now).await?;
+                }
+                return Ok(Authenticated { user, expires_at });
+            }
+            self.cached.forget(&hash);
+        }
+        let ticket = self.cached.get(&hash).err();
         let Some((user, times)) = self.store.session(&hash).await? else {
             return Err(DomainError::Unauthenticated(
                 "invalid or revoked token".into(),
             ));
         };
-        let now = self.clock.now();
         match self.sessions.judge(times, now) {
             Verdict::Expired => Err(DomainError::Unauthenticated(
                 "the session has expired: sign in again".into(),
             )),
             Verdict::Live { touch, expires_at } => {
                 if touch {
-                    self.store.touch_session(&hash, now).await?;
+                    self.touch(hash, now).await?;
+                } else if let Some(ticket) = ticket {
+                    self.cached.keep(hash, (user.clone(), times), ticket);
                 }
                 Ok(Authenticated { user, expires_at })
             }
         }
+    }
+
+    /// Records a use of the session. What was kept of it is forgotten, so the next request
+    /// reads the recorded use back (this happens at most once per `touch_every`).
+    async fn touch(&self, hash: TokenHash, now: Timestamp) -> DomainResult<()> {
+        self.store.touch_session(&hash, now).await?;
+        self.cached.forget(&hash);
+        Ok(())
     }
 
     /// Revokes the session, then tells every node so sockets opened with it close.
@@ -255,6 +320,7 @@ impl Identity {
         self.store
             .revoke_session(&token.hash(), self.clock.now())
             .await?;
+        self.cached.forget(&token.digest());
         self.bus.publish_revocation(Arc::new(Revocation::Session {
             token_hash: token.hash_hex(),
         }));

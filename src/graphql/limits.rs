@@ -13,8 +13,8 @@
 //!    operations would visit with every fragment spread inlined, memoising each fragment's
 //!    size so the count is linear in the document.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
@@ -216,25 +216,111 @@ pub fn check_expansion(doc: &ExecutableDocument) -> Result<u64, DocumentLimit> {
     Ok(total)
 }
 
+/// Longest document text the [`DocumentCache`] keeps (longer ones are checked and parsed
+/// every time), which with its entry count bounds the cache's memory.
+pub const MAX_CACHED_DOCUMENT: usize = 8 * 1024;
+
+/// Parsed documents that passed both checks, by their text. A chat client sends the same
+/// few documents over and over (every `sendMessage`); a hit skips the scan, the parse and
+/// the walk, leaving a copy of the tree. (async-graphql still validates each request: its
+/// validation also checks the request's variables, and it has no way to skip it.)
+pub struct DocumentCache {
+    capacity: usize,
+    docs: Mutex<CachedDocs>,
+}
+
+#[derive(Default)]
+struct CachedDocs {
+    by_text: HashMap<Arc<str>, Arc<ExecutableDocument>>,
+    /// Oldest first.
+    order: VecDeque<Arc<str>>,
+}
+
+impl DocumentCache {
+    /// Keeps at most `capacity` documents (oldest dropped first); 0 keeps none.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            docs: Mutex::default(),
+        }
+    }
+
+    fn docs(&self) -> std::sync::MutexGuard<'_, CachedDocs> {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.docs().by_text.get(text).cloned()
+    }
+
+    fn keep(&self, text: &str, doc: &ExecutableDocument) {
+        if self.capacity == 0 || text.len() > MAX_CACHED_DOCUMENT {
+            return;
+        }
+        let mut docs = self.docs();
+        if docs.by_text.contains_key(text) {
+            return;
+        }
+        let text: Arc<str> = text.into();
+        docs.by_text.insert(text.clone(), Arc::new(doc.clone()));
+        docs.order.push_back(text);
+        while docs.order.len() > self.capacity {
+            if let Some(old) = docs.order.pop_front() {
+                docs.by_text.remove(&old);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs().by_text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Both checks on a request's document; the parsed document is kept on the request so the
-/// schema does not parse it again.
-pub fn guard_request(mut request: Request) -> ServerResult<Request> {
+/// schema does not parse it again, and in `cache` so the next request with the same text
+/// skips both checks and the parse.
+pub fn guard_request(mut request: Request, cache: &DocumentCache) -> ServerResult<Request> {
+    if let Some(doc) = cache.get(&request.query) {
+        request.set_parsed_query((*doc).clone());
+        return Ok(request);
+    }
     check_text(&request.query).map_err(DocumentLimit::into_server_error)?;
-    let doc = request.parsed_query()?;
-    check_expansion(doc).map_err(DocumentLimit::into_server_error)?;
+    let doc = async_graphql::parser::parse_query(&request.query)?;
+    check_expansion(&doc).map_err(DocumentLimit::into_server_error)?;
+    cache.keep(&request.query, &doc);
+    request.set_parsed_query(doc);
     Ok(request)
 }
 
 /// Runs [`guard_request`] on every request before async-graphql parses or validates it.
-pub struct DocumentGuard;
+pub struct DocumentGuard {
+    cache: Arc<DocumentCache>,
+}
 
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExtension)
+impl DocumentGuard {
+    pub fn new(cache: Arc<DocumentCache>) -> Self {
+        Self { cache }
     }
 }
 
-struct DocumentGuardExtension;
+impl ExtensionFactory for DocumentGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentGuardExtension {
+            cache: self.cache.clone(),
+        })
+    }
+}
+
+struct DocumentGuardExtension {
+    cache: Arc<DocumentCache>,
+}
 
 #[async_trait::async_trait]
 impl Extension for DocumentGuardExtension {
@@ -244,7 +330,7 @@ impl Extension for DocumentGuardExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let request = guard_request(request)?;
+        let request = guard_request(request, &self.cache)?;
         next.run(ctx, request).await
     }
 }
@@ -253,6 +339,37 @@ impl Extension for DocumentGuardExtension {
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
+
+    #[test]
+    fn a_checked_document_is_parsed_once_and_a_refused_one_is_never_kept() {
+        let cache = DocumentCache::new(2);
+        let doc = "query { __typename }";
+        let mut first = guard_request(Request::new(doc), &cache).expect("within limits");
+        let mut again = guard_request(Request::new(doc), &cache).expect("from the cache");
+        assert_eq!(cache.len(), 1);
+        let parsed = |r: &mut Request| format!("{:?}", r.parsed_query().expect("parsed"));
+        assert_eq!(parsed(&mut again), parsed(&mut first));
+
+        let deep = format!("query {{ a(x: {}1{}) }}", "[".repeat(40), "]".repeat(40));
+        assert!(guard_request(Request::new(deep.as_str()), &cache).is_err());
+        assert!(guard_request(Request::new("query {"), &cache).is_err());
+        let long = format!("query {{ __typename {} }}", " ".repeat(MAX_CACHED_DOCUMENT));
+        guard_request(Request::new(long.as_str()), &cache).expect("within limits");
+        assert_eq!(
+            cache.len(),
+            1,
+            "refused and over-long documents are not kept"
+        );
+
+        for n in 0..5 {
+            let other = format!("query Q{n} {{ __typename }}");
+            guard_request(Request::new(other.as_str()), &cache).expect("within limits");
+            assert!(cache.len() <= 2);
+        }
+        let off = DocumentCache::new(0);
+        guard_request(Request::new(doc), &off).expect("within limits");
+        assert!(off.is_empty());
+    }
 
     #[test]
     fn deep_list_literals_are_refused_before_parsing() {

@@ -12,6 +12,8 @@ pub mod shared;
 mod subscription;
 pub mod types;
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Schema};
 
 use crate::domain::error::DomainError;
@@ -64,9 +66,13 @@ pub(crate) fn list_cost(child_complexity: usize) -> usize {
 }
 
 /// Builds the schema. With `services` None the schema can only be printed, not executed.
-pub fn build_schema(services: Option<(RoomService, Identity)>) -> RoomcastSchema {
+/// `documents` caches parsed documents (see `limits::DocumentCache`).
+pub fn build_schema(
+    services: Option<(RoomService, Identity)>,
+    documents: Arc<limits::DocumentCache>,
+) -> RoomcastSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .extension(limits::DocumentGuard)
+        .extension(limits::DocumentGuard::new(documents))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
@@ -82,7 +88,7 @@ pub fn build_schema(services: Option<(RoomService, Identity)>) -> RoomcastSchema
 
 /// The SDL of the API, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None, Arc::new(limits::DocumentCache::new(0))).sdl()
 }
 
 fn internal(what: &str) -> async_graphql::Error {

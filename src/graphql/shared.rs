@@ -167,6 +167,9 @@ fn offset_of(text: &str, pos: Pos) -> Option<usize> {
     None
 }
 
+/// Parsed render documents kept (one per distinct shared selection).
+const RENDER_DOCUMENTS: usize = 256;
+
 impl SharedMessages {
     /// Payloads of the most recent this-many (operation, message) pairs stay cached.
     const CACHE_ENTRIES: usize = 4096;
@@ -176,7 +179,9 @@ impl SharedMessages {
             enabled,
             rooms,
             schema: Schema::build(RenderRoot, EmptyMutation, EmptySubscription)
-                .extension(super::limits::DocumentGuard)
+                .extension(super::limits::DocumentGuard::new(Arc::new(
+                    super::limits::DocumentCache::new(RENDER_DOCUMENTS),
+                )))
                 .limit_depth(MAX_DEPTH)
                 .limit_complexity(MAX_COMPLEXITY)
                 .finish(),

@@ -100,6 +100,24 @@ impl Drop for Slot {
     }
 }
 
+/// Descriptors kept free beyond those open now and those the pools may still open: for log
+/// files, name lookups and connections the accept loop holds before it counts them.
+pub const DESCRIPTOR_MARGIN: usize = 32;
+
+/// How many descriptors the server needs for its own work: those open now (the pools'
+/// first connections, the listener, logs), those its pools may still open, and a margin.
+pub fn descriptor_reserve(open_now: usize, pools_may_open: usize) -> usize {
+    open_now + pools_may_open + DESCRIPTOR_MARGIN
+}
+
+/// Descriptors this process holds right now (Linux: `/proc/self/fd`); 64 where that cannot
+/// be read.
+pub fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| dir.count())
+        .unwrap_or(64)
+}
+
 /// Raises the soft open-files limit to the hard one and returns how many connections fit
 /// under it with `reserve` descriptors left for the database, logs and the like.
 pub fn connection_budget(reserve: usize) -> usize {

@@ -152,7 +152,14 @@ async fn store_group(
     Ok(results)
 }
 
+/// Read connections.
+const READERS: u32 = 8;
+
 impl SqliteStore {
+    /// Descriptors the pools may hold at most: each connection opens the database, its WAL
+    /// and its shared-memory index.
+    pub const MAX_DESCRIPTORS: usize = 3 * (READERS as usize + 1);
+
     /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
@@ -176,7 +183,7 @@ impl SqliteStore {
             .context("opening the SQLite database")?;
         let write = migrated(write, &sqlx::migrate!("./migrations/sqlite"), "SQLite").await?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(READERS)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))

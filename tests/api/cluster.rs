@@ -461,3 +461,58 @@ async fn a_logout_on_one_node_closes_that_tokens_sockets_on_another() {
     // Assert
     assert_eq!(on_b.expect_close().await, 4403);
 }
+
+#[tokio::test]
+async fn a_right_to_post_kept_on_one_node_ends_when_a_ban_on_another_reaches_it() {
+    // Arrange: the member posts on b, so b keeps their access to the room.
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let member = b.register(&uname("member")).await;
+    let room = a.create_room(&owner, "kept", "PUBLIC").await;
+    b.join(&member, &room).await.ok();
+    send_ok(b, &member, &room, "before").await;
+    send_ok(a, &member, &room, "before, on a").await;
+    let mut ws = b.ws(Some(&member.token)).await;
+    ws.subscribe_events("e", &room).await;
+    ws.ping_pong().await;
+
+    // Act: the ban is made on a; its event reaching b ends the member's feed there.
+    a.act(&owner, "banUser", &room, &member.id).await.ok();
+    // a forgets at once, not when its own event comes back from Redis.
+    let on_a = a.send(&member, &room, "after, on a").await.code();
+    assert_eq!(ws.expect_error_end("e").await, "BANNED");
+
+    // Assert
+    assert_eq!(on_a, "BANNED");
+    assert_eq!(b.send(&member, &room, "after").await.code(), "BANNED");
+}
+
+#[tokio::test]
+async fn a_session_kept_on_one_node_ends_when_a_logout_on_another_reaches_it() {
+    // Arrange: the token is used on b (b keeps the session) and holds a socket there.
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let alice = a.register(&uname("alice")).await;
+    let me = "{ viewer { id } }";
+    assert_eq!(
+        b.post(Some(&alice.token), me, json!({})).await.ok()["viewer"]["id"],
+        alice.id.as_str()
+    );
+    let room = a.create_room(&alice, "logout", "PUBLIC").await;
+    let mut on_b = watch(b, &alice, &room).await;
+
+    // Act: the logout on a reaching b closes the socket there.
+    a.post(Some(&alice.token), "mutation { logout }", json!({}))
+        .await
+        .ok();
+    let on_a = a.post(Some(&alice.token), me, json!({})).await.code();
+    assert_eq!(on_b.expect_close().await, 4403);
+
+    // Assert
+    assert_eq!(on_a, "UNAUTHENTICATED");
+    assert_eq!(
+        b.post(Some(&alice.token), me, json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+}

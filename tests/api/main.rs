@@ -4,6 +4,7 @@ mod auth_and_input;
 mod cluster;
 mod hardening;
 mod helpers;
+mod kept_reads;
 mod live_feeds;
 mod moderation;
 mod persisted_queries;

@@ -10,7 +10,8 @@ impl RoomService {
         room: RoomId,
         body: MessageBody,
     ) -> DomainResult<Arc<Message>> {
-        self.authorized(viewer, room, Action::SendMessage).await?;
+        self.authorized_to_post(viewer, room, Action::SendMessage)
+            .await?;
         let author = viewer.require()?;
         self.throttles
             .messages

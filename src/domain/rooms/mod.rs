@@ -32,6 +32,7 @@ use super::values::{
     MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor, RoomId, UserId,
 };
 
+mod access_cache;
 mod feeds;
 mod lifecycle;
 mod membership;
@@ -71,6 +72,8 @@ pub struct RoomService {
     mutes: Arc<MuteExpiries>,
     feeds: Arc<FeedStats>,
     clock: SharedClock,
+    /// Access read for posting, kept until the room's events say it changed.
+    access: Arc<access_cache::AccessCache>,
 }
 
 /// How live feeds keep up, since start (read by `/metrics`).
@@ -134,6 +137,7 @@ impl RoomService {
         clock: SharedClock,
     ) -> Self {
         let service = Self {
+            access: Arc::new(access_cache::AccessCache::new(bus.clone())),
             store,
             bus,
             rules: Arc::new(rules),
@@ -229,7 +233,38 @@ impl RoomService {
         Ok(access)
     }
 
+    /// Access to post in a room, as `authorized` but answered from memory while nothing
+    /// has happened to the room's memberships or settings since it was read (see
+    /// `access_cache`). Only for actions whose verdict depends on those alone.
+    async fn authorized_to_post(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        action: Action,
+    ) -> DomainResult<()> {
+        let Some(user) = viewer.user_id() else {
+            return self.authorized(viewer, room, action).await.map(drop);
+        };
+        let kept = self.access.room(room);
+        let access = match kept.get(&user) {
+            Ok(access) => access,
+            Err(ticket) => {
+                let access = Arc::new(
+                    self.store
+                        .room_access(room, Some(user))
+                        .await?
+                        .ok_or_else(DomainError::room_not_found)?,
+                );
+                kept.keep(user, access.clone(), ticket);
+                access
+            }
+        };
+        authorize(Some(user), &access, action, self.clock.now())
+    }
+
     fn publish(&self, event: RoomEvent) {
+        // Forgotten here at once; other nodes forget when the event reaches them.
+        self.access.forget(&event);
         self.bus.publish_event(Arc::new(event));
     }
 
