@@ -206,6 +206,12 @@ impl SharedMessages {
         if !self.enabled {
             return None;
         }
+        // Only an operation written with the `subscription` keyword can be one (the `{ ... }`
+        // shorthand is a query), so most documents (every sendMessage sent over the socket)
+        // are passed on without being parsed twice.
+        if !query.contains("subscription") {
+            return None;
+        }
         // A document over the limits takes the ordinary path, which refuses it.
         super::limits::check_text(query).ok()?;
         let doc = parse_query(query).ok()?;

@@ -86,6 +86,24 @@ async fn message_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingMessa
     }
 }
 
+/// Runs the group-commit writer on a thread of its own. A group is several round trips to
+/// the connection's worker thread (BEGIN, one UPDATE per room, the INSERTs, COMMIT), and on
+/// the server's runtime each of them would wait behind every task that became ready
+/// meanwhile: under load the database then sat idle between the statements of a group. On
+/// its own thread the writer is scheduled by the OS as soon as its answer arrives. The
+/// thread ends when the store is dropped (the queue closes).
+fn spawn_writer(pool: SqlitePool, queue: mpsc::Receiver<PendingMessage>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the message writer's runtime")?;
+    std::thread::Builder::new()
+        .name("roomcast-writer".into())
+        .spawn(move || runtime.block_on(message_writer(pool, queue)))
+        .context("starting the message writer's thread")?;
+    Ok(())
+}
+
 /// Rows per multi-row INSERT (6 parameters each, well under SQLite's parameter limit).
 const INSERT_CHUNK: usize = 256;
 
@@ -168,7 +186,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Statement journals in memory: a multi-row INSERT inside the group's transaction
+            // journals every page it touches, and on disk that is a temporary file created,
+            // written page by page and deleted for every group.
+            .pragma("temp_store", "memory");
         // The writer syncs the WAL at every commit: a message acknowledged to its sender
         // survives a power cut, and group commit keeps that affordable.
         // No ping before each use: an embedded database's connection cannot go stale, and
@@ -190,7 +212,7 @@ impl SqliteStore {
             .await
             .context("opening SQLite read connections")?;
         let (messages, queue) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(message_writer(write.clone(), queue));
+        spawn_writer(write.clone(), queue)?;
         Ok(Self {
             write,
             read,
