@@ -17,7 +17,7 @@ use super::ports::{Bus, Store};
 use super::recent::{Forget, Recent};
 use super::session::{SessionPolicy, SessionTimes, Verdict};
 use super::throttle::Throttles;
-use super::values::{Password, UserId, Username};
+use super::values::{sha256_from_hex, Password, UserId, Username};
 use std::net::IpAddr;
 
 /// The caller of an operation, as established by the transport from its token.
@@ -53,24 +53,11 @@ const CACHED_SESSIONS: usize = 65_536;
 /// A revocation names its session by the hex of its hash.
 fn revoked_session(revocation: &Arc<Revocation>) -> Forget<TokenHash> {
     match &**revocation {
-        Revocation::Session { token_hash } => match parse_hex_hash(token_hash) {
+        Revocation::Session { token_hash } => match sha256_from_hex(token_hash) {
             Some(hash) => Forget::One(hash),
             None => Forget::All,
         },
     }
-}
-
-fn parse_hex_hash(hex: &str) -> Option<TokenHash> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
 }
 
 /// A bearer token as the client holds it. Only `hash()` is ever stored.
@@ -277,16 +264,19 @@ impl Identity {
         let now = self.clock.now();
         // A kept session that looks expired is read again: another node may have recorded
         // a later use.
-        if let Ok((user, times)) = self.cached.get(&hash) {
-            if let Verdict::Live { touch, expires_at } = self.sessions.judge(times, now) {
-                if touch {
-                    self.touch(hash, now).await?;
+        let ticket = match self.cached.get(&hash) {
+            Err(ticket) => Some(ticket),
+            Ok((user, times)) => {
+                if let Verdict::Live { touch, expires_at } = self.sessions.judge(times, now) {
+                    if touch {
+                        self.touch(hash, now).await?;
+                    }
+                    return Ok(Authenticated { user, expires_at });
                 }
-                return Ok(Authenticated { user, expires_at });
+                self.cached.forget(&hash);
+                self.cached.get(&hash).err()
             }
-            self.cached.forget(&hash);
-        }
-        let ticket = self.cached.get(&hash).err();
+        };
         let Some((user, times)) = self.store.session(&hash).await? else {
             return Err(DomainError::Unauthenticated(
                 "invalid or revoked token".into(),

@@ -50,6 +50,18 @@ id_type!(RoomId, "room", new_v4);
 // Message ids are not secrets, and `createdAt` is public anyway.
 id_type!(MessageId, "message", now_v7);
 
+/// A SHA-256 written as 64 hex digits (a revocation's session hash, an APQ `sha256Hash`).
+pub fn sha256_from_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn char_len(s: &str) -> usize {
     s.chars().count()
 }

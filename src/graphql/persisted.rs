@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::{ErrorExtensions, Request, Value};
 use sha2::{Digest, Sha256};
 
+use crate::domain::values::sha256_from_hex;
 use crate::error_code::ErrorCode;
 
 /// Why a persisted-query request was refused.
@@ -58,18 +59,6 @@ struct Docs {
     order: VecDeque<[u8; 32]>,
 }
 
-/// The hex digits of a SHA-256 (`sha256Hash`), as bytes.
-fn parse_hash(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 fn invalid() -> PersistedError {
     PersistedError::Invalid(
         "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<64 hex digits>\"}"
@@ -102,7 +91,7 @@ impl PersistedQueries {
             _ => None,
         });
         let hash = match (version, ext.get("sha256Hash")) {
-            (Some(1), Some(Value::String(h))) => parse_hash(h).ok_or_else(invalid)?,
+            (Some(1), Some(Value::String(h))) => sha256_from_hex(h).ok_or_else(invalid)?,
             _ => return Err(invalid()),
         };
         if request.query.is_empty() {
