@@ -21,9 +21,12 @@ pub enum ErrorCode {
     RoomFull,
     /// The viewer is banned from the room.
     Banned,
+    /// The message contains one of the room's blocked terms; it was not stored.
+    BlockedContent,
     /// The viewer is muted in the room; `extensions.mutedUntil` says until when, if timed.
     Muted,
-    /// Too many requests; `extensions.retryAfterSeconds` says when a retry can succeed.
+    /// Too many requests, or a room's slow mode; `extensions.retryAfterSeconds` says when a
+    /// retry can succeed.
     RateLimited,
     /// The server is at a limit it protects itself with or storage is unreachable: retry
     /// shortly.
@@ -36,7 +39,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -44,6 +47,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::RoomFull,
         ErrorCode::Banned,
+        ErrorCode::BlockedContent,
         ErrorCode::Muted,
         ErrorCode::RateLimited,
         ErrorCode::ServiceUnavailable,
@@ -61,6 +65,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::RoomFull => "ROOM_FULL",
             ErrorCode::Banned => "BANNED",
+            ErrorCode::BlockedContent => "BLOCKED_CONTENT",
             ErrorCode::Muted => "MUTED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",

@@ -46,6 +46,7 @@ const DEFAULT_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   ROOM_FULL: 'This room is full. Try again when someone leaves.',
   BANNED: 'You are banned from this room.',
   MUTED: 'You are muted in this room and cannot send messages right now.',
+  BLOCKED_CONTENT: 'Your message contains a word or phrase this room does not allow. It was not sent.',
   RATE_LIMITED: 'You are doing that too often. Please slow down a little.',
   SERVICE_UNAVAILABLE: 'The server is busy right now. Please try again in a moment.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on the server. Please try again.',
@@ -113,6 +114,7 @@ function fromGraphQLError(e: GraphQLErrorLike, labels: FieldLabels): AppError {
       break;
     case 'UNAUTHENTICATED':
     case 'ROOM_FULL':
+    case 'BLOCKED_CONTENT':
     case 'INTERNAL_SERVER_ERROR':
     case 'PERSISTED_QUERY_NOT_FOUND':
       message = DEFAULT_MESSAGE[code];

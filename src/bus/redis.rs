@@ -84,7 +84,8 @@ enum Outgoing<'a> {
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 enum Incoming {
     Message(Message),
-    Event(RoomEvent),
+    // Boxed: an event (a room with its settings) is far larger than the other kinds.
+    Event(Box<RoomEvent>),
     Revocation(Revocation),
 }
 
@@ -297,7 +298,7 @@ fn dispatch(shared: &Shared, msg: &redis::Msg) {
     }
     match serde_json::from_slice::<Incoming>(msg.get_payload_bytes()) {
         Ok(Incoming::Message(m)) => shared.local().publish_message(Arc::new(m)),
-        Ok(Incoming::Event(e)) => shared.local().publish_event(Arc::new(e)),
+        Ok(Incoming::Event(e)) => shared.local().publish_event(Arc::new(*e)),
         Ok(Incoming::Revocation(r)) => shared.local().publish_revocation(Arc::new(r)),
         Err(e) => tracing::warn!(
             channel = %msg.get_channel_name(),
@@ -585,7 +586,7 @@ mod tests {
         };
         let json = serde_json::to_string(&Outgoing::Event(&event)).expect("encodes");
         match serde_json::from_str::<Incoming>(&json).expect("decodes") {
-            Incoming::Event(e) => assert_eq!(e, event),
+            Incoming::Event(e) => assert_eq!(*e, event),
             _ => panic!("expected an event"),
         }
         let revocation = Revocation::Session {

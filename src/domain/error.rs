@@ -34,6 +34,9 @@ pub enum DomainError {
     RoomFull(i64),
     #[error("you are banned from this room")]
     Banned,
+    /// A member's message contains one of the room's blocked terms; it was stored nowhere.
+    #[error("your message contains a term this room does not allow")]
+    BlockedContent,
     #[error("you are muted in this room")]
     Muted {
         until: Option<chrono::DateTime<chrono::Utc>>,
@@ -67,6 +70,7 @@ impl DomainError {
             DomainError::Conflict(_) | DomainError::ConflictOn { .. } => ErrorCode::Conflict,
             DomainError::RoomFull(_) => ErrorCode::RoomFull,
             DomainError::Banned => ErrorCode::Banned,
+            DomainError::BlockedContent => ErrorCode::BlockedContent,
             DomainError::Muted { .. } => ErrorCode::Muted,
             DomainError::RateLimited { .. } => ErrorCode::RateLimited,
             DomainError::Unavailable(_) | DomainError::Overloaded(_) => {
@@ -103,6 +107,13 @@ impl DomainError {
         DomainError::NotFound("room not found".into())
     }
 
+    /// Unknown, revoked, expired and used-up invite codes all get this one answer.
+    pub fn invite_not_found() -> Self {
+        DomainError::NotFound(
+            "this invite link is not valid (it may have expired or been used up)".into(),
+        )
+    }
+
     pub fn unauthenticated() -> Self {
         DomainError::Unauthenticated("sign in first: this needs a user".into())
     }
@@ -119,6 +130,8 @@ impl From<StoreError> for DomainError {
                     Conflict::AlreadyMember => "already a member of this room",
                     Conflict::AlreadyBanned => "user is already banned",
                     Conflict::JoinRequestPending => "you already asked to join this room",
+                    Conflict::ReportOpen => "you have already reported this message",
+                    Conflict::ReportDecided => "this report was already resolved or dismissed",
                     Conflict::Duplicate => "this already exists",
                 }
                 .into(),
@@ -131,6 +144,11 @@ impl From<StoreError> for DomainError {
                     Entity::Membership => "not a member of this room",
                     Entity::Ban => "no such ban",
                     Entity::JoinRequest => "no pending join request",
+                    Entity::Report => "report not found",
+                    Entity::Message => "message not found",
+                    Entity::Invite => {
+                        return DomainError::invite_not_found();
+                    }
                 }
                 .into(),
             ),

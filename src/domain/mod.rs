@@ -15,5 +15,6 @@ pub mod ports;
 pub mod recent;
 pub mod rooms;
 pub mod session;
+pub mod terms;
 pub mod throttle;
 pub mod values;

@@ -5,7 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::values::{MaxUsers, MessageCursor, MessageId, RoomId, RoomName, Topic, UserId};
+use super::terms::BlockedTerms;
+use super::values::{
+    EntryId, InviteCode, MaxUsers, MessageCursor, MessageId, ReportId, RoomId, RoomName, SlowMode,
+    Topic, UserId,
+};
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -80,6 +84,36 @@ pub struct Room {
     pub created_at: Timestamp,
     /// Sequence number of the newest message ever stored in the room (0: none yet).
     pub last_seq: i64,
+    /// Seconds a MEMBER waits between two messages (0: no slow mode).
+    pub slow_mode_seconds: i64,
+    pub posting_policy: PostingPolicy,
+    /// Words and phrases a MEMBER's message may not contain (admins only may see them).
+    pub blocked_terms: BlockedTerms,
+}
+
+/// Who may post in a room: everyone who is a member, or (announcement rooms) admins only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum PostingPolicy {
+    #[default]
+    Members,
+    Admins,
+}
+
+impl PostingPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingPolicy::Members => "members",
+            PostingPolicy::Admins => "admins",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "members" => Some(PostingPolicy::Members),
+            "admins" => Some(PostingPolicy::Admins),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the permission check needs to know about one user and one room.
@@ -87,7 +121,17 @@ pub struct Room {
 pub struct RoomAccess {
     pub room: Room,
     pub membership: Option<Membership>,
+    /// Whether a ban row exists; a timed one stops counting at `ban_expires_at`.
     pub banned: bool,
+    pub ban_expires_at: Option<Timestamp>,
+}
+
+impl RoomAccess {
+    /// A timed ban whose time is up no longer counts, whether or not anything lifted it yet
+    /// (so it ends on time on every node, whichever one lifts it).
+    pub fn is_banned_at(&self, now: Timestamp) -> bool {
+        self.banned && self.ban_expires_at.is_none_or(|until| until > now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +175,8 @@ pub struct Ban {
     pub banned_by: User,
     pub reason: Option<String>,
     pub created_at: Timestamp,
+    /// When a timed ban lifts by itself; None: until unbanned.
+    pub expires_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +238,16 @@ pub enum RoomEvent {
     RoomDeleted {
         room_id: RoomId,
     },
+    /// A ban's purge erased these messages of `user`.
+    MessagesPurged {
+        room_id: RoomId,
+        user: User,
+        message_ids: Vec<MessageId>,
+    },
+    /// Someone reported a message (for admins only).
+    MessageReported(Report),
+    /// An admin resolved or dismissed a report (for admins only).
+    ReportDecided(Report),
 }
 
 impl RoomEvent {
@@ -205,7 +261,9 @@ impl RoomEvent {
             | RoomEvent::MemberRemoved { room_id, .. }
             | RoomEvent::MemberUnbanned { room_id, .. }
             | RoomEvent::MessageDeleted { room_id, .. }
+            | RoomEvent::MessagesPurged { room_id, .. }
             | RoomEvent::RoomDeleted { room_id } => *room_id,
+            RoomEvent::MessageReported(r) | RoomEvent::ReportDecided(r) => r.room_id,
             RoomEvent::MemberBanned(b) => b.room_id,
             RoomEvent::JoinRequested(r) => r.room_id,
             RoomEvent::RoomUpdated(r) => r.id,
@@ -236,4 +294,191 @@ pub struct UpdateRoom {
     pub topic: Option<Option<Topic>>,
     pub room_type: Option<RoomType>,
     pub max_users: Option<Option<MaxUsers>>,
+    pub slow_mode: Option<SlowMode>,
+    pub posting_policy: Option<PostingPolicy>,
+}
+
+impl UpdateRoom {
+    /// The settings this update changes, in words for the moderation log (None: nothing).
+    pub fn summary(&self) -> Option<String> {
+        let mut changed = Vec::new();
+        if self.name.is_some() {
+            changed.push("name".to_owned());
+        }
+        if self.topic.is_some() {
+            changed.push("topic".to_owned());
+        }
+        if let Some(t) = self.room_type {
+            changed.push(format!("type {}", t.as_str()));
+        }
+        if let Some(m) = self.max_users {
+            changed.push(match m {
+                Some(m) => format!("max users {}", m.get()),
+                None => "max users none".to_owned(),
+            });
+        }
+        if let Some(s) = self.slow_mode {
+            changed.push(format!("slow mode {} s", s.seconds()));
+        }
+        if let Some(p) = self.posting_policy {
+            changed.push(format!("posting {}", p.as_str()));
+        }
+        (!changed.is_empty()).then(|| changed.join(", "))
+    }
+}
+
+/// What a moderation log entry records. Stored by `as_str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModerationAction {
+    MemberAdded,
+    MemberRemoved,
+    MemberBanned,
+    MemberUnbanned,
+    MemberMuted,
+    MemberUnmuted,
+    RoleChanged,
+    OwnershipTransferred,
+    JoinRequestApproved,
+    JoinRequestRejected,
+    MessageDeleted,
+    MessagesPurged,
+    RoomUpdated,
+    BlockedTermsChanged,
+    ReportResolved,
+    ReportDismissed,
+    InviteCreated,
+    InviteRevoked,
+}
+
+impl ModerationAction {
+    pub const ALL: [ModerationAction; 18] = [
+        ModerationAction::MemberAdded,
+        ModerationAction::MemberRemoved,
+        ModerationAction::MemberBanned,
+        ModerationAction::MemberUnbanned,
+        ModerationAction::MemberMuted,
+        ModerationAction::MemberUnmuted,
+        ModerationAction::RoleChanged,
+        ModerationAction::OwnershipTransferred,
+        ModerationAction::JoinRequestApproved,
+        ModerationAction::JoinRequestRejected,
+        ModerationAction::MessageDeleted,
+        ModerationAction::MessagesPurged,
+        ModerationAction::RoomUpdated,
+        ModerationAction::BlockedTermsChanged,
+        ModerationAction::ReportResolved,
+        ModerationAction::ReportDismissed,
+        ModerationAction::InviteCreated,
+        ModerationAction::InviteRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::MemberAdded => "member_added",
+            ModerationAction::MemberRemoved => "member_removed",
+            ModerationAction::MemberBanned => "member_banned",
+            ModerationAction::MemberUnbanned => "member_unbanned",
+            ModerationAction::MemberMuted => "member_muted",
+            ModerationAction::MemberUnmuted => "member_unmuted",
+            ModerationAction::RoleChanged => "role_changed",
+            ModerationAction::OwnershipTransferred => "ownership_transferred",
+            ModerationAction::JoinRequestApproved => "join_request_approved",
+            ModerationAction::JoinRequestRejected => "join_request_rejected",
+            ModerationAction::MessageDeleted => "message_deleted",
+            ModerationAction::MessagesPurged => "messages_purged",
+            ModerationAction::RoomUpdated => "room_updated",
+            ModerationAction::BlockedTermsChanged => "blocked_terms_changed",
+            ModerationAction::ReportResolved => "report_resolved",
+            ModerationAction::ReportDismissed => "report_dismissed",
+            ModerationAction::InviteCreated => "invite_created",
+            ModerationAction::InviteRevoked => "invite_revoked",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// One line of a room's moderation log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationEntry {
+    pub id: EntryId,
+    pub room_id: RoomId,
+    pub action: ModerationAction,
+    pub actor: User,
+    pub target: Option<User>,
+    /// The reason given (a ban's), or what changed (a room update, a role).
+    pub reason: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReportStatus {
+    Open,
+    Resolved,
+    Dismissed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Resolved => "resolved",
+            ReportStatus::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(ReportStatus::Open),
+            "resolved" => Some(ReportStatus::Resolved),
+            "dismissed" => Some(ReportStatus::Dismissed),
+            _ => None,
+        }
+    }
+}
+
+/// A report of a message to the room's moderators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: ReportId,
+    pub room_id: RoomId,
+    /// None once the message was deleted.
+    pub message: Option<Message>,
+    pub reporter: User,
+    pub reason: String,
+    pub status: ReportStatus,
+    pub created_at: Timestamp,
+    pub resolved_by: Option<User>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// An invite link's code and limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: InviteCode,
+    pub room_id: RoomId,
+    pub created_by: User,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub expires_at: Option<Timestamp>,
+    pub revoked: bool,
+    pub created_at: Timestamp,
+}
+
+impl Invite {
+    /// Whether the code still admits someone at `now`.
+    pub fn usable_at(&self, now: Timestamp) -> bool {
+        !self.revoked
+            && self.expires_at.is_none_or(|at| at > now)
+            && self.max_uses.is_none_or(|max| self.uses < max)
+    }
+}
+
+/// A page of a room's reports or moderation log, newest first.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
 }

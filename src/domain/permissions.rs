@@ -6,7 +6,7 @@
 //! kick or a deletion ends them with the same reasoning. Nothing else in the code compares roles.
 
 use super::error::{DomainError, DomainResult};
-use super::model::{Role, RoomAccess, RoomEvent, RoomType, Timestamp};
+use super::model::{PostingPolicy, Role, RoomAccess, RoomEvent, RoomType, Timestamp};
 use super::values::UserId;
 
 /// What a user is trying to do to a room.
@@ -43,6 +43,19 @@ pub enum Action {
     TransferOwnership {
         target: UserId,
     },
+    /// Report a message to the room's moderators (whoever may read it).
+    ReportMessage,
+    ViewReports,
+    /// Resolve or dismiss a report.
+    DecideReport,
+    ViewModerationLog,
+    ViewBlockedTerms,
+    SetBlockedTerms,
+    /// Create, list and revoke invite links.
+    ManageInvites,
+    /// Join with a valid invite code: any room type, without approval. (Whether the code is
+    /// valid is checked before: an invalid one is NOT_FOUND for everyone.)
+    JoinByInvite,
 }
 
 impl Action {
@@ -96,8 +109,17 @@ pub fn authorize(
             Ok(())
         };
     }
-    if access.banned {
+    if access.is_banned_at(now) {
         return Err(DomainError::Banned);
+    }
+    if action == Action::JoinByInvite {
+        // The invite is what lets an outsider into a private or restricted room.
+        return match role {
+            Some(_) => Err(DomainError::Conflict(
+                "you are already a member of this room".into(),
+            )),
+            None => Ok(()),
+        };
     }
     if room_type == RoomType::Private && role.is_none() {
         return Err(DomainError::room_not_found());
@@ -105,10 +127,12 @@ pub fn authorize(
 
     match action {
         Action::ViewRoom => Ok(()),
-        Action::ReadMessages | Action::ViewMembers => match (room_type, role) {
-            (RoomType::Public, _) | (_, Some(_)) => Ok(()),
-            _ => Err(forbidden("only members may read this room")),
-        },
+        Action::ReadMessages | Action::ViewMembers | Action::ReportMessage => {
+            match (room_type, role) {
+                (RoomType::Public, _) | (_, Some(_)) => Ok(()),
+                _ => Err(forbidden("only members may read this room")),
+            }
+        }
         Action::Join => match (room_type, role) {
             (_, Some(_)) => Err(DomainError::Conflict(
                 "you are already a member of this room".into(),
@@ -146,6 +170,12 @@ pub fn authorize(
                     until: membership.muted_until,
                 });
             }
+            if access.room.posting_policy == PostingPolicy::Admins && membership.role < Role::Admin
+            {
+                return Err(forbidden(
+                    "only admins can post in this room (it is an announcement room)",
+                ));
+            }
             Ok(())
         }
         Action::DeleteMessage { author } => {
@@ -160,7 +190,14 @@ pub fn authorize(
         | Action::ViewModeration
         | Action::DecideJoinRequest
         | Action::AddMember
-        | Action::Unban => require_role(role, Role::Admin),
+        | Action::Unban
+        | Action::ViewReports
+        | Action::DecideReport
+        | Action::ViewModerationLog
+        | Action::ViewBlockedTerms
+        | Action::SetBlockedTerms
+        | Action::ManageInvites => require_role(role, Role::Admin),
+        Action::JoinByInvite => Ok(()),
         Action::ActOnMember {
             target,
             target_role,
@@ -199,6 +236,36 @@ pub fn authorize(
     }
 }
 
+/// How long the viewer must wait between two messages in this room: slow mode holds
+/// MEMBERs; the owner and admins are exempt. None: no wait.
+pub fn slow_mode_interval(access: &RoomAccess) -> Option<chrono::Duration> {
+    let role = access.membership.as_ref().map(|m| m.role)?;
+    (access.room.slow_mode_seconds > 0 && role == Role::Member)
+        .then(|| chrono::Duration::seconds(access.room.slow_mode_seconds))
+}
+
+/// Whether the room's blocked terms apply to the viewer's messages: they hold MEMBERs; the
+/// owner and admins are exempt.
+pub fn blocked_terms_apply(access: &RoomAccess) -> bool {
+    access.membership.as_ref().map(|m| m.role) == Some(Role::Member)
+        && !access.room.blocked_terms.is_empty()
+}
+
+/// Slow mode's refusal: the last post was at `last`, the wait is `interval`; the retry is
+/// due in whole seconds, at least 1.
+pub fn slow_mode_refusal(
+    last: Timestamp,
+    interval: chrono::Duration,
+    now: Timestamp,
+) -> DomainError {
+    let wait = (last + interval - now).to_std().unwrap_or_default();
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    DomainError::RateLimited {
+        message: format!("slow mode is on in this room: you can post again in {secs} s"),
+        retry_after_seconds: Some(secs),
+    }
+}
+
 /// Must a live feed of `viewer` on a room end because of `event`? Returns the error the
 /// subscriber receives as its last item. Events that may change access in other ways
 /// (a room's type changing) are re-checked with [`authorize`] by the feed.
@@ -226,7 +293,9 @@ pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> O
 /// feed, see `feed_verdict`.)
 pub fn may_see_event(role: Option<Role>, event: &RoomEvent) -> bool {
     match event {
-        RoomEvent::JoinRequested(_) => role.is_some_and(|r| r >= Role::Admin),
+        RoomEvent::JoinRequested(_)
+        | RoomEvent::MessageReported(_)
+        | RoomEvent::ReportDecided(_) => role.is_some_and(|r| r >= Role::Admin),
         RoomEvent::MemberBanned(_) => role.is_some(),
         _ => true,
     }
@@ -260,6 +329,9 @@ mod tests {
                 owner: user(),
                 created_at: Utc::now(),
                 last_seq: 0,
+                slow_mode_seconds: 0,
+                posting_policy: PostingPolicy::Members,
+                blocked_terms: Default::default(),
             },
             membership: role.map(|role| Membership {
                 user: viewer.clone(),
@@ -270,6 +342,7 @@ mod tests {
                 muted_until: None,
             }),
             banned,
+            ban_expires_at: None,
         }
     }
 
@@ -409,6 +482,162 @@ mod tests {
             code(authorize(Some(v.id), &a, Action::SendMessage, later)),
             "OK"
         );
+    }
+
+    #[test]
+    fn announcement_rooms_let_only_admins_post() {
+        let v = user();
+        let now = Utc::now();
+        for (role, want) in [
+            (Role::Member, "FORBIDDEN"),
+            (Role::Admin, "OK"),
+            (Role::Owner, "OK"),
+        ] {
+            let mut a = access(RoomType::Public, Some(role), false, &v);
+            a.room.posting_policy = PostingPolicy::Admins;
+            let got = code(authorize(Some(v.id), &a, Action::SendMessage, now));
+            assert_eq!(got, want, "{role:?} in an announcement room");
+            a.room.posting_policy = PostingPolicy::Members;
+            let got = code(authorize(Some(v.id), &a, Action::SendMessage, now));
+            assert_eq!(got, "OK", "{role:?} in an ordinary room");
+        }
+    }
+
+    #[test]
+    fn slow_mode_and_blocked_terms_hold_members_only() {
+        let v = user();
+        for (role, held) in [
+            (Some(Role::Member), true),
+            (Some(Role::Admin), false),
+            (Some(Role::Owner), false),
+            (None, false),
+        ] {
+            let mut a = access(RoomType::Public, role, false, &v);
+            assert_eq!(slow_mode_interval(&a), None, "off by default");
+            assert!(!blocked_terms_apply(&a), "no terms, no filter");
+            a.room.slow_mode_seconds = 30;
+            a.room.blocked_terms =
+                crate::domain::terms::BlockedTerms::from_stored(vec!["x".into()]);
+            assert_eq!(
+                slow_mode_interval(&a),
+                held.then(|| chrono::Duration::seconds(30)),
+                "{role:?}"
+            );
+            assert_eq!(blocked_terms_apply(&a), held, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn slow_mode_refusals_say_when_to_retry_in_whole_seconds() {
+        let now = Utc::now();
+        let interval = chrono::Duration::seconds(30);
+        let retry = |last| match slow_mode_refusal(last, interval, now) {
+            DomainError::RateLimited {
+                retry_after_seconds,
+                ..
+            } => retry_after_seconds,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(retry(now), Some(30));
+        assert_eq!(retry(now - chrono::Duration::milliseconds(29_500)), Some(1));
+        assert_eq!(retry(now - chrono::Duration::seconds(10)), Some(20));
+        // Never 0, even at the edge.
+        assert_eq!(retry(now - interval), Some(1));
+    }
+
+    #[test]
+    fn a_timed_ban_stops_counting_when_its_time_is_up() {
+        let v = user();
+        let now = Utc::now();
+        let mut a = access(RoomType::Public, None, true, &v);
+        a.ban_expires_at = Some(now + chrono::Duration::seconds(60));
+        assert_eq!(code(authorize(Some(v.id), &a, Action::Join, now)), "BANNED");
+        let later = now + chrono::Duration::seconds(60);
+        assert_eq!(code(authorize(Some(v.id), &a, Action::Join, later)), "OK");
+    }
+
+    #[test]
+    fn invites_admit_outsiders_to_any_room_but_not_the_banned() {
+        let v = user();
+        let now = Utc::now();
+        for room_type in [RoomType::Public, RoomType::Restricted, RoomType::Private] {
+            let check = |role, banned| {
+                let a = access(room_type, role, banned, &v);
+                code(authorize(Some(v.id), &a, Action::JoinByInvite, now))
+            };
+            assert_eq!(check(None, false), "OK", "{room_type:?}");
+            assert_eq!(check(None, true), "BANNED", "{room_type:?}");
+            assert_eq!(
+                check(Some(Role::Member), false),
+                "CONFLICT",
+                "{room_type:?}"
+            );
+            let anonymous = access(room_type, None, false, &v);
+            assert_eq!(
+                code(authorize(None, &anonymous, Action::JoinByInvite, now)),
+                "UNAUTHENTICATED"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_and_the_moderation_tools_by_role() {
+        let v = user();
+        let now = Utc::now();
+        use Action::*;
+        let tools = [
+            ViewReports,
+            DecideReport,
+            ViewModerationLog,
+            ViewBlockedTerms,
+            SetBlockedTerms,
+            ManageInvites,
+        ];
+        for room_type in [RoomType::Public, RoomType::Restricted, RoomType::Private] {
+            let check = |role, a| {
+                code(authorize(
+                    Some(v.id),
+                    &access(room_type, role, false, &v),
+                    a,
+                    now,
+                ))
+            };
+            for tool in tools {
+                assert_eq!(check(Some(Role::Member), tool), "FORBIDDEN", "{tool:?}");
+                assert_eq!(check(Some(Role::Admin), tool), "OK", "{tool:?}");
+                assert_eq!(check(Some(Role::Owner), tool), "OK", "{tool:?}");
+            }
+            assert_eq!(check(Some(Role::Member), ReportMessage), "OK");
+            let outsider = check(None, ReportMessage);
+            let want = match room_type {
+                RoomType::Public => "OK",
+                RoomType::Restricted => "FORBIDDEN",
+                RoomType::Private => "NOT_FOUND",
+            };
+            assert_eq!(
+                outsider, want,
+                "an outsider reporting in a {room_type:?} room"
+            );
+        }
+    }
+
+    #[test]
+    fn admins_see_reports_as_they_see_join_requests() {
+        let report = RoomEvent::MessageReported(crate::domain::model::Report {
+            id: crate::domain::values::ReportId::new(),
+            room_id: RoomId::new(),
+            message: None,
+            reporter: user(),
+            reason: "spam".into(),
+            status: crate::domain::model::ReportStatus::Open,
+            created_at: Utc::now(),
+            resolved_by: None,
+            resolved_at: None,
+        });
+        assert!(!may_see_event(None, &report));
+        assert!(!may_see_event(Some(Role::Member), &report));
+        assert!(may_see_event(Some(Role::Admin), &report));
+        assert!(may_see_event(Some(Role::Owner), &report));
     }
 
     #[test]

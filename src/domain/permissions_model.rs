@@ -6,7 +6,7 @@
 
 use chrono::{Duration, Utc};
 
-use super::model::{Membership, Role, Room, RoomAccess, RoomType, Timestamp, User};
+use super::model::{Membership, PostingPolicy, Role, Room, RoomAccess, RoomType, Timestamp, User};
 use super::permissions::{authorize, Action};
 use super::values::{RoomId, UserId};
 
@@ -17,6 +17,8 @@ enum Who {
     Anonymous,
     Outsider,
     Banned,
+    /// Banned until a time that has passed (nothing lifted the ban yet).
+    BanLapsed,
     Member,
     /// A member muted until unmuted.
     Muted,
@@ -26,10 +28,11 @@ enum Who {
     Owner,
 }
 
-const WHO: [Who; 8] = [
+const WHO: [Who; 9] = [
     Who::Anonymous,
     Who::Outsider,
     Who::Banned,
+    Who::BanLapsed,
     Who::Member,
     Who::Muted,
     Who::MuteLapsed,
@@ -43,7 +46,7 @@ impl Who {
     /// 0: not a member; 1 member; 2 admin; 3 owner.
     fn rank(self) -> u8 {
         match self {
-            Who::Anonymous | Who::Outsider | Who::Banned => 0,
+            Who::Anonymous | Who::Outsider | Who::Banned | Who::BanLapsed => 0,
             Who::Member | Who::Muted | Who::MuteLapsed => 1,
             Who::Admin => 2,
             Who::Owner => 3,
@@ -67,6 +70,14 @@ fn actions(me: UserId, other: UserId) -> Vec<Action> {
         Action::DecideJoinRequest,
         Action::AddMember,
         Action::Unban,
+        Action::ReportMessage,
+        Action::ViewReports,
+        Action::DecideReport,
+        Action::ViewModerationLog,
+        Action::ViewBlockedTerms,
+        Action::SetBlockedTerms,
+        Action::ManageInvites,
+        Action::JoinByInvite,
     ];
     for author in [me, other] {
         all.push(Action::DeleteMessage { author });
@@ -108,12 +119,16 @@ fn model(who: Who, room_type: RoomType, action: Action, me: UserId) -> &'static 
     if who == Who::Banned {
         return "BANNED";
     }
+    // An invite opens any room to a non-member.
+    if action == Action::JoinByInvite {
+        return ok_if(!member, "CONFLICT");
+    }
     if private && !member {
         return "NOT_FOUND";
     }
     match action {
         Action::ViewRoom => unreachable!("decided above"),
-        Action::ReadMessages | Action::ViewMembers => {
+        Action::ReadMessages | Action::ViewMembers | Action::ReportMessage => {
             ok_if(member || room_type == RoomType::Public, "FORBIDDEN")
         }
         Action::Join if member => "CONFLICT",
@@ -130,7 +145,14 @@ fn model(who: Who, room_type: RoomType, action: Action, me: UserId) -> &'static 
         | Action::ViewModeration
         | Action::DecideJoinRequest
         | Action::AddMember
-        | Action::Unban => ok_if(admin, "FORBIDDEN"),
+        | Action::Unban
+        | Action::ViewReports
+        | Action::DecideReport
+        | Action::ViewModerationLog
+        | Action::ViewBlockedTerms
+        | Action::SetBlockedTerms
+        | Action::ManageInvites => ok_if(admin, "FORBIDDEN"),
+        Action::JoinByInvite => unreachable!("decided above"),
         Action::ActOnMember {
             target,
             target_role,
@@ -158,7 +180,7 @@ fn user(id: UserId) -> User {
 fn access(who: Who, room_type: RoomType, me: UserId, now: Timestamp) -> RoomAccess {
     let id = RoomId::new();
     let role = match who {
-        Who::Anonymous | Who::Outsider | Who::Banned => None,
+        Who::Anonymous | Who::Outsider | Who::Banned | Who::BanLapsed => None,
         Who::Member | Who::Muted | Who::MuteLapsed => Some(Role::Member),
         Who::Admin => Some(Role::Admin),
         Who::Owner => Some(Role::Owner),
@@ -179,6 +201,9 @@ fn access(who: Who, room_type: RoomType, me: UserId, now: Timestamp) -> RoomAcce
             owner,
             created_at: now,
             last_seq: 0,
+            slow_mode_seconds: 0,
+            posting_policy: PostingPolicy::Members,
+            blocked_terms: Default::default(),
         },
         membership: role.map(|role| Membership {
             user: user(me),
@@ -188,7 +213,8 @@ fn access(who: Who, room_type: RoomType, me: UserId, now: Timestamp) -> RoomAcce
             muted: matches!(who, Who::Muted | Who::MuteLapsed),
             muted_until: (who == Who::MuteLapsed).then(|| now - Duration::seconds(1)),
         }),
-        banned: who == Who::Banned,
+        banned: matches!(who, Who::Banned | Who::BanLapsed),
+        ban_expires_at: (who == Who::BanLapsed).then(|| now - Duration::seconds(1)),
     }
 }
 
@@ -246,8 +272,8 @@ fn authorize_agrees_with_the_model_in_every_case() {
         cases.len(),
         disagreements.join("\n")
     );
-    // 8 viewers x 3 room types x 28 actions.
-    assert_eq!(cases.len(), 8 * 3 * 28);
+    // 9 viewers x 3 room types x 36 actions.
+    assert_eq!(cases.len(), 9 * 3 * 36);
 }
 
 fn answer(cases: &[Case], who: Who, room_type: RoomType, action: Action) -> &'static str {
@@ -275,8 +301,12 @@ fn anonymous_and_banned_viewers_may_only_look_at_a_listed_room() {
 #[test]
 fn a_private_room_does_not_exist_for_outsiders() {
     let (cases, ..) = every_case();
+    // Except to someone holding an invite: the code is what tells them of the room (and an
+    // invalid code is NOT_FOUND before any of this is asked).
     for c in cases.iter().filter(|c| {
-        c.room_type == RoomType::Private && matches!(c.who, Who::Outsider | Who::Anonymous)
+        c.room_type == RoomType::Private
+            && matches!(c.who, Who::Outsider | Who::Anonymous)
+            && !(c.who == Who::Outsider && c.action == Action::JoinByInvite)
     }) {
         // Anonymous callers learn only that they must sign in (as for any room).
         let expected = if c.who == Who::Anonymous && c.action != Action::ViewRoom {
@@ -296,7 +326,7 @@ fn a_higher_role_may_do_whatever_a_lower_one_may() {
         // Joining and leaving are about not being / being a member, not about rank.
         if matches!(
             c.action,
-            Action::Join | Action::RequestToJoin | Action::Leave
+            Action::Join | Action::RequestToJoin | Action::Leave | Action::JoinByInvite
         ) || c.got != "OK"
         {
             continue;

@@ -14,11 +14,15 @@ use thiserror::Error;
 use tokio::sync::broadcast;
 
 use super::model::{
-    Ban, CreateRoom, JoinRequest, Membership, Message, Revocation, Role, Room, RoomAccess,
-    RoomEvent, Timestamp, UpdateRoom, User,
+    Ban, CreateRoom, Invite, JoinRequest, Membership, Message, ModerationAction, ModerationEntry,
+    Report, ReportStatus, Revocation, Role, Room, RoomAccess, RoomEvent, Timestamp, UpdateRoom,
+    User,
 };
 use super::session::SessionTimes;
-use super::values::{MessageId, Note, RoomCursor, RoomId, UserId};
+use super::terms::BlockedTerms;
+use super::values::{
+    EntryId, InviteCode, MessageId, Note, RecordCursor, ReportId, RoomCursor, RoomId, UserId,
+};
 
 /// Which uniqueness rule a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,10 @@ pub enum Conflict {
     AlreadyMember,
     AlreadyBanned,
     JoinRequestPending,
+    /// The reporter already has an open report of this message.
+    ReportOpen,
+    /// The report was resolved or dismissed already.
+    ReportDecided,
     /// Any other unique key (an id generated twice, which should not happen).
     Duplicate,
 }
@@ -38,6 +46,10 @@ pub enum Entity {
     Membership,
     Ban,
     JoinRequest,
+    Report,
+    Message,
+    /// An invite that is unknown, revoked, expired or used up (all alike to clients).
+    Invite,
 }
 
 #[derive(Debug, Error)]
@@ -81,6 +93,25 @@ pub struct RoomQuery {
     pub limit: u32,
 }
 
+/// A moderation log entry, written in the same transaction as the action it records (no
+/// action without its entry, no entry without its action).
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub room: RoomId,
+    pub action: ModerationAction,
+    pub actor: UserId,
+    pub target: Option<UserId>,
+    pub reason: Option<String>,
+    pub at: Timestamp,
+}
+
+impl Audit {
+    /// The entry's id: time-ordered, so a log page reads in insertion order.
+    pub fn new_id() -> EntryId {
+        EntryId::new()
+    }
+}
+
 /// A membership to add (`Store::add_member`).
 #[derive(Debug, Clone)]
 pub struct NewMember {
@@ -88,6 +119,11 @@ pub struct NewMember {
     pub user: UserId,
     pub role: Role,
     pub at: Timestamp,
+    /// Recorded when an admin admitted them (added, or approved their request).
+    pub audit: Option<Audit>,
+    /// Admitted by this invite, whose use is counted in the same transaction (refused with
+    /// `NotFound(Invite)` when it is no longer usable at `at`).
+    pub invite: Option<InviteCode>,
 }
 
 /// A member's mute as `Store::set_mute` writes it.
@@ -118,7 +154,16 @@ pub struct TimedMute {
     pub until: Timestamp,
 }
 
-/// A ban to record (`Store::ban`).
+/// A ban that ends by itself at `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedBan {
+    pub room: RoomId,
+    pub user: UserId,
+    pub until: Timestamp,
+}
+
+/// A ban to record (`Store::ban`), with its log entry (MEMBER_BANNED, and MESSAGES_PURGED
+/// when the purge erased anything).
 #[derive(Debug, Clone)]
 pub struct NewBan {
     pub room: RoomId,
@@ -126,6 +171,65 @@ pub struct NewBan {
     pub by: UserId,
     pub reason: Option<Note>,
     pub at: Timestamp,
+    /// None: until unbanned.
+    pub expires_at: Option<Timestamp>,
+    /// Erase the user's messages in the room posted at or after this time.
+    pub purge_since: Option<Timestamp>,
+}
+
+/// What `Store::ban` did: the ban, and the messages its purge erased (oldest first).
+#[derive(Debug, Clone)]
+pub struct BanOutcome {
+    pub ban: Ban,
+    pub purged: Vec<MessageId>,
+}
+
+/// A report to record (`Store::create_report`).
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    pub id: ReportId,
+    pub room: RoomId,
+    pub message: MessageId,
+    pub reporter: UserId,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// An admin's decision on an open report (`Store::decide_report`).
+#[derive(Debug, Clone)]
+pub struct ReportDecision {
+    pub id: ReportId,
+    /// RESOLVED or DISMISSED.
+    pub status: ReportStatus,
+    pub by: UserId,
+    pub at: Timestamp,
+    /// Erase the reported message too (as `delete_message` does).
+    pub delete_message: bool,
+}
+
+/// What `Store::decide_report` did: the report as decided, and the message it erased.
+#[derive(Debug, Clone)]
+pub struct DecidedReport {
+    pub report: Report,
+    pub deleted: Option<MessageId>,
+}
+
+/// An invite to create (`Store::create_invite`).
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    pub code: InviteCode,
+    pub room: RoomId,
+    pub by: UserId,
+    pub max_uses: Option<i64>,
+    pub expires_at: Option<Timestamp>,
+    pub at: Timestamp,
+}
+
+/// A newest-first page of a room's records after `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordPage {
+    pub after: Option<RecordCursor>,
+    pub limit: u32,
 }
 
 /// A join request to record (`Store::create_join_request`).
@@ -203,7 +307,14 @@ pub trait Store: Send + Sync + 'static {
         user: Option<UserId>,
     ) -> StoreResult<Option<RoomAccess>>;
     async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>>;
-    async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room>;
+    async fn update_room(&self, id: RoomId, patch: UpdateRoom, audit: Audit) -> StoreResult<Room>;
+    /// Replaces the room's blocked terms.
+    async fn set_blocked_terms(
+        &self,
+        id: RoomId,
+        terms: BlockedTerms,
+        audit: Audit,
+    ) -> StoreResult<Room>;
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool>;
 
     // --- membership
@@ -215,11 +326,40 @@ pub trait Store: Send + Sync + 'static {
     /// (RoomFull) or they already are one (Conflict), checked in the writing transaction.
     /// Also clears a pending join request of theirs.
     async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership>;
-    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
-    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership>;
+    /// Removes a member (never the owner); `audit` when an admin removed them.
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        audit: Option<Audit>,
+    ) -> StoreResult<bool>;
+    async fn set_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        audit: Audit,
+    ) -> StoreResult<Membership>;
     /// `to` becomes OWNER and the owner until now ADMIN, in one transaction.
-    async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room>;
-    async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership>;
+    async fn transfer_ownership(&self, room: RoomId, to: UserId, audit: Audit)
+        -> StoreResult<Room>;
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        mute: Mute,
+        audit: Audit,
+    ) -> StoreResult<Membership>;
+    /// Slow mode: records a post by `user` at `at` unless their last one was less than
+    /// `interval` before it. None: claimed; Some(last): refused, their last post was at
+    /// `last`. Atomic, so posts through any node count.
+    async fn claim_post(
+        &self,
+        room: RoomId,
+        user: UserId,
+        at: Timestamp,
+        interval: chrono::Duration,
+    ) -> StoreResult<Option<Timestamp>>;
     /// Ends the mute if it is still the timed mute that ends at `mute.until` (not lifted or
     /// replaced meanwhile); the membership when it did. Atomic, so of several nodes
     /// expiring the same mute only one announces it.
@@ -228,24 +368,63 @@ pub trait Store: Send + Sync + 'static {
     async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>>;
 
     // --- bans and join requests
-    /// Records the ban and, in the same transaction, removes the membership and any request.
-    async fn ban(&self, ban: NewBan) -> StoreResult<Ban>;
-    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    /// Records the ban and, in the same transaction, removes the membership and any request,
+    /// erases the messages of the purge window and writes the log entries.
+    async fn ban(&self, ban: NewBan) -> StoreResult<BanOutcome>;
+    async fn unban(&self, room: RoomId, user: UserId, audit: Audit) -> StoreResult<bool>;
+    /// Ends the ban if it is still the timed ban that ends at `ban.until` (atomic, so of
+    /// several nodes only one announces it).
+    async fn lift_ban(&self, ban: TimedBan) -> StoreResult<bool>;
+    /// Every timed ban still recorded.
+    async fn timed_bans(&self) -> StoreResult<Vec<TimedBan>>;
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>>;
     /// Records the request unless the user is banned (checked in the writing transaction).
     async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest>;
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>>;
     async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>>;
-    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool>;
+    /// Deletes the request; `audit` when an admin rejected it.
+    async fn delete_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        audit: Option<Audit>,
+    ) -> StoreResult<bool>;
 
     // --- messages
     /// Stores the message with the room's next sequence number.
     async fn insert_message(&self, message: NewMessage) -> StoreResult<Message>;
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
-    /// Erases the message (row and body).
-    async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
+    /// Erases the message (row and body); `audit` when someone other than the author did.
+    async fn delete_message(&self, id: MessageId, audit: Option<Audit>) -> StoreResult<bool>;
     async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>>;
     async fn messages_after(&self, room: RoomId, read: CatchUp) -> StoreResult<Vec<Message>>;
+
+    // --- moderation records
+    /// The room's log, newest first.
+    async fn moderation_log(
+        &self,
+        room: RoomId,
+        page: RecordPage,
+    ) -> StoreResult<Vec<ModerationEntry>>;
+    /// Records a report (Conflict(ReportOpen) for a second open one by the same reporter).
+    async fn create_report(&self, report: NewReport) -> StoreResult<Report>;
+    async fn report(&self, id: ReportId) -> StoreResult<Option<Report>>;
+    /// The room's reports in `status`, newest first.
+    async fn reports(
+        &self,
+        room: RoomId,
+        status: ReportStatus,
+        page: RecordPage,
+    ) -> StoreResult<Vec<Report>>;
+    /// Decides an open report (Conflict(ReportDecided) if it is not open any more), erasing
+    /// its message if asked, and writes the log entries, in one transaction.
+    async fn decide_report(&self, decision: ReportDecision) -> StoreResult<DecidedReport>;
+    async fn create_invite(&self, invite: NewInvite) -> StoreResult<Invite>;
+    async fn invite(&self, code: InviteCode) -> StoreResult<Option<Invite>>;
+    /// The room's invites that are not revoked and not expired at `now`, newest first.
+    async fn invites(&self, room: RoomId, now: Timestamp) -> StoreResult<Vec<Invite>>;
+    /// Revokes a usable invite; whether there was one.
+    async fn revoke_invite(&self, code: InviteCode, audit: Audit) -> StoreResult<bool>;
 }
 
 // --- fan-out

@@ -49,6 +49,8 @@ id_type!(RoomId, "room", new_v4);
 // lands at the end of the id index instead of on as many random pages as it has messages.
 // Message ids are not secrets, and `createdAt` is public anyway.
 id_type!(MessageId, "message", now_v7);
+id_type!(ReportId, "report", now_v7);
+id_type!(EntryId, "log entry", now_v7);
 
 /// A SHA-256 written as 64 hex digits (a revocation's session hash, an APQ `sha256Hash`).
 pub fn sha256_from_hex(hex: &str) -> Option<[u8; 32]> {
@@ -184,6 +186,10 @@ impl MessageBody {
         Ok(Self(raw.to_owned()))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -273,6 +279,221 @@ impl MuteDuration {
 
     pub fn get(self) -> chrono::Duration {
         self.0
+    }
+}
+
+/// A whole number of seconds within `range`, for `field`; refused with the bounds in the
+/// words of the field.
+fn seconds_in(
+    field: &'static str,
+    raw: i32,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<chrono::Duration, DomainError> {
+    let raw = i64::from(raw);
+    if !range.contains(&raw) {
+        return Err(DomainError::bad_input(
+            field,
+            format!(
+                "{field} must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(chrono::Duration::seconds(raw))
+}
+
+/// A timed ban's length: 60 seconds to 366 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanDuration(chrono::Duration);
+
+impl BanDuration {
+    pub const MAX_SECONDS: i64 = 366 * 24 * 3600;
+
+    pub fn parse(seconds: i32) -> Result<Self, DomainError> {
+        seconds_in("durationSeconds", seconds, 60..=Self::MAX_SECONDS).map(Self)
+    }
+
+    pub fn get(self) -> chrono::Duration {
+        self.0
+    }
+}
+
+/// How far back a ban erases the banned user's messages: 0 to 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeWindow(chrono::Duration);
+
+impl PurgeWindow {
+    pub const MAX_SECONDS: i64 = 7 * 24 * 3600;
+
+    pub fn parse(seconds: i32) -> Result<Self, DomainError> {
+        seconds_in("deleteMessagesSeconds", seconds, 0..=Self::MAX_SECONDS).map(Self)
+    }
+
+    pub fn get(self) -> chrono::Duration {
+        self.0
+    }
+}
+
+/// A room's slow mode: 0 (off) to 6 hours between a member's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowMode(i64);
+
+impl SlowMode {
+    pub const MAX_SECONDS: i64 = 6 * 3600;
+
+    pub fn parse(seconds: i32) -> Result<Self, DomainError> {
+        seconds_in("slowModeSeconds", seconds, 0..=Self::MAX_SECONDS).map(|d| Self(d.num_seconds()))
+    }
+
+    pub fn seconds(self) -> i64 {
+        self.0
+    }
+}
+
+/// Why a message is reported: 1-500 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportReason(String);
+
+impl ReportReason {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || char_len(trimmed) > 500 {
+            return Err(DomainError::bad_input(
+                "reason",
+                "reason must be 1 to 500 characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// How many people an invite admits: 1 to 10,000 (None: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteUses(i64);
+
+impl InviteUses {
+    pub const MAX: i64 = 10_000;
+
+    pub fn parse(raw: i32) -> Result<Self, DomainError> {
+        let raw = i64::from(raw);
+        if !(1..=Self::MAX).contains(&raw) {
+            return Err(DomainError::bad_input(
+                "maxUses",
+                format!("maxUses must be between 1 and {}", Self::MAX),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// How long an invite works: 60 seconds to 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteLifetime(chrono::Duration);
+
+impl InviteLifetime {
+    pub const MAX_SECONDS: i64 = 30 * 24 * 3600;
+
+    pub fn parse(seconds: i32) -> Result<Self, DomainError> {
+        seconds_in("expiresInSeconds", seconds, 60..=Self::MAX_SECONDS).map(Self)
+    }
+
+    pub fn get(self) -> chrono::Duration {
+        self.0
+    }
+}
+
+/// An invite link's code: 32 URL-safe characters carrying 192 random bits. Anything else is
+/// no code at all, answered like an unknown one (NOT_FOUND).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InviteCode(String);
+
+impl InviteCode {
+    const BYTES: usize = 24;
+    const LEN: usize = 32;
+
+    /// A fresh code from the operating system's random source.
+    pub fn generate() -> Self {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut bytes = [0u8; Self::BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        if raw.len() != Self::LEN
+            || !raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(DomainError::invite_not_found());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A code read back from storage.
+    pub fn from_stored(code: String) -> Self {
+        Self(code)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Opaque position in a newest-first list of reports or log entries: the time and id of the
+/// last item seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordCursor {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub id: Uuid,
+}
+
+impl RecordCursor {
+    const PREFIX: &'static str = "k";
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}:{}:{}",
+            Self::PREFIX,
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        use base64::Engine;
+        let bad = || DomainError::bad_input("after", "after is not a valid cursor");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let mut parts = text.splitn(3, ':');
+        if parts.next() != Some(Self::PREFIX) {
+            return Err(bad());
+        }
+        let micros = parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)?;
+        let created_at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let id = parts
+            .next()
+            .and_then(|p| Uuid::parse_str(p).ok())
+            .ok_or_else(bad)?;
+        Ok(Self { created_at, id })
     }
 }
 
@@ -436,6 +657,51 @@ mod tests {
         };
         assert_eq!(RoomCursor::parse(&r.encode()).unwrap(), r);
         assert!(RoomCursor::parse(&c.encode()).is_err());
+    }
+
+    #[test]
+    fn moderation_limits() {
+        assert!(BanDuration::parse(59).is_err());
+        assert!(BanDuration::parse(60).is_ok());
+        assert!(BanDuration::parse(31_622_400).is_ok());
+        assert!(BanDuration::parse(31_622_401).is_err());
+        assert!(PurgeWindow::parse(-1).is_err());
+        assert!(PurgeWindow::parse(0).is_ok());
+        assert!(PurgeWindow::parse(604_800).is_ok());
+        assert!(PurgeWindow::parse(604_801).is_err());
+        assert!(SlowMode::parse(21_600).is_ok());
+        assert!(SlowMode::parse(21_601).is_err());
+        assert!(SlowMode::parse(-1).is_err());
+        assert!(ReportReason::parse("  ").is_err());
+        assert!(ReportReason::parse(&"x".repeat(500)).is_ok());
+        assert!(ReportReason::parse(&"x".repeat(501)).is_err());
+        assert!(InviteUses::parse(0).is_err());
+        assert!(InviteUses::parse(10_000).is_ok());
+        assert!(InviteUses::parse(10_001).is_err());
+        assert!(InviteLifetime::parse(59).is_err());
+        assert!(InviteLifetime::parse(2_592_000).is_ok());
+        assert!(InviteLifetime::parse(2_592_001).is_err());
+    }
+
+    #[test]
+    fn invite_codes_carry_enough_randomness_and_parse_back() {
+        let a = InviteCode::generate();
+        let b = InviteCode::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 32, "24 random bytes in base64url");
+        assert_eq!(InviteCode::parse(a.as_str()).unwrap(), a);
+        for bad in ["", "short", &"a".repeat(33), &"!".repeat(32)] {
+            assert_eq!(
+                InviteCode::parse(bad).unwrap_err().code(),
+                crate::error_code::ErrorCode::NotFound
+            );
+        }
+        let c = RecordCursor {
+            created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(RecordCursor::parse(&c.encode()).unwrap(), c);
+        assert!(RecordCursor::parse("garbage").is_err());
     }
 
     #[test]

@@ -5,15 +5,19 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, ID};
 
 use super::error::GqlResultExt;
 use super::types::{
-    AuthPayload, Ban, JoinRequest, Member, Message, RoleGql, Room, RoomTypeGql, User,
+    AuthPayload, Ban, Invite, JoinRequest, Member, Message, PostingPolicyGql, Report, RoleGql,
+    Room, RoomTypeGql, User,
 };
 use super::{identity, request_auth, request_scope};
 use crate::domain::error::DomainError;
 use crate::domain::identity::Token;
+use crate::domain::model::ReportStatus;
 use crate::domain::rooms::{CreateRoom, UpdateRoom};
+use crate::domain::terms::BlockedTerms;
 use crate::domain::values::{
-    MaxUsers, MessageBody, MessageId, MuteDuration, Note, Password, RoomId, RoomName, Topic,
-    UserId, Username,
+    BanDuration, InviteCode, InviteLifetime, InviteUses, MaxUsers, MessageBody, MessageId,
+    MuteDuration, Note, Password, PurgeWindow, ReportId, ReportReason, RoomId, RoomName, SlowMode,
+    Topic, UserId, Username,
 };
 
 #[derive(InputObject)]
@@ -36,6 +40,10 @@ pub struct UpdateRoomInput {
     #[graphql(name = "type")]
     room_type: Option<RoomTypeGql>,
     max_users: MaybeUndefined<i32>,
+    /// 0 (off) to 21600: seconds a MEMBER waits between two messages.
+    slow_mode_seconds: Option<i32>,
+    /// ADMINS: only the owner and admins may post (an announcement room).
+    posting_policy: Option<PostingPolicyGql>,
 }
 
 fn room_id(id: &ID) -> Result<RoomId> {
@@ -153,6 +161,12 @@ impl MutationRoot {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(m) => Some(Some(MaxUsers::parse(m, cap).gql()?)),
             },
+            slow_mode: input
+                .slow_mode_seconds
+                .map(SlowMode::parse)
+                .transpose()
+                .gql()?,
+            posting_policy: input.posting_policy.map(Into::into),
         };
         Ok(Room(rooms.update_room(viewer, room, update).await.gql()?))
     }
@@ -317,25 +331,134 @@ impl MutationRoot {
         Ok(Member(m))
     }
 
+    /// Bans a user. `durationSeconds` (60 to 31,622,400) makes it lift by itself; null:
+    /// until unbanned. `deleteMessagesSeconds` (0 to 604,800) erases the user's messages
+    /// posted in that many seconds before now (one MessagesPurged event).
     async fn ban_user(
         &self,
         ctx: &Context<'_>,
         room_id: ID,
         user_id: ID,
         reason: Option<String>,
+        duration_seconds: Option<i32>,
+        delete_messages_seconds: Option<i32>,
     ) -> Result<Ban> {
         let (rooms, viewer) = request_scope(ctx)?;
         let reason = Note::parse("reason", reason.as_deref()).gql()?;
+        let duration = duration_seconds.map(BanDuration::parse).transpose().gql()?;
+        let purge = delete_messages_seconds
+            .map(PurgeWindow::parse)
+            .transpose()
+            .gql()?;
         let b = rooms
             .ban_user(
                 viewer,
                 self::room_id(&room_id)?,
                 self::user_id(&user_id)?,
                 reason,
+                duration,
+                purge,
             )
             .await
             .gql()?;
         Ok(Ban(b))
+    }
+
+    /// Replaces the room's blocked terms (at most 100, each 1-50 characters). Admins.
+    async fn set_blocked_terms(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        terms: Vec<String>,
+    ) -> Result<Room> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        let terms = BlockedTerms::parse(&terms).gql()?;
+        Ok(Room(
+            rooms.set_blocked_terms(viewer, room, terms).await.gql()?,
+        ))
+    }
+
+    /// Reports a message to the room's admins (anyone who may read it); reason 1-500.
+    async fn report_message(
+        &self,
+        ctx: &Context<'_>,
+        message_id: ID,
+        reason: String,
+    ) -> Result<Report> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let id = MessageId::parse(&message_id).gql()?;
+        let reason = ReportReason::parse(&reason).gql()?;
+        Ok(Report(
+            rooms.report_message(viewer, id, reason).await.gql()?,
+        ))
+    }
+
+    /// Resolves an open report, erasing its message too when `deleteMessage`. Admins.
+    async fn resolve_report(
+        &self,
+        ctx: &Context<'_>,
+        report_id: ID,
+        #[graphql(default = false)] delete_message: bool,
+    ) -> Result<Report> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let id = ReportId::parse(&report_id).gql()?;
+        let report = rooms
+            .decide_report(viewer, id, ReportStatus::Resolved, delete_message)
+            .await
+            .gql()?;
+        Ok(Report(report))
+    }
+
+    /// Dismisses an open report. Admins.
+    async fn dismiss_report(&self, ctx: &Context<'_>, report_id: ID) -> Result<Report> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let id = ReportId::parse(&report_id).gql()?;
+        let report = rooms
+            .decide_report(viewer, id, ReportStatus::Dismissed, false)
+            .await
+            .gql()?;
+        Ok(Report(report))
+    }
+
+    /// Creates an invite link (admins; any room type). `maxUses` 1-10,000 (null:
+    /// unlimited); `expiresInSeconds` 60-2,592,000 (null: never).
+    async fn create_invite(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        max_uses: Option<i32>,
+        expires_in_seconds: Option<i32>,
+    ) -> Result<Invite> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        let max_uses = max_uses.map(InviteUses::parse).transpose().gql()?;
+        let lifetime = expires_in_seconds
+            .map(InviteLifetime::parse)
+            .transpose()
+            .gql()?;
+        let invite = rooms
+            .create_invite(viewer, room, max_uses, lifetime)
+            .await
+            .gql()?;
+        Ok(Invite(invite))
+    }
+
+    /// Revokes an invite link (admins of its room).
+    async fn revoke_invite(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let code = InviteCode::parse(&code).gql()?;
+        rooms.revoke_invite(viewer, code).await.gql()
+    }
+
+    /// Joins the room an invite opens, whatever its type, without approval. Unknown,
+    /// revoked, expired and used-up codes: NOT_FOUND; banned: BANNED; full: ROOM_FULL;
+    /// already a member: CONFLICT.
+    async fn join_by_invite(&self, ctx: &Context<'_>, code: String) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        viewer.require().gql()?;
+        let code = InviteCode::parse(&code).gql()?;
+        Ok(Member(rooms.join_by_invite(viewer, code).await.gql()?))
     }
 
     async fn unban_user(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {

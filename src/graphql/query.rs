@@ -4,7 +4,9 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, Result, ID};
 
 use super::error::GqlResultExt;
-use super::types::{message_page, Member, MessageConnection, Room, RoomConnection, User};
+use super::types::{
+    message_page, InvitePreview, Member, MessageConnection, Room, RoomConnection, User,
+};
 use super::{page_size, request_scope};
 use crate::domain::values::{RoomCursor, RoomId};
 
@@ -51,6 +53,14 @@ impl QueryRoot {
             Edge::new(cursor.encode(), Room(r))
         }));
         Ok(conn)
+    }
+
+    /// What an invite code opens (anyone signed in), or null when the code does not work
+    /// (unknown, revoked, expired or used up alike).
+    async fn invite(&self, ctx: &Context<'_>, code: String) -> Result<Option<InvitePreview>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let found = rooms.invite_preview(viewer, &code).await.gql()?;
+        Ok(found.map(|(_, room)| InvitePreview::from(room)))
     }
 
     /// The room, or null when it does not exist or the viewer may not see it.

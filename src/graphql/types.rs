@@ -67,6 +67,111 @@ impl From<RoleGql> for model::Role {
     }
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "PostingPolicy")]
+pub enum PostingPolicyGql {
+    /// Every member may post.
+    Members,
+    /// Only the owner and admins may post (an announcement room).
+    Admins,
+}
+
+impl From<model::PostingPolicy> for PostingPolicyGql {
+    fn from(p: model::PostingPolicy) -> Self {
+        match p {
+            model::PostingPolicy::Members => Self::Members,
+            model::PostingPolicy::Admins => Self::Admins,
+        }
+    }
+}
+
+impl From<PostingPolicyGql> for model::PostingPolicy {
+    fn from(p: PostingPolicyGql) -> Self {
+        match p {
+            PostingPolicyGql::Members => Self::Members,
+            PostingPolicyGql::Admins => Self::Admins,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "ReportStatus")]
+pub enum ReportStatusGql {
+    Open,
+    Resolved,
+    Dismissed,
+}
+
+impl From<model::ReportStatus> for ReportStatusGql {
+    fn from(s: model::ReportStatus) -> Self {
+        match s {
+            model::ReportStatus::Open => Self::Open,
+            model::ReportStatus::Resolved => Self::Resolved,
+            model::ReportStatus::Dismissed => Self::Dismissed,
+        }
+    }
+}
+
+impl From<ReportStatusGql> for model::ReportStatus {
+    fn from(s: ReportStatusGql) -> Self {
+        match s {
+            ReportStatusGql::Open => Self::Open,
+            ReportStatusGql::Resolved => Self::Resolved,
+            ReportStatusGql::Dismissed => Self::Dismissed,
+        }
+    }
+}
+
+/// What a moderation log entry records.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "ModerationAction")]
+pub enum ModerationActionGql {
+    MemberAdded,
+    MemberRemoved,
+    MemberBanned,
+    MemberUnbanned,
+    MemberMuted,
+    MemberUnmuted,
+    RoleChanged,
+    OwnershipTransferred,
+    JoinRequestApproved,
+    JoinRequestRejected,
+    MessageDeleted,
+    MessagesPurged,
+    RoomUpdated,
+    BlockedTermsChanged,
+    ReportResolved,
+    ReportDismissed,
+    InviteCreated,
+    InviteRevoked,
+}
+
+impl From<model::ModerationAction> for ModerationActionGql {
+    fn from(a: model::ModerationAction) -> Self {
+        use model::ModerationAction as A;
+        match a {
+            A::MemberAdded => Self::MemberAdded,
+            A::MemberRemoved => Self::MemberRemoved,
+            A::MemberBanned => Self::MemberBanned,
+            A::MemberUnbanned => Self::MemberUnbanned,
+            A::MemberMuted => Self::MemberMuted,
+            A::MemberUnmuted => Self::MemberUnmuted,
+            A::RoleChanged => Self::RoleChanged,
+            A::OwnershipTransferred => Self::OwnershipTransferred,
+            A::JoinRequestApproved => Self::JoinRequestApproved,
+            A::JoinRequestRejected => Self::JoinRequestRejected,
+            A::MessageDeleted => Self::MessageDeleted,
+            A::MessagesPurged => Self::MessagesPurged,
+            A::RoomUpdated => Self::RoomUpdated,
+            A::BlockedTermsChanged => Self::BlockedTermsChanged,
+            A::ReportResolved => Self::ReportResolved,
+            A::ReportDismissed => Self::ReportDismissed,
+            A::InviteCreated => Self::InviteCreated,
+            A::InviteRevoked => Self::InviteRevoked,
+        }
+    }
+}
+
 pub struct User(pub model::User);
 
 #[Object]
@@ -94,6 +199,31 @@ pub struct Room(pub model::Room);
 
 pub type RoomConnection = Connection<String, Room>;
 pub type MessageConnection = Connection<String, Message>;
+pub type ReportConnection = Connection<String, Report>;
+pub type ModerationEntryConnection = Connection<String, ModerationEntry>;
+
+/// A newest-first page of records as a connection, each keyed by its time and id.
+fn record_page<T, G: async_graphql::OutputType>(
+    page: model::Page<T>,
+    has_previous: bool,
+    key: impl Fn(&T) -> crate::domain::values::RecordCursor,
+    wrap: impl Fn(T) -> G,
+) -> Connection<String, G> {
+    let mut conn = Connection::new(has_previous, page.has_more);
+    conn.edges.extend(
+        page.items
+            .into_iter()
+            .map(|item| Edge::new(key(&item).encode(), wrap(item))),
+    );
+    conn
+}
+
+fn record_cursor(after: Option<&str>) -> Result<Option<crate::domain::values::RecordCursor>> {
+    after
+        .map(crate::domain::values::RecordCursor::parse)
+        .transpose()
+        .gql()
+}
 
 #[Object]
 impl Room {
@@ -122,6 +252,78 @@ impl Room {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Seconds a MEMBER waits between two messages (0: off; owner and admins are exempt).
+    async fn slow_mode_seconds(&self) -> i64 {
+        self.0.slow_mode_seconds
+    }
+    /// Who may post: MEMBERS, or ADMINS only (an announcement room).
+    async fn posting_policy(&self) -> PostingPolicyGql {
+        self.0.posting_policy.into()
+    }
+    /// Words and phrases a MEMBER's message may not contain. Admins only (others: FORBIDDEN).
+    async fn blocked_terms(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms.blocked_terms(viewer, self.0.id).await.gql()
+    }
+    /// Reports of this room's messages in `status`, newest first. Admins only.
+    #[graphql(complexity = "super::page_cost(first, child_complexity)")]
+    async fn reports(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(ReportStatusGql::Open)")] status: Option<ReportStatusGql>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ReportConnection> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let first = page_size("first", first.unwrap_or(50))?;
+        let cursor = record_cursor(after.as_deref())?;
+        let status = status.unwrap_or(ReportStatusGql::Open).into();
+        let page = rooms
+            .reports(viewer, self.0.id, status, first, cursor)
+            .await
+            .gql()?;
+        Ok(record_page(
+            page,
+            cursor.is_some(),
+            |r| crate::domain::values::RecordCursor {
+                created_at: r.created_at,
+                id: r.id.0,
+            },
+            Report,
+        ))
+    }
+    /// The moderation log, newest first. Admins only.
+    #[graphql(complexity = "super::page_cost(first, child_complexity)")]
+    async fn moderation_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ModerationEntryConnection> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let first = page_size("first", first.unwrap_or(50))?;
+        let cursor = record_cursor(after.as_deref())?;
+        let page = rooms
+            .moderation_log(viewer, self.0.id, first, cursor)
+            .await
+            .gql()?;
+        Ok(record_page(
+            page,
+            cursor.is_some(),
+            |e| crate::domain::values::RecordCursor {
+                created_at: e.created_at,
+                id: e.id.0,
+            },
+            ModerationEntry,
+        ))
+    }
+    /// Invite links that still work or were used up, newest first. Admins only.
+    #[graphql(complexity = "super::list_cost(child_complexity)")]
+    async fn invites(&self, ctx: &Context<'_>) -> Result<Vec<Invite>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let invites = rooms.invites(viewer, self.0.id).await.gql()?;
+        Ok(invites.into_iter().map(Invite).collect())
     }
     /// The viewer's role; null when the viewer is not a member.
     async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<RoleGql>> {
@@ -265,6 +467,134 @@ impl Ban {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When a timed ban lifts by itself; null: until unbanned.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+}
+
+/// A report of a message to the room's moderators.
+pub struct Report(pub model::Report);
+
+#[Object]
+impl Report {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn room_id(&self) -> ID {
+        ID(self.0.room_id.to_string())
+    }
+    /// The reported message; null once it was deleted.
+    async fn message(&self) -> Option<Message> {
+        self.0.message.clone().map(|m| Message(Arc::new(m)))
+    }
+    async fn reporter(&self) -> User {
+        User(self.0.reporter.clone())
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn status(&self) -> ReportStatusGql {
+        self.0.status.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn resolved_by(&self) -> Option<User> {
+        self.0.resolved_by.clone().map(User)
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+}
+
+/// One line of a room's moderation log.
+pub struct ModerationEntry(pub model::ModerationEntry);
+
+#[Object]
+impl ModerationEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn action(&self) -> ModerationActionGql {
+        self.0.action.into()
+    }
+    async fn actor(&self) -> User {
+        User(self.0.actor.clone())
+    }
+    async fn target(&self) -> Option<User> {
+        self.0.target.clone().map(User)
+    }
+    /// The reason given (a ban's, a report's), or what changed (a room update, a role, a
+    /// mute's length, how many messages a purge erased).
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An invite link's code and limits.
+pub struct Invite(pub model::Invite);
+
+#[Object]
+impl Invite {
+    /// At least 128 random bits; the link is `/invite/CODE`.
+    async fn code(&self) -> &str {
+        self.0.code.as_str()
+    }
+    async fn room(&self, ctx: &Context<'_>) -> Result<Room> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms
+            .room(viewer, self.0.room_id)
+            .await
+            .gql()?
+            .map(Room)
+            .ok_or_else(
+                || super::error::to_gql(crate::domain::error::DomainError::room_not_found()),
+            )
+    }
+    async fn created_by(&self) -> User {
+        User(self.0.created_by.clone())
+    }
+    /// Null: unlimited.
+    async fn max_uses(&self) -> Option<i64> {
+        self.0.max_uses
+    }
+    async fn uses(&self) -> i64 {
+        self.0.uses
+    }
+    /// Null: never.
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// What an invite code opens, for anyone signed in who holds it.
+#[derive(SimpleObject)]
+pub struct InvitePreview {
+    pub room_id: ID,
+    pub name: String,
+    pub topic: Option<String>,
+    #[graphql(name = "type")]
+    pub room_type: RoomTypeGql,
+    pub member_count: i64,
+}
+
+impl From<model::Room> for InvitePreview {
+    fn from(room: model::Room) -> Self {
+        Self {
+            room_id: ID(room.id.to_string()),
+            name: room.name,
+            topic: room.topic,
+            room_type: room.room_type.into(),
+            member_count: room.member_count,
+        }
+    }
 }
 
 pub struct JoinRequest(pub model::JoinRequest);
@@ -367,6 +697,26 @@ pub struct RoomDeleted {
     pub room_id: ID,
 }
 
+/// A ban's purge erased these messages of `user`; drop them from views.
+#[derive(SimpleObject)]
+pub struct MessagesPurged {
+    pub room_id: ID,
+    pub user: User,
+    pub message_ids: Vec<ID>,
+}
+
+/// A message was reported (delivered to admins only).
+#[derive(SimpleObject)]
+pub struct MessageReported {
+    pub report: Report,
+}
+
+/// A report was resolved or dismissed (delivered to admins only).
+#[derive(SimpleObject)]
+pub struct ReportDecided {
+    pub report: Report,
+}
+
 #[derive(Union)]
 pub enum RoomEvent {
     MemberJoined(MemberJoined),
@@ -381,6 +731,9 @@ pub enum RoomEvent {
     MessageDeleted(MessageDeleted),
     RoomUpdated(RoomUpdated),
     RoomDeleted(RoomDeleted),
+    MessagesPurged(MessagesPurged),
+    MessageReported(MessageReported),
+    ReportDecided(ReportDecided),
 }
 
 fn id<T: ToString>(v: T) -> ID {
@@ -429,6 +782,21 @@ impl From<&model::RoomEvent> for RoomEvent {
             }),
             E::RoomDeleted { room_id } => Self::RoomDeleted(RoomDeleted {
                 room_id: id(room_id),
+            }),
+            E::MessagesPurged {
+                room_id,
+                user,
+                message_ids,
+            } => Self::MessagesPurged(MessagesPurged {
+                room_id: id(room_id),
+                user: User(user),
+                message_ids: message_ids.into_iter().map(id).collect(),
+            }),
+            E::MessageReported(report) => Self::MessageReported(MessageReported {
+                report: Report(report),
+            }),
+            E::ReportDecided(report) => Self::ReportDecided(ReportDecided {
+                report: Report(report),
             }),
         }
     }

@@ -17,14 +17,17 @@ use async_trait::async_trait;
 
 use super::{Store, StoreError, StoreResult};
 use crate::domain::model::{
-    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, Timestamp, UpdateRoom, User,
+    Ban, Invite, JoinRequest, Membership, Message, ModerationEntry, Report, ReportStatus, Role,
+    Room, RoomAccess, Timestamp, UpdateRoom, User,
 };
 use crate::domain::ports::{
-    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomQuery,
+    Audit, BanOutcome, CatchUp, DecidedReport, History, Mute, NewBan, NewInvite, NewJoinRequest,
+    NewMember, NewMessage, NewReport, NewRoom, RecordPage, ReportDecision, RoomQuery, TimedBan,
     TimedMute,
 };
 use crate::domain::session::SessionTimes;
-use crate::domain::values::{MessageId, RoomId, UserId};
+use crate::domain::terms::BlockedTerms;
+use crate::domain::values::{InviteCode, MessageId, ReportId, RoomId, UserId};
 
 pub struct Detached {
     inner: Arc<dyn Store>,
@@ -171,8 +174,16 @@ impl Store for Detached {
     async fn list_rooms(&self, query: RoomQuery) -> StoreResult<Vec<Room>> {
         call!(self, |s| s.list_rooms(query))
     }
-    async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room> {
-        call!(self, |s| s.update_room(id, patch))
+    async fn update_room(&self, id: RoomId, patch: UpdateRoom, audit: Audit) -> StoreResult<Room> {
+        call!(self, |s| s.update_room(id, patch, audit))
+    }
+    async fn set_blocked_terms(
+        &self,
+        id: RoomId,
+        terms: BlockedTerms,
+        audit: Audit,
+    ) -> StoreResult<Room> {
+        call!(self, |s| s.set_blocked_terms(id, terms, audit))
     }
     async fn delete_room(&self, id: RoomId) -> StoreResult<bool> {
         call!(self, |s| s.delete_room(id))
@@ -186,17 +197,48 @@ impl Store for Detached {
     async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership> {
         call!(self, |s| s.add_member(member, capacity))
     }
-    async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        call!(self, |s| s.remove_member(room, user))
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        audit: Option<Audit>,
+    ) -> StoreResult<bool> {
+        call!(self, |s| s.remove_member(room, user, audit))
     }
-    async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
-        call!(self, |s| s.set_role(room, user, role))
+    async fn set_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        audit: Audit,
+    ) -> StoreResult<Membership> {
+        call!(self, |s| s.set_role(room, user, role, audit))
     }
-    async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room> {
-        call!(self, |s| s.transfer_ownership(room, to))
+    async fn transfer_ownership(
+        &self,
+        room: RoomId,
+        to: UserId,
+        audit: Audit,
+    ) -> StoreResult<Room> {
+        call!(self, |s| s.transfer_ownership(room, to, audit))
     }
-    async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership> {
-        call!(self, |s| s.set_mute(room, user, mute))
+    async fn set_mute(
+        &self,
+        room: RoomId,
+        user: UserId,
+        mute: Mute,
+        audit: Audit,
+    ) -> StoreResult<Membership> {
+        call!(self, |s| s.set_mute(room, user, mute, audit))
+    }
+    async fn claim_post(
+        &self,
+        room: RoomId,
+        user: UserId,
+        at: Timestamp,
+        interval: chrono::Duration,
+    ) -> StoreResult<Option<Timestamp>> {
+        call!(self, |s| s.claim_post(room, user, at, interval))
     }
     async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>> {
         call!(self, |s| s.lift_mute(mute))
@@ -204,11 +246,17 @@ impl Store for Detached {
     async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>> {
         call!(self, |s| s.timed_mutes())
     }
-    async fn ban(&self, ban: NewBan) -> StoreResult<Ban> {
+    async fn ban(&self, ban: NewBan) -> StoreResult<BanOutcome> {
         call!(self, |s| s.ban(ban))
     }
-    async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        call!(self, |s| s.unban(room, user))
+    async fn unban(&self, room: RoomId, user: UserId, audit: Audit) -> StoreResult<bool> {
+        call!(self, |s| s.unban(room, user, audit))
+    }
+    async fn lift_ban(&self, ban: TimedBan) -> StoreResult<bool> {
+        call!(self, |s| s.lift_ban(ban))
+    }
+    async fn timed_bans(&self) -> StoreResult<Vec<TimedBan>> {
+        call!(self, |s| s.timed_bans())
     }
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
         call!(self, |s| s.bans(room))
@@ -222,8 +270,13 @@ impl Store for Detached {
     async fn join_request(&self, room: RoomId, user: UserId) -> StoreResult<Option<JoinRequest>> {
         call!(self, |s| s.join_request(room, user))
     }
-    async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-        call!(self, |s| s.delete_join_request(room, user))
+    async fn delete_join_request(
+        &self,
+        room: RoomId,
+        user: UserId,
+        audit: Option<Audit>,
+    ) -> StoreResult<bool> {
+        call!(self, |s| s.delete_join_request(room, user, audit))
     }
     async fn insert_message(&self, message: NewMessage) -> StoreResult<Message> {
         call!(self, |s| s.insert_message(message))
@@ -231,13 +284,49 @@ impl Store for Detached {
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         call!(self, |s| s.message(id))
     }
-    async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-        call!(self, |s| s.delete_message(id))
+    async fn delete_message(&self, id: MessageId, audit: Option<Audit>) -> StoreResult<bool> {
+        call!(self, |s| s.delete_message(id, audit))
     }
     async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>> {
         call!(self, |s| s.messages_before(room, page))
     }
     async fn messages_after(&self, room: RoomId, read: CatchUp) -> StoreResult<Vec<Message>> {
         call!(self, |s| s.messages_after(room, read))
+    }
+    async fn moderation_log(
+        &self,
+        room: RoomId,
+        page: RecordPage,
+    ) -> StoreResult<Vec<ModerationEntry>> {
+        call!(self, |s| s.moderation_log(room, page))
+    }
+    async fn create_report(&self, report: NewReport) -> StoreResult<Report> {
+        call!(self, |s| s.create_report(report))
+    }
+    async fn report(&self, id: ReportId) -> StoreResult<Option<Report>> {
+        call!(self, |s| s.report(id))
+    }
+    async fn reports(
+        &self,
+        room: RoomId,
+        status: ReportStatus,
+        page: RecordPage,
+    ) -> StoreResult<Vec<Report>> {
+        call!(self, |s| s.reports(room, status, page))
+    }
+    async fn decide_report(&self, decision: ReportDecision) -> StoreResult<DecidedReport> {
+        call!(self, |s| s.decide_report(decision))
+    }
+    async fn create_invite(&self, invite: NewInvite) -> StoreResult<Invite> {
+        call!(self, |s| s.create_invite(invite))
+    }
+    async fn invite(&self, code: InviteCode) -> StoreResult<Option<Invite>> {
+        call!(self, |s| s.invite(code))
+    }
+    async fn invites(&self, room: RoomId, now: Timestamp) -> StoreResult<Vec<Invite>> {
+        call!(self, |s| s.invites(room, now))
+    }
+    async fn revoke_invite(&self, code: InviteCode, audit: Audit) -> StoreResult<bool> {
+        call!(self, |s| s.revoke_invite(code, audit))
     }
 }

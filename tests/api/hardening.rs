@@ -308,7 +308,7 @@ async fn access_lost_while_catching_up_ends_the_feed_before_the_next_delivery() 
         match action {
             "ban" => {
                 d.rooms
-                    .ban_user(&d.owner, room, reader_id, None)
+                    .ban_user(&d.owner, room, reader_id, None, None, None)
                     .await
                     .expect("ban");
             }
@@ -934,6 +934,14 @@ async fn timed_mutes_are_lifted_after_a_restart() {
             room_id,
             user_id,
             roomcast::domain::ports::Mute::On { until: Some(ended) },
+            roomcast::domain::ports::Audit {
+                room: room_id,
+                action: roomcast::domain::model::ModerationAction::MemberMuted,
+                actor: UserId::parse(&owner.id).expect("owner id"),
+                target: Some(user_id),
+                reason: None,
+                at: ended,
+            },
         )
         .await
         .expect("set");

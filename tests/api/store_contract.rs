@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use chrono::Duration;
+use roomcast::domain::model::ModerationAction;
 use roomcast::domain::model::UpdateRoom;
 use roomcast::domain::model::{now, Role, RoomType, Timestamp, User};
 use roomcast::domain::ports::{
-    CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery, TimedMute,
+    Audit, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery,
+    TimedMute,
 };
 use roomcast::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 use roomcast::domain::values::{Note, RoomName};
@@ -75,6 +77,8 @@ fn member(room: RoomId, user: &User, at: Timestamp) -> NewMember {
         user: user.id,
         role: Role::Member,
         at,
+        audit: None,
+        invite: None,
     }
 }
 
@@ -84,6 +88,20 @@ fn ban_of(room: RoomId, user: &User, by: &User, reason: Option<&str>) -> NewBan 
         user: user.id,
         by: by.id,
         reason: note(reason),
+        at: now(),
+        expires_at: None,
+        purge_since: None,
+    }
+}
+
+/// A log entry of `action` by `actor` in `room`, now.
+fn audit(room: RoomId, actor: &User, action: ModerationAction) -> Audit {
+    Audit {
+        room,
+        action,
+        actor: actor.id,
+        target: None,
+        reason: None,
         at: now(),
     }
 }
@@ -234,7 +252,9 @@ async fn rooms_are_created_read_updated_and_deleted() {
                 topic: Some(None),
                 room_type: Some(RoomType::Private),
                 max_users: Some(None),
+                ..UpdateRoom::default()
             },
+            audit(id, &owner, ModerationAction::RoomUpdated),
         )
         .await
         .unwrap();
@@ -250,13 +270,21 @@ async fn rooms_are_created_read_updated_and_deleted() {
     // An empty patch changes nothing.
     let same = f
         .store
-        .update_room(id, UpdateRoom::default())
+        .update_room(
+            id,
+            UpdateRoom::default(),
+            audit(id, &owner, ModerationAction::RoomUpdated),
+        )
         .await
         .unwrap();
     assert_eq!(same, patched);
     assert!(matches!(
         f.store
-            .update_room(RoomId::new(), UpdateRoom::default())
+            .update_room(
+                RoomId::new(),
+                UpdateRoom::default(),
+                audit(id, &owner, ModerationAction::RoomUpdated)
+            )
             .await,
         Err(StoreError::NotFound(Entity::Room))
     ));
@@ -425,8 +453,8 @@ async fn members_join_up_to_capacity_once_each_and_leave() {
     want.sort();
     assert_eq!(names, want);
 
-    assert!(f.store.remove_member(id, a.id).await.unwrap());
-    assert!(!f.store.remove_member(id, a.id).await.unwrap());
+    assert!(f.store.remove_member(id, a.id, None).await.unwrap());
+    assert!(!f.store.remove_member(id, a.id, None).await.unwrap());
     f.store.add_member(member(id, &b, at), 2).await.unwrap();
     assert_eq!(
         f.store.room(id).await.unwrap().expect("room").member_count,
@@ -441,13 +469,29 @@ async fn roles_change_and_ownership_moves() {
     let heir = f.user("heir").await;
     let id = f.room(&owner, "crown", RoomType::Public).await;
     f.join(id, &heir).await;
-    let m = f.store.set_role(id, heir.id, Role::Admin).await.unwrap();
+    let by = |action| audit(id, &owner, action);
+    let m = f
+        .store
+        .set_role(id, heir.id, Role::Admin, by(ModerationAction::RoleChanged))
+        .await
+        .unwrap();
     assert_eq!(m.role, Role::Admin);
     assert!(matches!(
-        f.store.set_role(id, UserId::new(), Role::Admin).await,
+        f.store
+            .set_role(
+                id,
+                UserId::new(),
+                Role::Admin,
+                by(ModerationAction::RoleChanged)
+            )
+            .await,
         Err(StoreError::NotFound(Entity::Membership))
     ));
-    let room = f.store.transfer_ownership(id, heir.id).await.unwrap();
+    let room = f
+        .store
+        .transfer_ownership(id, heir.id, by(ModerationAction::OwnershipTransferred))
+        .await
+        .unwrap();
     assert_eq!(room.owner, heir);
     let roles = (
         f.store
@@ -477,8 +521,12 @@ async fn racing_transfers_leave_exactly_one_owner() {
     for _ in 0..20 {
         let (s1, s2) = (f.store.clone(), f.store.clone());
         let (to_x, to_y) = (x.id, y.id);
-        let a = tokio::spawn(async move { s1.transfer_ownership(id, to_x).await });
-        let b = tokio::spawn(async move { s2.transfer_ownership(id, to_y).await });
+        let (ax, ay) = (
+            audit(id, &owner, ModerationAction::OwnershipTransferred),
+            audit(id, &owner, ModerationAction::OwnershipTransferred),
+        );
+        let a = tokio::spawn(async move { s1.transfer_ownership(id, to_x, ax).await });
+        let b = tokio::spawn(async move { s2.transfer_ownership(id, to_y, ay).await });
         let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
         let owners: Vec<_> = f
             .store
@@ -509,12 +557,22 @@ async fn mutes_are_set_listed_and_lifted_once() {
     let until: Timestamp = now() + Duration::minutes(5);
     let m = f
         .store
-        .set_mute(id, a.id, Mute::On { until: Some(until) })
+        .set_mute(
+            id,
+            a.id,
+            Mute::On { until: Some(until) },
+            audit(id, &owner, ModerationAction::MemberMuted),
+        )
         .await
         .unwrap();
     assert_eq!((m.muted, m.muted_until), (true, Some(until)));
     f.store
-        .set_mute(id, b.id, Mute::On { until: None })
+        .set_mute(
+            id,
+            b.id,
+            Mute::On { until: None },
+            audit(id, &owner, ModerationAction::MemberMuted),
+        )
         .await
         .unwrap();
     // Only timed mutes wait for an expiry.
@@ -550,7 +608,16 @@ async fn mutes_are_set_listed_and_lifted_once() {
         "only once"
     );
     assert!(f.store.timed_mutes().await.unwrap().is_empty());
-    let m = f.store.set_mute(id, b.id, Mute::Off).await.unwrap();
+    let m = f
+        .store
+        .set_mute(
+            id,
+            b.id,
+            Mute::Off,
+            audit(id, &owner, ModerationAction::MemberUnmuted),
+        )
+        .await
+        .unwrap();
     assert!(!m.muted);
 }
 
@@ -596,7 +663,8 @@ async fn a_ban_removes_the_membership_and_request_and_blocks_joining() {
         .store
         .ban(ban_of(id, &member, &owner, Some("spam")))
         .await
-        .unwrap();
+        .unwrap()
+        .ban;
     assert_eq!(
         (
             ban.user.clone(),
@@ -627,8 +695,9 @@ async fn a_ban_removes_the_membership_and_request_and_blocks_joining() {
         Err(StoreError::Banned)
     ));
 
-    assert!(f.store.unban(id, member.id).await.unwrap());
-    assert!(!f.store.unban(id, member.id).await.unwrap());
+    let unban = || audit(id, &owner, ModerationAction::MemberUnbanned);
+    assert!(f.store.unban(id, member.id, unban()).await.unwrap());
+    assert!(!f.store.unban(id, member.id, unban()).await.unwrap());
     f.join(id, &member).await;
 }
 
@@ -659,8 +728,8 @@ async fn join_requests_are_made_once_listed_and_cleared_by_joining() {
     assert_eq!(f.store.join_requests(id).await.unwrap().len(), 2);
     assert_eq!(f.store.join_request(id, a.id).await.unwrap(), Some(r));
 
-    assert!(f.store.delete_join_request(id, b.id).await.unwrap());
-    assert!(!f.store.delete_join_request(id, b.id).await.unwrap());
+    assert!(f.store.delete_join_request(id, b.id, None).await.unwrap());
+    assert!(!f.store.delete_join_request(id, b.id, None).await.unwrap());
     // Joining clears the member's own request.
     f.join(id, &a).await;
     assert!(f.store.join_request(id, a.id).await.unwrap().is_none());
@@ -797,8 +866,8 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
 
     let third = f.store.message(ids[2]).await.unwrap().expect("message");
     assert_eq!((third.seq, third.room_id), (3, id));
-    assert!(f.store.delete_message(ids[2]).await.unwrap());
-    assert!(!f.store.delete_message(ids[2]).await.unwrap());
+    assert!(f.store.delete_message(ids[2], None).await.unwrap());
+    assert!(!f.store.delete_message(ids[2], None).await.unwrap());
     assert!(f.store.message(ids[2]).await.unwrap().is_none());
     assert_eq!(
         bodies(

@@ -34,7 +34,11 @@ fn changed_by(event: &RoomEvent) -> Forget<UserId> {
         | RoomEvent::MemberRemoved { user, .. }
         | RoomEvent::MemberUnbanned { user, .. } => Forget::One(user.id),
         RoomEvent::MemberBanned(ban) => Forget::One(ban.user.id),
-        RoomEvent::JoinRequested(_) | RoomEvent::MessageDeleted { .. } => Forget::Nothing,
+        RoomEvent::JoinRequested(_)
+        | RoomEvent::MessageDeleted { .. }
+        | RoomEvent::MessagesPurged { .. }
+        | RoomEvent::MessageReported(_)
+        | RoomEvent::ReportDecided(_) => Forget::Nothing,
         RoomEvent::RoomUpdated(_) | RoomEvent::RoomDeleted { .. } => Forget::All,
     }
 }

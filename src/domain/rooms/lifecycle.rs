@@ -35,9 +35,54 @@ impl RoomService {
                 ));
             }
         }
-        let updated = self.store.update_room(room, input).await?;
+        let Some(summary) = input.summary() else {
+            // Nothing to change: no write, no event, no log entry.
+            return Ok(access.room);
+        };
+        let actor = viewer.require()?;
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::RoomUpdated,
+            None,
+            Some(summary),
+        );
+        let updated = self.store.update_room(room, input, audit).await?;
         self.publish(RoomEvent::RoomUpdated(updated.clone()));
         Ok(updated)
+    }
+
+    /// Replaces the room's blocked terms (admins). Announced as a room update, so every
+    /// node's posting checks read the new list.
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn set_blocked_terms(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        terms: BlockedTerms,
+    ) -> DomainResult<Room> {
+        self.authorized(viewer, room, Action::SetBlockedTerms)
+            .await?;
+        let actor = viewer.require()?;
+        let summary = Some(format!("{} terms", terms.as_slice().len()));
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::BlockedTermsChanged,
+            None,
+            summary,
+        );
+        let updated = self.store.set_blocked_terms(room, terms, audit).await?;
+        self.publish(RoomEvent::RoomUpdated(updated.clone()));
+        Ok(updated)
+    }
+
+    /// The room's blocked terms (admins; others FORBIDDEN).
+    pub async fn blocked_terms(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<String>> {
+        let access = self
+            .authorized(viewer, room, Action::ViewBlockedTerms)
+            .await?;
+        Ok(access.room.blocked_terms.into_inner())
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]

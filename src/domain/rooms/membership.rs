@@ -4,13 +4,22 @@ use super::*;
 
 impl RoomService {
     /// Makes `user` a member (within the room's capacity; storage refuses a banned user in
-    /// the same transaction) and announces it.
-    async fn admit(&self, room: &Room, user: UserId) -> DomainResult<Membership> {
+    /// the same transaction) and announces it. `audit` when an admin admitted them;
+    /// `invite` when a code did (its use is counted in the same transaction).
+    pub(super) async fn admit(
+        &self,
+        room: &Room,
+        user: UserId,
+        audit: Option<Audit>,
+        invite: Option<InviteCode>,
+    ) -> DomainResult<Membership> {
         let member = NewMember {
             room: room.id,
             user,
             role: Role::Member,
             at: self.clock.now(),
+            audit,
+            invite,
         };
         let member = self.store.add_member(member, self.capacity(room)).await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
@@ -27,7 +36,7 @@ impl RoomService {
     pub async fn join_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Membership> {
         let access = self.authorized(viewer, room, Action::Join).await?;
         let user = viewer.require()?;
-        self.admit(&access.room, user.id).await
+        self.admit(&access.room, user.id, None, None).await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
@@ -65,7 +74,15 @@ impl RoomService {
                 "no pending join request from that user".into(),
             ));
         }
-        self.admit(&access.room, user).await
+        let actor = viewer.require()?;
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::JoinRequestApproved,
+            Some(user),
+            None,
+        );
+        self.admit(&access.room, user, Some(audit), None).await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
@@ -77,7 +94,19 @@ impl RoomService {
     ) -> DomainResult<bool> {
         self.authorized(viewer, room, Action::DecideJoinRequest)
             .await?;
-        if !self.store.delete_join_request(room, user).await? {
+        let actor = viewer.require()?;
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::JoinRequestRejected,
+            Some(user),
+            None,
+        );
+        if !self
+            .store
+            .delete_join_request(room, user, Some(audit))
+            .await?
+        {
             return Err(DomainError::NotFound(
                 "no pending join request from that user".into(),
             ));
@@ -89,7 +118,7 @@ impl RoomService {
     pub async fn leave_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<bool> {
         let access = self.authorized(viewer, room, Action::Leave).await?;
         let user = viewer.require()?;
-        if !self.store.remove_member(room, user.id).await? {
+        if !self.store.remove_member(room, user.id, None).await? {
             return Err(DomainError::NotFound(
                 "you are not a member of this room".into(),
             ));
@@ -118,12 +147,14 @@ impl RoomService {
                     "that user is already a member of this room".into(),
                 ));
             }
-            if target.banned {
+            if target.is_banned_at(self.clock.now()) {
                 return Err(DomainError::Conflict(
                     "that user is banned from this room: unban them first".into(),
                 ));
             }
         }
-        self.admit(&access.room, user).await
+        let actor = viewer.require()?;
+        let audit = self.audit(actor, room, ModerationAction::MemberAdded, Some(user), None);
+        self.admit(&access.room, user, Some(audit), None).await
     }
 }

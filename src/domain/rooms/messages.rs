@@ -1,6 +1,7 @@
 //! Sending and deleting messages.
 
 use super::*;
+use crate::domain::permissions::{blocked_terms_apply, slow_mode_interval, slow_mode_refusal};
 
 impl RoomService {
     #[tracing::instrument(skip_all, fields(room_id = %room))]
@@ -10,18 +11,36 @@ impl RoomService {
         room: RoomId,
         body: MessageBody,
     ) -> DomainResult<Arc<Message>> {
-        self.authorized_to_post(viewer, room, Action::SendMessage)
+        let access = self
+            .authorized_to_post(viewer, room, Action::SendMessage)
             .await?;
         let author = viewer.require()?;
+        if blocked_terms_apply(&access)
+            && access.room.blocked_terms.find_in(body.as_str()).is_some()
+        {
+            // Refused before anything is stored or counted.
+            return Err(DomainError::BlockedContent);
+        }
         self.throttles
             .messages
             .check(&author.id, "messages from you")?;
+        let now = self.clock.now();
+        if let Some(interval) = slow_mode_interval(&access) {
+            // Claimed in storage, so posts through every node count.
+            if let Some(last) = self
+                .store
+                .claim_post(room, author.id, now, interval)
+                .await?
+            {
+                return Err(slow_mode_refusal(last, interval, now));
+            }
+        }
         let message = NewMessage {
             id: MessageId::new(),
             room,
             author: author.clone(),
             body: body.into_inner(),
-            at: self.clock.now(),
+            at: now,
         };
         let message = self.store.insert_message(message).await?;
         let message = Arc::new(message);
@@ -62,7 +81,18 @@ impl RoomService {
             },
             self.clock.now(),
         )?;
-        if !self.store.delete_message(id).await? {
+        let actor = viewer.require()?;
+        // Only a moderator's deletion is a moderation action.
+        let audit = (message.author.id != actor.id).then(|| {
+            self.audit(
+                actor,
+                message.room_id,
+                ModerationAction::MessageDeleted,
+                Some(message.author.id),
+                None,
+            )
+        });
+        if !self.store.delete_message(id, audit).await? {
             return Err(not_found());
         }
         self.publish(RoomEvent::MessageDeleted {

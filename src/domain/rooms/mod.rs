@@ -18,27 +18,32 @@ use super::error::{DomainError, DomainResult};
 use super::expiry::ExpiryQueue;
 use super::identity::Viewer;
 use super::model::{
-    Ban, JoinRequest, Membership, Message, MessagePage, Role, Room, RoomAccess, RoomEvent,
-    RoomPage, RoomType, Timestamp,
+    Ban, Invite, JoinRequest, Membership, Message, MessagePage, ModerationAction, ModerationEntry,
+    Page, Report, ReportStatus, Role, Room, RoomAccess, RoomEvent, RoomPage, RoomType, Timestamp,
 };
 pub use super::model::{CreateRoom, UpdateRoom};
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
 use super::ports::{
-    Bus, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, NewRoom, RoomQuery,
-    Store, TimedMute,
+    Audit, Bus, CatchUp, History, Mute, NewBan, NewInvite, NewJoinRequest, NewMember, NewMessage,
+    NewReport, NewRoom, RecordPage, ReportDecision, RoomQuery, Store, TimedBan, TimedMute,
 };
+use super::terms::BlockedTerms;
 use super::throttle::Throttles;
 use super::values::{
-    MessageBody, MessageCursor, MessageId, MuteDuration, Note, PageSize, RoomCursor, RoomId, UserId,
+    BanDuration, InviteCode, InviteLifetime, InviteUses, MessageBody, MessageCursor, MessageId,
+    MuteDuration, Note, PageSize, PurgeWindow, RecordCursor, ReportId, ReportReason, RoomCursor,
+    RoomId, UserId,
 };
 
 mod access_cache;
 mod feeds;
+mod invites;
 mod lifecycle;
 mod membership;
 mod messages;
 mod moderation;
 mod reading;
+mod reports;
 mod sequence;
 
 /// Server-wide limits the rules depend on.
@@ -69,7 +74,7 @@ pub struct RoomService {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     throttles: Arc<Throttles>,
-    mutes: Arc<MuteExpiries>,
+    expiries: Arc<Expiries>,
     feeds: Arc<FeedStats>,
     clock: SharedClock,
     /// Access read for posting, kept until the room's events say it changed.
@@ -112,17 +117,34 @@ impl Drop for OpenFeed {
     }
 }
 
-/// The deadlines of timed mutes and the wake-up of the one task that lifts them.
+/// What ends by itself at a deadline: a timed mute or a timed ban of a user in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Expiring {
+    Mute(RoomId, UserId),
+    Ban(RoomId, UserId),
+}
+
+/// The deadlines of timed mutes and bans, and the wake-up of the one task that lifts them.
 #[derive(Default)]
-struct MuteExpiries {
+struct Expiries {
     // A std Mutex: held only to touch the queue, never across an await.
-    queue: std::sync::Mutex<ExpiryQueue<(RoomId, UserId)>>,
+    queue: std::sync::Mutex<ExpiryQueue<Expiring>>,
     wake: tokio::sync::Notify,
 }
 
-impl MuteExpiries {
-    fn queue(&self) -> std::sync::MutexGuard<'_, ExpiryQueue<(RoomId, UserId)>> {
+impl Expiries {
+    fn queue(&self) -> std::sync::MutexGuard<'_, ExpiryQueue<Expiring>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Schedules `what` at `at` and wakes the task that lifts them.
+    fn schedule(&self, what: Expiring, at: Timestamp) {
+        self.queue().schedule(what, at);
+        self.wake.notify_one();
+    }
+
+    fn cancel(&self, what: Expiring) {
+        self.queue().cancel(&what);
     }
 }
 
@@ -144,39 +166,66 @@ impl RoomService {
             tasks,
             shutdown,
             throttles: Arc::new(Throttles::unlimited()),
-            mutes: Arc::default(),
+            expiries: Arc::default(),
             feeds: Arc::default(),
             clock,
         };
         let expirer = service.clone();
         service
             .tasks
-            .spawn(async move { expirer.lift_mutes_when_due().await });
+            .spawn(async move { expirer.lift_when_due().await });
         service
     }
 
-    /// The one task that ends timed mutes: loads those in storage (so expiries survive a
-    /// restart), then sleeps until the earliest deadline or a newly scheduled one.
-    async fn lift_mutes_when_due(self) {
+    /// Loads the timed mutes and bans in storage into the queue (so expiries survive a
+    /// restart, and a node learns those set on others).
+    async fn load_expiries(&self) {
         match self.store.timed_mutes().await {
             Ok(all) => {
-                let mut queue = self.mutes.queue();
+                let mut queue = self.expiries.queue();
                 for mute in all {
-                    queue.schedule((mute.room, mute.user), mute.until);
+                    queue.schedule(Expiring::Mute(mute.room, mute.user), mute.until);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = ?e, "could not load timed mutes; they lift when next touched")
             }
         }
-        loop {
-            let due = self.mutes.queue().take_due(self.clock.now());
-            for ((room, user), until) in due {
-                if let Err(e) = self.expire_mute(TimedMute { room, user, until }).await {
-                    tracing::warn!(error = ?e, "could not clear an expired mute");
+        match self.store.timed_bans().await {
+            Ok(all) => {
+                let mut queue = self.expiries.queue();
+                for ban in all {
+                    queue.schedule(Expiring::Ban(ban.room, ban.user), ban.until);
                 }
             }
-            let next = self.mutes.queue().next();
+            Err(e) => {
+                tracing::warn!(error = ?e, "could not load timed bans; they stop counting on time but are announced later")
+            }
+        }
+    }
+
+    /// The one task that ends timed mutes and bans: loads those in storage, then sleeps
+    /// until the earliest deadline or a newly scheduled one. (A timed mute or ban already
+    /// stops counting at its deadline without this: `is_muted_at`, `is_banned_at`; this
+    /// clears it in storage and announces it.)
+    async fn lift_when_due(self) {
+        self.load_expiries().await;
+        loop {
+            let due = self.expiries.queue().take_due(self.clock.now());
+            for (what, until) in due {
+                let done = match what {
+                    Expiring::Mute(room, user) => {
+                        self.expire_mute(TimedMute { room, user, until }).await
+                    }
+                    Expiring::Ban(room, user) => {
+                        self.expire_ban(TimedBan { room, user, until }).await
+                    }
+                };
+                if let Err(e) = done {
+                    tracing::warn!(error = ?e, ?what, "could not lift an expired mute or ban");
+                }
+            }
+            let next = self.expiries.queue().next();
             let clock = self.clock.clone();
             let sleep = async move {
                 match next {
@@ -186,7 +235,7 @@ impl RoomService {
             };
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = self.mutes.wake.notified() => {}
+                _ = self.expiries.wake.notified() => {}
                 _ = sleep => {}
             }
         }
@@ -202,9 +251,9 @@ impl RoomService {
         self.feeds.clone()
     }
 
-    /// How many timed mutes wait to be lifted (for tests and metrics).
+    /// How many timed mutes and bans wait to be lifted (for tests and metrics).
     pub fn pending_mute_expiries(&self) -> usize {
-        self.mutes.queue().len()
+        self.expiries.queue().len()
     }
 
     /// The same service with these flood limits (`new` has none).
@@ -241,9 +290,9 @@ impl RoomService {
         viewer: &Viewer,
         room: RoomId,
         action: Action,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<Arc<RoomAccess>> {
         let Some(user) = viewer.user_id() else {
-            return self.authorized(viewer, room, action).await.map(drop);
+            return self.authorized(viewer, room, action).await.map(Arc::new);
         };
         let kept = self.access.room(room);
         let access = match kept.get(&user) {
@@ -259,7 +308,8 @@ impl RoomService {
                 access
             }
         };
-        authorize(Some(user), &access, action, self.clock.now())
+        authorize(Some(user), &access, action, self.clock.now())?;
+        Ok(access)
     }
 
     fn publish(&self, event: RoomEvent) {
@@ -273,6 +323,25 @@ impl RoomService {
             .membership(room, user)
             .await?
             .ok_or_else(|| DomainError::NotFound("that user is not a member of this room".into()))
+    }
+
+    /// A log entry of `action` by the viewer in `room` at the rules' time.
+    fn audit(
+        &self,
+        actor: &crate::domain::model::User,
+        room: RoomId,
+        action: ModerationAction,
+        target: Option<UserId>,
+        reason: Option<String>,
+    ) -> Audit {
+        Audit {
+            room,
+            action,
+            actor: actor.id,
+            target,
+            reason,
+            at: self.clock.now(),
+        }
     }
 
     async fn existing_user(&self, user: UserId) -> DomainResult<crate::domain::model::User> {

@@ -46,7 +46,14 @@ impl RoomService {
     ) -> DomainResult<bool> {
         let target = self.act_on_member(viewer, room, user).await?;
         let actor = viewer.require()?;
-        if !self.store.remove_member(room, user).await? {
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::MemberRemoved,
+            Some(user),
+            None,
+        );
+        if !self.store.remove_member(room, user, Some(audit)).await? {
             return Err(DomainError::NotFound(
                 "that user is not a member of this room".into(),
             ));
@@ -86,7 +93,16 @@ impl RoomService {
         if target.role == role {
             return Ok(target);
         }
-        let member = self.store.set_role(room, user, role).await?;
+        let actor = viewer.require()?;
+        let change = Some(role.as_str().to_uppercase());
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::RoleChanged,
+            Some(user),
+            change,
+        );
+        let member = self.store.set_role(room, user, role, audit).await?;
         self.publish(RoomEvent::MemberRoleChanged(member.clone()));
         Ok(member)
     }
@@ -102,7 +118,14 @@ impl RoomService {
             .await?;
         let from = viewer.require()?;
         self.target_membership(room, user).await?;
-        let updated = self.store.transfer_ownership(room, user).await?;
+        let audit = self.audit(
+            from,
+            room,
+            ModerationAction::OwnershipTransferred,
+            Some(user),
+            None,
+        );
+        let updated = self.store.transfer_ownership(room, user, audit).await?;
         for id in [user, from.id] {
             if let Some(m) = self.store.membership(room, id).await? {
                 self.publish(RoomEvent::MemberRoleChanged(m));
@@ -121,22 +144,27 @@ impl RoomService {
         duration: Option<MuteDuration>,
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
+        let actor = viewer.require()?;
         let until = duration.map(|d| self.clock.now() + d.get());
-        let member = self.store.set_mute(room, user, Mute::On { until }).await?;
+        let length = duration.map(|d| format!("for {} s", d.get().num_seconds()));
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::MemberMuted,
+            Some(user),
+            length,
+        );
+        let member = self
+            .store
+            .set_mute(room, user, Mute::On { until }, audit)
+            .await?;
         self.publish(RoomEvent::MemberMuted(member.clone()));
+        // The lift is announced when its time is up, unless the mute changed meantime.
         match until {
-            Some(until) => self.schedule_unmute(room, user, until),
-            None => self.mutes.queue().cancel(&(room, user)),
+            Some(until) => self.expiries.schedule(Expiring::Mute(room, user), until),
+            None => self.expiries.cancel(Expiring::Mute(room, user)),
         }
         Ok(member)
-    }
-
-    /// Announces the end of a timed mute when its time is up. The mute already stops counting
-    /// at `until` without this (see `Membership::is_muted_at`); this clears it in storage and
-    /// tells live views, unless the mute was changed in the meantime.
-    fn schedule_unmute(&self, room: RoomId, user: UserId, until: Timestamp) {
-        self.mutes.queue().schedule((room, user), until);
-        self.mutes.wake.notify_one();
     }
 
     pub(super) async fn expire_mute(&self, mute: TimedMute) -> DomainResult<()> {
@@ -154,12 +182,22 @@ impl RoomService {
         user: UserId,
     ) -> DomainResult<Membership> {
         self.act_on_member(viewer, room, user).await?;
-        let member = self.store.set_mute(room, user, Mute::Off).await?;
-        self.mutes.queue().cancel(&(room, user));
+        let actor = viewer.require()?;
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::MemberUnmuted,
+            Some(user),
+            None,
+        );
+        let member = self.store.set_mute(room, user, Mute::Off, audit).await?;
+        self.expiries.cancel(Expiring::Mute(room, user));
         self.publish(RoomEvent::MemberUnmuted(member.clone()));
         Ok(member)
     }
 
+    /// Bans `user` (for `duration`, or until unbanned) and erases their messages of the
+    /// last `purge` (one `MessagesPurged` event), in one transaction with the log entries.
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
     pub async fn ban_user(
         &self,
@@ -167,21 +205,52 @@ impl RoomService {
         room: RoomId,
         user: UserId,
         reason: Option<Note>,
+        duration: Option<BanDuration>,
+        purge: Option<PurgeWindow>,
     ) -> DomainResult<Ban> {
         self.authorize_act_on(viewer, room, user).await?;
         let actor = viewer.require()?;
-        self.existing_user(user).await?;
+        let target = self.existing_user(user).await?;
+        let now = self.clock.now();
+        let expires_at = duration.map(|d| now + d.get());
         let ban = NewBan {
             room,
             user,
             by: actor.id,
             reason,
-            at: self.clock.now(),
+            at: now,
+            expires_at,
+            purge_since: purge.filter(|w| !w.get().is_zero()).map(|w| now - w.get()),
         };
-        let ban = self.store.ban(ban).await?;
-        self.publish(RoomEvent::MemberBanned(ban.clone()));
+        let outcome = self.store.ban(ban).await?;
+        // The ban first: it ends the banned user's feeds before the purge is announced.
+        self.publish(RoomEvent::MemberBanned(outcome.ban.clone()));
+        if !outcome.purged.is_empty() {
+            self.publish(RoomEvent::MessagesPurged {
+                room_id: room,
+                user: target,
+                message_ids: outcome.purged,
+            });
+        }
+        match expires_at {
+            Some(until) => self.expiries.schedule(Expiring::Ban(room, user), until),
+            None => self.expiries.cancel(Expiring::Ban(room, user)),
+        }
         tracing::info!("user banned");
-        Ok(ban)
+        Ok(outcome.ban)
+    }
+
+    /// Lifts a timed ban whose time is up, unless it was lifted or replaced meanwhile, and
+    /// announces it (not a log entry: no one acted).
+    pub(super) async fn expire_ban(&self, ban: TimedBan) -> DomainResult<()> {
+        if self.store.lift_ban(ban).await? {
+            let user = self.existing_user(ban.user).await?;
+            self.publish(RoomEvent::MemberUnbanned {
+                room_id: ban.room,
+                user,
+            });
+        }
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
@@ -192,8 +261,17 @@ impl RoomService {
         user: UserId,
     ) -> DomainResult<bool> {
         self.authorized(viewer, room, Action::Unban).await?;
+        let actor = viewer.require()?;
         let target = self.existing_user(user).await?;
-        if !self.store.unban(room, user).await? {
+        let audit = self.audit(
+            actor,
+            room,
+            ModerationAction::MemberUnbanned,
+            Some(user),
+            None,
+        );
+        self.expiries.cancel(Expiring::Ban(room, user));
+        if !self.store.unban(room, user, audit).await? {
             return Err(DomainError::NotFound(
                 "that user is not banned from this room".into(),
             ));

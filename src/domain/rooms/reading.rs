@@ -52,6 +52,7 @@ impl RoomService {
                     room: room.clone(),
                     membership: None,
                     banned: false,
+                    ban_expires_at: None,
                 }
             };
             if authorize(

@@ -10,22 +10,27 @@ macro_rules! store_impl {
             // Some of these serve only the backend's own methods.
             #[allow(unused_imports)]
             use $crate::domain::model::{
-                Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp,
-                UpdateRoom, User,
+                Ban, Invite, JoinRequest, Membership, Message, ModerationAction, ModerationEntry,
+                Report, ReportStatus, Role, Room, RoomAccess, RoomType, Timestamp, UpdateRoom, User,
             };
             #[allow(unused_imports)]
             use $crate::domain::ports::{
-                CatchUp, Conflict, Entity, History, Mute, NewBan, NewJoinRequest, NewMember,
-                NewMessage, NewRoom, RoomQuery, StoreError, StoreResult, TimedMute,
+                Audit, BanOutcome, CatchUp, Conflict, DecidedReport, Entity, History, Mute, NewBan,
+                NewInvite, NewJoinRequest, NewMember, NewMessage, NewReport, NewRoom, RecordPage,
+                ReportDecision, RoomQuery, StoreError, StoreResult, TimedBan, TimedMute,
             };
             use $crate::domain::session::SessionTimes;
-            use $crate::domain::values::{MaxUsers, MessageId, Note, RoomId, RoomName, Topic, UserId};
+            use $crate::domain::terms::BlockedTerms;
+            use $crate::domain::values::{
+                EntryId, InviteCode, MaxUsers, MessageId, Note, ReportId, RoomId, RoomName, Topic, UserId,
+            };
             #[allow(unused_imports)]
             use $crate::store::sql::{
-                access_from, ban_from, conflict_as, db_err, map_rows, member_from, message_from,
-                request_from, room_from, user_from, DbId, DbTime, SqlRow, ACCESS_COLUMNS,
-                ACCESS_JOINS, BAN_SELECT, MEMBER_SELECT, MESSAGE_SELECT, REQUEST_SELECT,
-                ROOM_COLUMNS, ROOM_FROM, Dialect,
+                access_from, ban_from, conflict_as, db_err, entry_from, invite_from, map_rows,
+                member_from, message_from, report_from, request_from, room_from, terms_json,
+                user_from, DbId, DbTime, SqlRow, ACCESS_COLUMNS, ACCESS_JOINS, BAN_SELECT,
+                ENTRY_SELECT, INVITE_SELECT, MEMBER_SELECT, MESSAGE_SELECT, REPORT_SELECT,
+                REQUEST_SELECT, ROOM_COLUMNS, ROOM_FROM, Dialect,
             };
 
             type Conn = <$db as sqlx::Database>::Connection;
@@ -99,11 +104,14 @@ macro_rules! store_impl {
                 }
 
                 /// A transaction holding `room` (see `lock_room`) in which `user` is not
-                /// banned. Defence in depth: `authorize` refuses a banned user, but a ban that
-                /// committed after that check still wins here.
-                async fn begin_unbanned(&self, room: RoomId, user: UserId) -> StoreResult<sqlx::Transaction<'static, $db>> {
+                /// banned at `at`. Defence in depth: `authorize` refuses a banned user, but a
+                /// ban that committed after that check still wins here. A timed ban whose
+                /// time is up is cleared here (banned XOR member holds in storage too).
+                async fn begin_unbanned(&self, room: RoomId, user: UserId, at: Timestamp) -> StoreResult<sqlx::Transaction<'static, $db>> {
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
                     Self::lock_room(&mut tx, room).await?;
+                    let sql = "DELETE FROM bans WHERE room_id = $1 AND user_id = $2 AND expires_at <= $3";
+                    changed(by_pair(sql, room, user).bind(DbTime(at)), &mut *tx).await?;
                     let sql = "SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2";
                     match optional(by_pair(sql, room, user), &mut *tx, |_| Ok(())).await? {
                         Some(()) => Err(StoreError::Banned),
@@ -121,6 +129,58 @@ macro_rules! store_impl {
                 async fn in_room<T>(&self, select: &str, alias: &str, room: RoomId, decode: Decode<T>) -> StoreResult<Vec<T>> {
                     let sql = format!("{select} WHERE {alias}.room_id = $1 ORDER BY {alias}.created_at");
                     all(by_id(&sql, room.0), self.reader(), decode).await
+                }
+
+                /// Writes `audit` to the room's moderation log on `conn` (inside the
+                /// transaction of the action it records).
+                async fn record(conn: &mut Conn, audit: &Audit) -> StoreResult<()> {
+                    let sql = "INSERT INTO moderation_log (id, room_id, action, actor_id, target_id, reason, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+                    let q = by_id(sql, EntryId::new().0)
+                        .bind(DbId(audit.room.0))
+                        .bind(audit.action.as_str())
+                        .bind(DbId(audit.actor.0))
+                        .bind(audit.target.map(|t| DbId(t.0)))
+                        .bind(audit.reason.as_deref())
+                        .bind(DbTime(audit.at));
+                    changed(q, conn).await.map(drop)
+                }
+
+                /// Writes `audit`, if any, on `conn`.
+                async fn record_opt(conn: &mut Conn, audit: Option<&Audit>) -> StoreResult<()> {
+                    match audit {
+                        Some(audit) => Self::record(conn, audit).await,
+                        None => Ok(()),
+                    }
+                }
+
+                /// Erases a message on `conn`; its author, when it existed.
+                async fn erase_message(conn: &mut Conn, id: MessageId) -> StoreResult<Option<UserId>> {
+                    let sql = "DELETE FROM messages WHERE id = $1 RETURNING author_id";
+                    optional(by_id(sql, id.0), conn, |r| Ok(UserId(r.uuid("author_id")?))).await
+                }
+
+                /// A newest-first page of `select` (whose table is `alias`, with `id` and
+                /// `created_at` columns) in `room`, only those in `status` when given.
+                async fn newest_first<T>(&self, select: &str, alias: &str, room: RoomId, page: RecordPage, status: Option<&str>, decode: Decode<T>) -> StoreResult<Vec<T>> {
+                    let filter = match status {
+                        Some(_) => format!(" AND {alias}.status = $5"),
+                        None => String::new(),
+                    };
+                    let sql = format!(
+                        "{select} WHERE {alias}.room_id = $1{filter} \
+                         AND ($2 IS NULL OR {alias}.created_at < $2 OR ({alias}.created_at = $2 AND {alias}.id < $3)) \
+                         ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT $4"
+                    );
+                    let q = by_id(&sql, room.0)
+                        .bind(page.after.map(|a| DbTime(a.created_at)))
+                        .bind(page.after.map(|a| DbId(a.id)))
+                        .bind(i64::from(page.limit));
+                    let q = match status {
+                        Some(v) => q.bind(v),
+                        None => q,
+                    };
+                    all(q, self.reader(), decode).await
                 }
 
                 /// The user whose name matches regardless of case, with `password_hash`.
@@ -255,14 +315,17 @@ macro_rules! store_impl {
                     all(q, self.reader(), room_from).await
                 }
 
-                async fn update_room(&self, id: RoomId, patch: UpdateRoom) -> StoreResult<Room> {
+                async fn update_room(&self, id: RoomId, patch: UpdateRoom, audit: Audit) -> StoreResult<Room> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // One statement; a flag per field says whether the patch sets it.
                     let q = by_id(
                         "UPDATE rooms SET \
                            name = CASE WHEN $2 THEN $3 ELSE name END, \
                            topic = CASE WHEN $4 THEN $5 ELSE topic END, \
                            type = CASE WHEN $6 THEN $7 ELSE type END, \
-                           max_users = CASE WHEN $8 THEN $9 ELSE max_users END \
+                           max_users = CASE WHEN $8 THEN $9 ELSE max_users END, \
+                           slow_mode_seconds = CASE WHEN $10 THEN $11 ELSE slow_mode_seconds END, \
+                           posting_policy = CASE WHEN $12 THEN $13 ELSE posting_policy END \
                          WHERE id = $1",
                         id.0,
                     )
@@ -273,10 +336,27 @@ macro_rules! store_impl {
                     .bind(patch.room_type.is_some())
                     .bind(patch.room_type.map(RoomType::as_str))
                     .bind(patch.max_users.is_some())
-                    .bind(patch.max_users.flatten().map(MaxUsers::get));
-                    if !changed(q, self.writer()).await? {
+                    .bind(patch.max_users.flatten().map(MaxUsers::get))
+                    .bind(patch.slow_mode.is_some())
+                    .bind(patch.slow_mode.map(|s| s.seconds()))
+                    .bind(patch.posting_policy.is_some())
+                    .bind(patch.posting_policy.map(|p| p.as_str()));
+                    if !changed(q, &mut *tx).await? {
                         return Err(StoreError::NotFound(Entity::Room));
                     }
+                    Self::record(&mut tx, &audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    self.written_room(id).await
+                }
+
+                async fn set_blocked_terms(&self, id: RoomId, terms: BlockedTerms, audit: Audit) -> StoreResult<Room> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    let q = by_id("UPDATE rooms SET blocked_terms = $2 WHERE id = $1", id.0).bind(terms_json(&terms));
+                    if !changed(q, &mut *tx).await? {
+                        return Err(StoreError::NotFound(Entity::Room));
+                    }
+                    Self::record(&mut tx, &audit).await?;
+                    tx.commit().await.map_err(db_err)?;
                     self.written_room(id).await
                 }
 
@@ -312,14 +392,24 @@ macro_rules! store_impl {
                 }
 
                 async fn add_member(&self, member: NewMember, capacity: i64) -> StoreResult<Membership> {
-                    let NewMember { room, user, role, at } = member;
+                    let NewMember { room, user, role, at, audit, invite } = member;
                     // Holding the room, no other join or ban in it runs between these checks
                     // and the insert; each statement sees what earlier holders committed.
-                    let mut tx = self.begin_unbanned(room, user).await?;
+                    let mut tx = self.begin_unbanned(room, user, at).await?;
                     let sql = "SELECT COUNT(*) AS n FROM memberships WHERE room_id = $1";
                     let count = optional(by_id(sql, room.0), &mut *tx, |r| r.int("n")).await?;
                     if count.unwrap_or(0) >= capacity {
                         return Err(StoreError::RoomFull(capacity));
+                    }
+                    if let Some(code) = invite {
+                        // Counted only while the invite still admits someone at `at`.
+                        let sql = "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND room_id = $2 \
+                             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) \
+                             AND (max_uses IS NULL OR uses < max_uses)";
+                        let q = sqlx::query(sql).bind(code.as_str()).bind(DbId(room.0)).bind(DbTime(at));
+                        if !changed(q, &mut *tx).await? {
+                            return Err(StoreError::NotFound(Entity::Invite));
+                        }
                     }
                     let sql = "INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)";
                     by_pair(sql, room, user)
@@ -329,6 +419,7 @@ macro_rules! store_impl {
                         .await
                         .map_err(conflict_as(Conflict::AlreadyMember))?;
                     Self::delete_pair(&mut tx, "join_requests", room, user).await?;
+                    Self::record_opt(&mut tx, audit.as_ref()).await?;
                     // Read inside the transaction: a ban right after the commit must not turn
                     // a successful join into an error.
                     let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
@@ -336,21 +427,32 @@ macro_rules! store_impl {
                     Ok(member)
                 }
 
-                async fn remove_member(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
+                async fn remove_member(&self, room: RoomId, user: UserId, audit: Option<Audit>) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Defence in depth: the owner is never removed (the rule is `authorize`).
                     let sql = "DELETE FROM memberships WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'";
-                    changed(by_pair(sql, room, user), self.writer()).await
+                    if !changed(by_pair(sql, room, user), &mut *tx).await? {
+                        return Ok(false);
+                    }
+                    Self::record_opt(&mut tx, audit.as_ref()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
                 }
 
-                async fn set_role(&self, room: RoomId, user: UserId, role: Role) -> StoreResult<Membership> {
+                async fn set_role(&self, room: RoomId, user: UserId, role: Role, audit: Audit) -> StoreResult<Membership> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Defence in depth: the owner's role never changes here (the rule is
                     // authorize's SetRole; ownership moves only by transfer_ownership).
                     let sql = "UPDATE memberships SET role = $3 WHERE room_id = $1 AND user_id = $2 AND role <> 'owner'";
-                    changed(by_pair(sql, room, user).bind(role.as_str()), self.writer()).await?;
-                    self.written_membership(room, user).await
+                    if changed(by_pair(sql, room, user).bind(role.as_str()), &mut *tx).await? {
+                        Self::record(&mut tx, &audit).await?;
+                    }
+                    let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(member)
                 }
 
-                async fn transfer_ownership(&self, room: RoomId, to: UserId) -> StoreResult<Room> {
+                async fn transfer_ownership(&self, room: RoomId, to: UserId, audit: Audit) -> StoreResult<Room> {
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Serialised with other transfers, so a room never ends with two owners.
                     Self::lock_room(&mut tx, room).await?;
@@ -362,15 +464,35 @@ macro_rules! store_impl {
                     let demote = "UPDATE memberships SET role = 'admin' WHERE room_id = $1 AND role = 'owner' AND user_id <> $2";
                     changed(by_pair(demote, room, to), &mut *tx).await?;
                     changed(by_pair("UPDATE rooms SET owner_id = $2 WHERE id = $1", room, to), &mut *tx).await?;
+                    Self::record(&mut tx, &audit).await?;
                     tx.commit().await.map_err(db_err)?;
                     self.written_room(room).await
                 }
 
-                async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute) -> StoreResult<Membership> {
+                async fn set_mute(&self, room: RoomId, user: UserId, mute: Mute, audit: Audit) -> StoreResult<Membership> {
                     let (muted, until) = mute.columns();
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
                     let sql = "UPDATE memberships SET muted = $3, muted_until = $4 WHERE room_id = $1 AND user_id = $2";
-                    changed(by_pair(sql, room, user).bind(muted).bind(until.map(DbTime)), self.writer()).await?;
-                    self.written_membership(room, user).await
+                    if !changed(by_pair(sql, room, user).bind(muted).bind(until.map(DbTime)), &mut *tx).await? {
+                        return Err(StoreError::NotFound(Entity::Membership));
+                    }
+                    Self::record(&mut tx, &audit).await?;
+                    let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(member)
+                }
+
+                async fn claim_post(&self, room: RoomId, user: UserId, at: Timestamp, interval: chrono::Duration) -> StoreResult<Option<Timestamp>> {
+                    let sql = "UPDATE memberships SET last_posted_at = $3 WHERE room_id = $1 AND user_id = $2 \
+                         AND (last_posted_at IS NULL OR last_posted_at <= $4)";
+                    let q = by_pair(sql, room, user).bind(DbTime(at)).bind(DbTime(at - interval));
+                    if changed(q, self.writer()).await? {
+                        return Ok(None);
+                    }
+                    let sql = "SELECT last_posted_at FROM memberships WHERE room_id = $1 AND user_id = $2";
+                    let last = optional(by_pair(sql, room, user), self.writer(), |r| r.opt_time("last_posted_at")).await?;
+                    // No membership any more: nothing to claim (the send fails on its own).
+                    Ok(Some(last.flatten().unwrap_or(at)))
                 }
 
                 async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>> {
@@ -397,32 +519,76 @@ macro_rules! store_impl {
                     .await
                 }
 
-                async fn ban(&self, ban: NewBan) -> StoreResult<Ban> {
-                    let NewBan { room, user, by, reason, at } = ban;
+                async fn ban(&self, ban: NewBan) -> StoreResult<BanOutcome> {
+                    let NewBan { room, user, by, reason, at, expires_at, purge_since } = ban;
+                    let reason = reason.map(Note::into_inner);
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
                     // Serialised with joins, so a join cannot slip in after the membership
                     // is removed.
                     Self::lock_room(&mut tx, room).await?;
-                    let sql = "INSERT INTO bans (room_id, user_id, banned_by, reason, created_at) VALUES ($1, $2, $3, $4, $5)";
+                    // A timed ban whose time is up but that no one lifted yet is replaced.
+                    let sql = "DELETE FROM bans WHERE room_id = $1 AND user_id = $2 AND expires_at <= $3";
+                    changed(by_pair(sql, room, user).bind(DbTime(at)), &mut *tx).await?;
+                    let sql = "INSERT INTO bans (room_id, user_id, banned_by, reason, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
                     by_pair(sql, room, user)
                         .bind(DbId(by.0))
-                        .bind(reason.map(Note::into_inner))
+                        .bind(reason.as_deref())
                         .bind(DbTime(at))
+                        .bind(expires_at.map(DbTime))
                         .execute(&mut *tx)
                         .await
                         .map_err(conflict_as(Conflict::AlreadyBanned))?;
                     for table in ["memberships", "join_requests"] {
                         Self::delete_pair(&mut tx, table, room, user).await?;
                     }
+                    let audit = |action, reason| Audit { room, action, actor: by, target: Some(user), reason, at };
+                    Self::record(&mut tx, &audit(ModerationAction::MemberBanned, reason)).await?;
+                    let mut purged = Vec::new();
+                    if let Some(since) = purge_since {
+                        let sql = "DELETE FROM messages WHERE room_id = $1 AND author_id = $2 AND created_at >= $3 RETURNING id, seq";
+                        let q = by_pair(sql, room, user).bind(DbTime(since));
+                        let mut rows = all(q, &mut *tx, |r| Ok((r.int("seq")?, MessageId(r.uuid("id")?)))).await?;
+                        rows.sort_unstable_by_key(|(seq, _)| *seq);
+                        purged = rows.into_iter().map(|(_, id)| id).collect();
+                        if !purged.is_empty() {
+                            let what = format!("{} messages", purged.len());
+                            Self::record(&mut tx, &audit(ModerationAction::MessagesPurged, Some(what))).await?;
+                        }
+                    }
                     let sql = format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2");
                     let ban = optional(by_pair(&sql, room, user), &mut *tx, ban_from).await?;
                     tx.commit().await.map_err(db_err)?;
-                    required(ban, Entity::Ban)
+                    Ok(BanOutcome { ban: required(ban, Entity::Ban)?, purged })
                 }
 
-                async fn unban(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-                    let mut conn = self.writer().acquire().await.map_err(db_err)?;
-                    Self::delete_pair(&mut conn, "bans", room, user).await
+                async fn unban(&self, room: RoomId, user: UserId, audit: Audit) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    // A timed ban whose time is up counts as lifted already.
+                    let sql = "DELETE FROM bans WHERE room_id = $1 AND user_id = $2 AND (expires_at IS NULL OR expires_at > $3)";
+                    if !changed(by_pair(sql, room, user).bind(DbTime(audit.at)), &mut *tx).await? {
+                        return Ok(false);
+                    }
+                    Self::record(&mut tx, &audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
+                }
+
+                async fn lift_ban(&self, ban: TimedBan) -> StoreResult<bool> {
+                    // Only the ban that ends at `until`: of several nodes, one lifts it.
+                    let sql = "DELETE FROM bans WHERE room_id = $1 AND user_id = $2 AND expires_at = $3";
+                    changed(by_pair(sql, ban.room, ban.user).bind(DbTime(ban.until)), self.writer()).await
+                }
+
+                async fn timed_bans(&self) -> StoreResult<Vec<TimedBan>> {
+                    let sql = "SELECT room_id, user_id, expires_at FROM bans WHERE expires_at IS NOT NULL";
+                    all(sqlx::query(sql), self.reader(), |r| {
+                        Ok(TimedBan {
+                            room: RoomId(r.uuid("room_id")?),
+                            user: UserId(r.uuid("user_id")?),
+                            until: r.time("expires_at")?,
+                        })
+                    })
+                    .await
                 }
 
                 async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
@@ -431,7 +597,7 @@ macro_rules! store_impl {
 
                 async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
                     let NewJoinRequest { room, user, message, at } = request;
-                    let mut tx = self.begin_unbanned(room, user).await?;
+                    let mut tx = self.begin_unbanned(room, user, at).await?;
                     let sql = "INSERT INTO join_requests (room_id, user_id, message, created_at) VALUES ($1, $2, $3, $4)";
                     by_pair(sql, room, user)
                         .bind(message.map(Note::into_inner))
@@ -454,9 +620,14 @@ macro_rules! store_impl {
                     optional(by_pair(&sql, room, user), self.reader(), request_from).await
                 }
 
-                async fn delete_join_request(&self, room: RoomId, user: UserId) -> StoreResult<bool> {
-                    let mut conn = self.writer().acquire().await.map_err(db_err)?;
-                    Self::delete_pair(&mut conn, "join_requests", room, user).await
+                async fn delete_join_request(&self, room: RoomId, user: UserId, audit: Option<Audit>) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    if !Self::delete_pair(&mut tx, "join_requests", room, user).await? {
+                        return Ok(false);
+                    }
+                    Self::record_opt(&mut tx, audit.as_ref()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
                 }
 
                 async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
@@ -464,8 +635,14 @@ macro_rules! store_impl {
                     optional(by_id(&sql, id.0), self.reader(), message_from).await
                 }
 
-                async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
-                    changed(by_id("DELETE FROM messages WHERE id = $1", id.0), self.writer()).await
+                async fn delete_message(&self, id: MessageId, audit: Option<Audit>) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    if Self::erase_message(&mut tx, id).await?.is_none() {
+                        return Ok(false);
+                    }
+                    Self::record_opt(&mut tx, audit.as_ref()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
                 }
 
                 async fn messages_before(&self, room: RoomId, page: History) -> StoreResult<Vec<Message>> {
@@ -484,6 +661,117 @@ macro_rules! store_impl {
                     );
                     let q = by_id(&sql, room.0).bind(read.after).bind(read.up_to).bind(i64::from(read.limit));
                     all(q, self.reader(), message_from).await
+                }
+
+                async fn moderation_log(&self, room: RoomId, page: RecordPage) -> StoreResult<Vec<ModerationEntry>> {
+                    self.newest_first(ENTRY_SELECT, "l", room, page, None, entry_from).await
+                }
+
+                async fn create_report(&self, report: NewReport) -> StoreResult<Report> {
+                    let sql = "INSERT INTO reports (id, room_id, message_id, reporter_id, reason, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)";
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    by_id(sql, report.id.0)
+                        .bind(DbId(report.room.0))
+                        .bind(DbId(report.message.0))
+                        .bind(DbId(report.reporter.0))
+                        .bind(&report.reason)
+                        .bind(DbTime(report.at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict_as(Conflict::ReportOpen))?;
+                    let sql = format!("{REPORT_SELECT} WHERE p.id = $1");
+                    let found = optional(by_id(&sql, report.id.0), &mut *tx, report_from).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    required(found, Entity::Report)
+                }
+
+                async fn report(&self, id: ReportId) -> StoreResult<Option<Report>> {
+                    let sql = format!("{REPORT_SELECT} WHERE p.id = $1");
+                    optional(by_id(&sql, id.0), self.reader(), report_from).await
+                }
+
+                async fn reports(&self, room: RoomId, status: ReportStatus, page: RecordPage) -> StoreResult<Vec<Report>> {
+                    self.newest_first(REPORT_SELECT, "p", room, page, Some(status.as_str()), report_from).await
+                }
+
+                async fn decide_report(&self, decision: ReportDecision) -> StoreResult<DecidedReport> {
+                    let ReportDecision { id, status, by, at, delete_message } = decision;
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    let sql = format!("{REPORT_SELECT} WHERE p.id = $1");
+                    let open = required(optional(by_id(&sql, id.0), &mut *tx, report_from).await?, Entity::Report)?;
+                    let sql = "UPDATE reports SET status = $2, resolved_by = $3, resolved_at = $4 WHERE id = $1 AND status = 'open'";
+                    let q = by_id(sql, id.0).bind(status.as_str()).bind(DbId(by.0)).bind(DbTime(at));
+                    if !changed(q, &mut *tx).await? {
+                        return Err(StoreError::Conflict(Conflict::ReportDecided));
+                    }
+                    let author = open.message.as_ref().map(|m| m.author.id);
+                    let action = match status {
+                        ReportStatus::Dismissed => ModerationAction::ReportDismissed,
+                        _ => ModerationAction::ReportResolved,
+                    };
+                    let audit = |action, reason| Audit { room: open.room_id, action, actor: by, target: author, reason, at };
+                    Self::record(&mut tx, &audit(action, Some(open.reason.clone()))).await?;
+                    let mut deleted = None;
+                    if let (true, Some(message)) = (delete_message, open.message.as_ref()) {
+                        if Self::erase_message(&mut tx, message.id).await?.is_some() {
+                            deleted = Some(message.id);
+                            if author != Some(by) {
+                                Self::record(&mut tx, &audit(ModerationAction::MessageDeleted, None)).await?;
+                            }
+                        }
+                    }
+                    let report = required(optional(by_id(&sql, id.0), &mut *tx, report_from).await?, Entity::Report)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(DecidedReport { report, deleted })
+                }
+
+                async fn create_invite(&self, invite: NewInvite) -> StoreResult<Invite> {
+                    let NewInvite { code, room, by, max_uses, expires_at, at } = invite;
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    let sql = "INSERT INTO invites (code, room_id, created_by, max_uses, expires_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)";
+                    sqlx::query(sql)
+                        .bind(code.as_str())
+                        .bind(DbId(room.0))
+                        .bind(DbId(by.0))
+                        .bind(max_uses)
+                        .bind(expires_at.map(DbTime))
+                        .bind(DbTime(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let audit = Audit { room, action: ModerationAction::InviteCreated, actor: by, target: None, reason: None, at };
+                    Self::record(&mut tx, &audit).await?;
+                    let sql = format!("{INVITE_SELECT} WHERE i.code = $1");
+                    let found = optional(sqlx::query(&sql).bind(code.as_str()), &mut *tx, invite_from).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    required(found, Entity::Invite)
+                }
+
+                async fn invite(&self, code: InviteCode) -> StoreResult<Option<Invite>> {
+                    let sql = format!("{INVITE_SELECT} WHERE i.code = $1");
+                    optional(sqlx::query(&sql).bind(code.as_str()), self.reader(), invite_from).await
+                }
+
+                async fn invites(&self, room: RoomId, now: Timestamp) -> StoreResult<Vec<Invite>> {
+                    let sql = format!(
+                        "{INVITE_SELECT} WHERE i.room_id = $1 AND i.revoked_at IS NULL \
+                         AND (i.expires_at IS NULL OR i.expires_at > $2) ORDER BY i.created_at DESC, i.code"
+                    );
+                    all(by_id(&sql, room.0).bind(DbTime(now)), self.reader(), invite_from).await
+                }
+
+                async fn revoke_invite(&self, code: InviteCode, audit: Audit) -> StoreResult<bool> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    let sql = "UPDATE invites SET revoked_at = $2 WHERE code = $1 AND room_id = $3 AND revoked_at IS NULL";
+                    let q = sqlx::query(sql).bind(code.as_str()).bind(DbTime(audit.at)).bind(DbId(audit.room.0));
+                    if !changed(q, &mut *tx).await? {
+                        return Ok(false);
+                    }
+                    Self::record(&mut tx, &audit).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(true)
                 }
             }
         };

@@ -16,10 +16,12 @@ mod methods;
 use sqlx::error::DatabaseError;
 
 use crate::domain::model::{
-    Ban, JoinRequest, Membership, Message, Role, Room, RoomAccess, RoomType, Timestamp, User,
+    Ban, Invite, JoinRequest, Membership, Message, ModerationAction, ModerationEntry,
+    PostingPolicy, Report, ReportStatus, Role, Room, RoomAccess, RoomType, Timestamp, User,
 };
 use crate::domain::ports::{Conflict, StoreError, StoreResult};
-use crate::domain::values::{MessageId, RoomId, UserId};
+use crate::domain::terms::BlockedTerms;
+use crate::domain::values::{EntryId, InviteCode, MessageId, ReportId, RoomId, UserId};
 
 pub(crate) use codec::{DbId, DbTime, SqlRow};
 pub(crate) use methods::store_impl;
@@ -27,6 +29,7 @@ pub(crate) use methods::store_impl;
 /// A room with its member count and owner (`o_` columns); add `WHERE`/`ORDER BY`.
 pub(crate) const ROOM_COLUMNS: &str =
     "SELECT r.id, r.name, r.topic, r.type, r.max_users, r.created_at, r.last_seq, \
+     r.slow_mode_seconds, r.posting_policy, r.blocked_terms, \
      (SELECT COUNT(*) FROM memberships mc WHERE mc.room_id = r.id) AS member_count, \
      o.id AS o_id, o.username AS o_username, o.created_at AS o_created_at";
 pub(crate) const ROOM_FROM: &str = "FROM rooms r JOIN users o ON o.id = r.owner_id";
@@ -43,7 +46,7 @@ pub(crate) const MESSAGE_SELECT: &str = "SELECT m.id, m.room_id, m.seq, m.body, 
      FROM messages m JOIN users u ON u.id = m.author_id";
 
 /// A ban with the banned user (`u_`) and who banned them (`a_`).
-pub(crate) const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, \
+pub(crate) const BAN_SELECT: &str = "SELECT b.room_id, b.reason, b.created_at, b.expires_at, \
      u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
      a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
      FROM bans b JOIN users u ON u.id = b.user_id JOIN users a ON a.id = b.banned_by";
@@ -88,7 +91,23 @@ pub(crate) fn room_from<R: SqlRow>(row: &R) -> Result<Room, sqlx::Error> {
         owner: user_from(row, "o_")?,
         created_at: row.time("created_at")?,
         last_seq: row.int("last_seq")?,
+        slow_mode_seconds: row.int("slow_mode_seconds")?,
+        posting_policy: {
+            let p = row.text("posting_policy")?;
+            PostingPolicy::from_db(&p).ok_or_else(|| bad("posting policy", &p))?
+        },
+        blocked_terms: {
+            let json = row.text("blocked_terms")?;
+            let terms: Vec<String> =
+                serde_json::from_str(&json).map_err(|_| bad("blocked terms", &json))?;
+            BlockedTerms::from_stored(terms)
+        },
     })
+}
+
+/// The blocked terms as the `rooms.blocked_terms` column stores them (a JSON array).
+pub(crate) fn terms_json(terms: &BlockedTerms) -> String {
+    serde_json::to_string(terms.as_slice()).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// A row of `MEMBER_SELECT`.
@@ -120,7 +139,8 @@ pub(crate) const ACCESS_COLUMNS: &str =
     ", vm.role AS vm_role, vm.joined_at AS vm_joined_at, vm.muted AS vm_muted, \
      vm.muted_until AS vm_muted_until, \
      vu.id AS vu_id, vu.username AS vu_username, vu.created_at AS vu_created_at, \
-     EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS banned";
+     EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS banned, \
+     (SELECT b.expires_at FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS ban_expires_at";
 pub(crate) const ACCESS_JOINS: &str =
     "LEFT JOIN memberships vm ON vm.room_id = r.id AND vm.user_id = $1 \
      LEFT JOIN users vu ON vu.id = vm.user_id";
@@ -137,6 +157,7 @@ pub(crate) fn access_from<R: SqlRow>(row: &R) -> Result<RoomAccess, sqlx::Error>
         room,
         membership,
         banned,
+        ban_expires_at: row.opt_time("ban_expires_at")?,
     })
 }
 
@@ -171,6 +192,97 @@ pub(crate) fn ban_from<R: SqlRow>(row: &R) -> Result<Ban, sqlx::Error> {
         user,
         banned_by,
         reason,
+        created_at,
+        expires_at: row.opt_time("expires_at")?,
+    })
+}
+
+/// The user in the `{prefix}` columns of an outer join, None when the join found none.
+fn opt_user_from<R: SqlRow>(row: &R, prefix: &str) -> Result<Option<User>, sqlx::Error> {
+    match row.opt_text(&format!("{prefix}username"))? {
+        None => Ok(None),
+        Some(_) => user_from(row, prefix).map(Some),
+    }
+}
+
+/// A moderation log entry with its actor (`u_`) and target (`t_`, may be NULL).
+pub(crate) const ENTRY_SELECT: &str = "SELECT l.id, l.room_id, l.action, l.reason, l.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
+     t.id AS t_id, t.username AS t_username, t.created_at AS t_created_at \
+     FROM moderation_log l JOIN users u ON u.id = l.actor_id LEFT JOIN users t ON t.id = l.target_id";
+
+/// A row of `ENTRY_SELECT`.
+pub(crate) fn entry_from<R: SqlRow>(row: &R) -> Result<ModerationEntry, sqlx::Error> {
+    let action = row.text("action")?;
+    Ok(ModerationEntry {
+        id: EntryId(row.uuid("id")?),
+        room_id: RoomId(row.uuid("room_id")?),
+        action: ModerationAction::from_db(&action).ok_or_else(|| bad("action", &action))?,
+        actor: user_from(row, "u_")?,
+        target: opt_user_from(row, "t_")?,
+        reason: row.opt_text("reason")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// A report with its reporter (`u_`), who decided it (`d_`), and its message (`m_`, by
+/// `a_`) while it exists.
+pub(crate) const REPORT_SELECT: &str =
+    "SELECT p.id, p.room_id, p.reason, p.status, p.created_at, p.resolved_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at, \
+     d.id AS d_id, d.username AS d_username, d.created_at AS d_created_at, \
+     m.id AS m_id, m.seq AS m_seq, m.body AS m_body, m.created_at AS m_created_at, \
+     a.id AS a_id, a.username AS a_username, a.created_at AS a_created_at \
+     FROM reports p JOIN users u ON u.id = p.reporter_id \
+     LEFT JOIN users d ON d.id = p.resolved_by \
+     LEFT JOIN messages m ON m.id = p.message_id \
+     LEFT JOIN users a ON a.id = m.author_id";
+
+/// A row of `REPORT_SELECT`.
+pub(crate) fn report_from<R: SqlRow>(row: &R) -> Result<Report, sqlx::Error> {
+    let room_id = RoomId(row.uuid("room_id")?);
+    let status = row.text("status")?;
+    let message = match row.opt_text("m_body")? {
+        None => None,
+        Some(body) => Some(Message {
+            id: MessageId(row.uuid("m_id")?),
+            room_id,
+            seq: row.int("m_seq")?,
+            author: user_from(row, "a_")?,
+            body,
+            created_at: row.time("m_created_at")?,
+        }),
+    };
+    Ok(Report {
+        id: ReportId(row.uuid("id")?),
+        room_id,
+        message,
+        reporter: user_from(row, "u_")?,
+        reason: row.text("reason")?,
+        status: ReportStatus::from_db(&status).ok_or_else(|| bad("report status", &status))?,
+        created_at: row.time("created_at")?,
+        resolved_by: opt_user_from(row, "d_")?,
+        resolved_at: row.opt_time("resolved_at")?,
+    })
+}
+
+/// An invite with who created it (`u_`).
+pub(crate) const INVITE_SELECT: &str =
+    "SELECT i.code, i.room_id, i.max_uses, i.uses, i.expires_at, i.revoked_at, i.created_at, \
+     u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
+     FROM invites i JOIN users u ON u.id = i.created_by";
+
+/// A row of `INVITE_SELECT`.
+pub(crate) fn invite_from<R: SqlRow>(row: &R) -> Result<Invite, sqlx::Error> {
+    let (room_id, created_by, created_at) = record_of(row)?;
+    Ok(Invite {
+        code: InviteCode::from_stored(row.text("code")?),
+        room_id,
+        created_by,
+        max_uses: row.opt_int("max_uses")?,
+        uses: row.int("uses")?,
+        expires_at: row.opt_time("expires_at")?,
+        revoked: row.opt_time("revoked_at")?.is_some(),
         created_at,
     })
 }
