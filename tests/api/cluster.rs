@@ -362,6 +362,87 @@ async fn a_timed_mute_set_on_one_node_ends_everywhere() {
     send_ok(b, &member, &room, "free again").await;
 }
 
+/// A timed ban with a purge set on node A: its events reach subscribers on B, it holds on B
+/// at once, and it lifts on time even after A is gone (B finds the deadline in storage).
+#[tokio::test]
+async fn a_timed_ban_set_on_one_node_lifts_on_time_everywhere() {
+    // Arrange
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let mut c = cluster_with_clock(2, std::sync::Arc::new(clock.clone())).await;
+    let b = c.nodes.pop().expect("node b");
+    let a = c.nodes.pop().expect("node a");
+    let owner = a.register(&uname("owner")).await;
+    let member = b.register(&uname("member")).await;
+    let room = a.create_room(&owner, "bans", "PUBLIC").await;
+    b.join(&member, &room).await.ok();
+    let spam = send_ok(&b, &member, &room, "spam").await["id"].clone();
+    let mut ws = b.ws(Some(&owner.token)).await;
+    ws.subscribe(
+        "e",
+        "subscription($r: ID!) { roomEvents(roomId: $r) { __typename            ... on MessagesPurged { messageIds } ... on MemberUnbanned { user { id } } } }",
+        json!({"r": room}),
+    )
+    .await;
+    ws.ping_pong().await;
+
+    // Act: banned on A for a minute, with the last hour's messages purged.
+    a.post(
+        Some(&owner.token),
+        "mutation($r: ID!, $u: ID!) { banUser(roomId: $r, userId: $u, durationSeconds: 60, deleteMessagesSeconds: 3600) { expiresAt } }",
+        json!({"r": room, "u": member.id}),
+    )
+    .await
+    .ok();
+
+    // Assert: the ban and its purge reach B; B refuses the banned user.
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberBanned"
+    );
+    let purge = ws.next_data("e").await;
+    assert_eq!(purge["roomEvents"]["messageIds"], json!([spam]));
+    assert_eq!(b.join(&member, &room).await.code(), "BANNED");
+
+    // Act: A goes away; the minute passes.
+    a.stop().await;
+    clock.advance(chrono::Duration::seconds(60));
+
+    // Assert: B announces the lift and admits the user again.
+    let unbanned = ws.next_data("e").await;
+    assert_eq!(unbanned["roomEvents"]["__typename"], "MemberUnbanned");
+    assert_eq!(unbanned["roomEvents"]["user"]["id"], member.id.as_str());
+    b.join(&member, &room).await.ok();
+}
+
+/// Slow mode counts a member's posts through every node.
+#[tokio::test]
+async fn slow_mode_counts_posts_made_through_any_node() {
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let c = cluster_with_clock(2, std::sync::Arc::new(clock.clone())).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let member = b.register(&uname("member")).await;
+    let room = a.create_room(&owner, "slow", "PUBLIC").await;
+    b.join(&member, &room).await.ok();
+    a.post(
+        Some(&owner.token),
+        "mutation($r: ID!) { updateRoom(roomId: $r, input: {slowModeSeconds: 30}) { slowModeSeconds } }",
+        json!({"r": room}),
+    )
+    .await
+    .ok();
+
+    send_ok(a, &member, &room, "via a").await;
+    let on_b = b.send(&member, &room, "via b").await;
+    clock.advance(chrono::Duration::seconds(30));
+    send_ok(b, &member, &room, "via b, later").await;
+    let on_a = a.send(&member, &room, "via a, too soon").await;
+
+    assert_eq!(on_b.code(), "RATE_LIMITED");
+    assert_eq!(on_b.0["errors"][0]["extensions"]["retryAfterSeconds"], 30);
+    assert_eq!(on_a.code(), "RATE_LIMITED");
+}
+
 #[tokio::test]
 async fn killing_and_restarting_redis_mid_stream_loses_nothing() {
     let mut c = cluster(2).await;

@@ -7,6 +7,7 @@ mod helpers;
 mod kept_reads;
 mod live_feeds;
 mod moderation;
+mod moderation_tools;
 mod persisted_queries;
 mod persistence;
 mod rooms;

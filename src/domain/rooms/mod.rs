@@ -63,6 +63,10 @@ impl Default for RoomRules {
 
 pub type Feed<T> = BoxStream<'static, DomainResult<T>>;
 
+/// How often each node re-reads the timed mutes and bans in storage, to lift those set on
+/// nodes that have gone away meanwhile.
+const RELOAD_EXPIRIES: chrono::Duration = chrono::Duration::seconds(60);
+
 /// How many stored messages a feed reads per query while catching up.
 const CATCH_UP_BATCH: u32 = 256;
 
@@ -210,7 +214,14 @@ impl RoomService {
     /// clears it in storage and announces it.)
     async fn lift_when_due(self) {
         self.load_expiries().await;
+        let mut reload_at = self.clock.now() + RELOAD_EXPIRIES;
         loop {
+            if self.clock.now() >= reload_at {
+                // Deadlines set on other nodes: if the node that set one is gone, this one
+                // announces it (at most this late; the rules stop counting it on time).
+                self.load_expiries().await;
+                reload_at = self.clock.now() + RELOAD_EXPIRIES;
+            }
             let due = self.expiries.queue().take_due(self.clock.now());
             for (what, until) in due {
                 let done = match what {
@@ -225,14 +236,12 @@ impl RoomService {
                     tracing::warn!(error = ?e, ?what, "could not lift an expired mute or ban");
                 }
             }
-            let next = self.expiries.queue().next();
-            let clock = self.clock.clone();
-            let sleep = async move {
-                match next {
-                    Some(at) => clock.sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let next = self
+                .expiries
+                .queue()
+                .next()
+                .map_or(reload_at, |at| at.min(reload_at));
+            let sleep = self.clock.sleep_until(next);
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
                 _ = self.expiries.wake.notified() => {}
