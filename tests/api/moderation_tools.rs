@@ -534,3 +534,62 @@ async fn blocked_terms_are_for_admins_and_bounded() {
         .await
         .ok();
 }
+
+/// An admin who leaves a public room may still read it, but reports are for admins: they
+/// stop at the leave, on the same open feed.
+#[tokio::test]
+async fn an_admin_who_leaves_a_public_room_stops_receiving_reports() {
+    // Arrange
+    let app = spawn_app().await;
+    let c = cast(&app, "PUBLIC").await;
+    let mut ws = app.ws(Some(&c.admin.token)).await;
+    ws.subscribe(
+        "e",
+        "subscription($r: ID!) { roomEvents(roomId: $r) { __typename } }",
+        json!({"r": c.room}),
+    )
+    .await;
+    app.feeds_open(0, 1).await;
+    let message = post(&app, &c.owner, &c.room, "report me").await;
+    let report = |token: String| {
+        let (app, message) = (&app, message.clone());
+        async move {
+            app.post(
+                Some(&token),
+                "mutation($m: ID!) { reportMessage(messageId: $m, reason: \"rude\") { id } }",
+                json!({"m": message}),
+            )
+            .await
+        }
+    };
+
+    // Act
+    report(c.member.token.clone()).await.ok();
+    let first = ws.next_data("e").await;
+    app.post(
+        Some(&c.admin.token),
+        "mutation($r: ID!) { leaveRoom(roomId: $r) }",
+        json!({"r": c.room}),
+    )
+    .await
+    .ok();
+    let left = ws.next_data("e").await;
+    let other = app.member_of(&c.owner, &c.room, "other").await;
+    report(other.token.clone()).await.ok();
+    let newcomer = app.register(&uname("newcomer")).await;
+    app.join(&newcomer, &c.room).await.ok();
+
+    // Assert
+    assert_eq!(first["roomEvents"]["__typename"], "MessageReported");
+    assert_eq!(left["roomEvents"]["__typename"], "MemberLeft");
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined",
+        "other's join"
+    );
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined",
+        "the newcomer's join, with no report in between"
+    );
+}

@@ -237,6 +237,12 @@ impl RoomService {
                             RoomEvent::MemberRoleChanged(m) | RoomEvent::MemberJoined(m) if m.user.id == user => {
                                 role = Some(m.role);
                             }
+                            // Still reading a public room, but no longer an admin of it:
+                            // reports and join requests stop here.
+                            RoomEvent::MemberLeft { user: u, .. }
+                            | RoomEvent::MemberRemoved { user: u, .. } if u.id == user => {
+                                role = None;
+                            }
                             RoomEvent::RoomUpdated(r) => room_type = r.room_type,
                             _ => {}
                         }
