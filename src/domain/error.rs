@@ -132,6 +132,9 @@ impl From<StoreError> for DomainError {
                     Conflict::JoinRequestPending => "you already asked to join this room",
                     Conflict::ReportOpen => "you have already reported this message",
                     Conflict::ReportDecided => "this report was already resolved or dismissed",
+                    Conflict::TooManyInvites => {
+                        "this room has as many working invite links as it may: revoke one first"
+                    }
                     Conflict::Duplicate => "this already exists",
                 }
                 .into(),

@@ -35,6 +35,8 @@ pub enum Conflict {
     ReportOpen,
     /// The report was resolved or dismissed already.
     ReportDecided,
+    /// The room has as many working invites as it may.
+    TooManyInvites,
     /// Any other unique key (an id generated twice, which should not happen).
     Duplicate,
 }
@@ -223,6 +225,8 @@ pub struct NewInvite {
     pub max_uses: Option<i64>,
     pub expires_at: Option<Timestamp>,
     pub at: Timestamp,
+    /// Most invites of the room that may still admit someone at `at` (this one included).
+    pub limit: i64,
 }
 
 /// A newest-first page of a room's records after `after`.

@@ -6,13 +6,17 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use roomcast::domain::model::ModerationAction;
 use roomcast::domain::model::UpdateRoom;
 use roomcast::domain::model::{now, Role, RoomType, Timestamp, User};
+use roomcast::domain::model::{
+    Membership, ModerationAction, ModerationEntry, Report, ReportStatus,
+};
 use roomcast::domain::ports::{
     Audit, CatchUp, History, Mute, NewBan, NewJoinRequest, NewMember, NewMessage, RoomQuery,
     TimedMute,
 };
+use roomcast::domain::ports::{NewInvite, NewReport, RecordPage, ReportDecision, TimedBan};
+use roomcast::domain::values::{InviteCode, RecordCursor, ReportId};
 use roomcast::domain::values::{MessageId, RoomCursor, RoomId, UserId};
 use roomcast::domain::values::{Note, RoomName};
 use roomcast::store::{Conflict, Entity, Store, StoreError};
@@ -892,4 +896,1195 @@ async fn messages_get_consecutive_seqs_and_page_both_ways() {
         .await
         .unwrap();
     assert_eq!(next.seq, 6);
+}
+
+// --- moderation tools: slow mode, timed bans, purges, the log, reports and invites
+
+/// A log entry of `action` by `actor` in `room` at `at`, about `target`, saying `reason`.
+fn audit_of(
+    room: RoomId,
+    actor: &User,
+    action: ModerationAction,
+    target: Option<&User>,
+    reason: Option<&str>,
+    at: Timestamp,
+) -> Audit {
+    Audit {
+        room,
+        action,
+        actor: actor.id,
+        target: target.map(|t| t.id),
+        reason: reason.map(str::to_owned),
+        at,
+    }
+}
+
+/// One log entry as (action, actor, target, reason).
+type LogRow = (ModerationAction, UserId, Option<UserId>, Option<String>);
+
+fn row(
+    action: ModerationAction,
+    actor: &User,
+    target: Option<&User>,
+    reason: Option<&str>,
+) -> LogRow {
+    (
+        action,
+        actor.id,
+        target.map(|t| t.id),
+        reason.map(str::to_owned),
+    )
+}
+
+fn page(after: Option<RecordCursor>, limit: u32) -> RecordPage {
+    RecordPage { after, limit }
+}
+
+fn message_at(room: RoomId, author: &User, body: &str, at: Timestamp) -> NewMessage {
+    NewMessage {
+        at,
+        ..message(room, author, body)
+    }
+}
+
+fn report_of(room: RoomId, message: MessageId, reporter: &User, reason: &str) -> NewReport {
+    NewReport {
+        id: ReportId::new(),
+        room,
+        message,
+        reporter: reporter.id,
+        reason: reason.to_owned(),
+        at: now(),
+    }
+}
+
+fn decision(id: ReportId, status: ReportStatus, by: &User, delete_message: bool) -> ReportDecision {
+    ReportDecision {
+        id,
+        status,
+        by: by.id,
+        at: now(),
+        delete_message,
+    }
+}
+
+fn invite_of(
+    room: RoomId,
+    by: &User,
+    max_uses: Option<i64>,
+    expires_at: Option<Timestamp>,
+    at: Timestamp,
+) -> NewInvite {
+    NewInvite {
+        code: InviteCode::generate(),
+        room,
+        by: by.id,
+        max_uses,
+        expires_at,
+        at,
+        limit: 100,
+    }
+}
+
+fn invited(room: RoomId, user: &User, code: &InviteCode, at: Timestamp) -> NewMember {
+    NewMember {
+        invite: Some(code.clone()),
+        ..member(room, user, at)
+    }
+}
+
+fn cursor_of(entry: &ModerationEntry) -> RecordCursor {
+    RecordCursor {
+        created_at: entry.created_at,
+        id: entry.id.0,
+    }
+}
+
+/// The entries written to the room's log since `seen` of them were are exactly `rows`
+/// (newest first).
+async fn check_log(f: &Fixture, room: RoomId, step: &str, rows: Vec<LogRow>, seen: &mut usize) {
+    let log = f.log(room).await;
+    let new = log.len() - *seen;
+    assert_eq!(log[..new], rows[..], "{step}");
+    *seen = log.len();
+}
+
+impl Fixture {
+    /// The room's whole log (up to 100 entries), newest first.
+    async fn log(&self, room: RoomId) -> Vec<LogRow> {
+        self.store
+            .moderation_log(room, page(None, 100))
+            .await
+            .expect("moderation log")
+            .into_iter()
+            .map(|e| (e.action, e.actor.id, e.target.map(|t| t.id), e.reason))
+            .collect()
+    }
+
+    async fn uses(&self, code: &InviteCode) -> i64 {
+        self.store
+            .invite(code.clone())
+            .await
+            .expect("read invite")
+            .expect("invite")
+            .uses
+    }
+}
+
+#[tokio::test]
+async fn claim_post_admits_one_post_per_interval_and_member() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (poster, outsider) = (f.user("poster").await, f.user("outsider").await);
+    let id = f.room(&owner, "slow", RoomType::Public).await;
+    f.join(id, &poster).await;
+    let t0 = now();
+    let every = Duration::seconds(60);
+    let secs = Duration::seconds;
+    let claim = |user: UserId, at: Timestamp| f.store.claim_post(id, user, at, every);
+
+    assert_eq!(claim(poster.id, t0).await.unwrap(), None, "the first post");
+    assert_eq!(claim(poster.id, t0 + secs(59)).await.unwrap(), Some(t0));
+    // A refused claim does not move the last post: the interval counts from t0.
+    assert_eq!(claim(poster.id, t0 + secs(60)).await.unwrap(), None);
+    assert_eq!(
+        claim(poster.id, t0 + secs(61)).await.unwrap(),
+        Some(t0 + secs(60))
+    );
+    assert_eq!(
+        claim(owner.id, t0 + secs(1)).await.unwrap(),
+        None,
+        "each member has their own interval"
+    );
+    let at = t0 + secs(600);
+    assert_eq!(
+        claim(outsider.id, at).await.unwrap(),
+        Some(at),
+        "no membership: nothing to claim"
+    );
+
+    // Claims racing for the same moment: exactly one wins.
+    let at = t0 + secs(3600);
+    let racers: Vec<_> = (0..10)
+        .map(|_| {
+            let store = f.store.clone();
+            let user = poster.id;
+            tokio::spawn(async move { store.claim_post(id, user, at, every).await })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        match r.await.unwrap().unwrap() {
+            None => won += 1,
+            Some(last) => assert_eq!(last, at),
+        }
+    }
+    assert_eq!(won, 1, "one of the racing claims");
+}
+
+#[tokio::test]
+async fn timed_bans_are_listed_and_lifted_once_without_a_log_entry() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (timed, forever) = (f.user("timed").await, f.user("forever").await);
+    let id = f.room(&owner, "bans", RoomType::Public).await;
+    f.join(id, &timed).await;
+    let until = now() + Duration::minutes(10);
+    let ban = f
+        .store
+        .ban(NewBan {
+            expires_at: Some(until),
+            ..ban_of(id, &timed, &owner, None)
+        })
+        .await
+        .unwrap()
+        .ban;
+    assert_eq!(ban.expires_at, Some(until));
+    f.store
+        .ban(ban_of(id, &forever, &owner, None))
+        .await
+        .unwrap();
+    let timed_ban = TimedBan {
+        room: id,
+        user: timed.id,
+        until,
+    };
+    assert_eq!(f.store.timed_bans().await.unwrap(), vec![timed_ban]);
+
+    // A ban that was replaced meanwhile (another `until`) is not lifted.
+    let stale = TimedBan {
+        until: until - Duration::minutes(1),
+        ..timed_ban
+    };
+    assert!(!f.store.lift_ban(stale).await.unwrap());
+    assert!(f.store.lift_ban(timed_ban).await.unwrap());
+    assert!(!f.store.lift_ban(timed_ban).await.unwrap(), "only once");
+    assert!(f.store.timed_bans().await.unwrap().is_empty());
+    let left: Vec<_> = f
+        .store
+        .bans(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.user.id)
+        .collect();
+    assert_eq!(left, vec![forever.id]);
+    f.join(id, &timed).await;
+    assert_eq!(
+        f.log(id).await,
+        vec![
+            row(ModerationAction::MemberBanned, &owner, Some(&forever), None),
+            row(ModerationAction::MemberBanned, &owner, Some(&timed), None),
+        ],
+        "lifting by itself is no one's action"
+    );
+}
+
+#[tokio::test]
+async fn a_ban_with_a_purge_erases_the_users_recent_messages_in_the_room() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (spammer, bystander) = (f.user("spammer").await, f.user("bystander").await);
+    let id = f.room(&owner, "purged", RoomType::Public).await;
+    let elsewhere = f.room(&owner, "elsewhere", RoomType::Public).await;
+    f.join(id, &spammer).await;
+    f.join(id, &bystander).await;
+    let t0 = now();
+    let mins = Duration::minutes;
+    let insert = |room, who: &User, body: &str, at| {
+        let m = message_at(room, who, body, at);
+        let store = f.store.clone();
+        async move { store.insert_message(m).await.unwrap() }
+    };
+    let old = insert(id, &spammer, "old", t0 - mins(120)).await;
+    let recent1 = insert(id, &spammer, "recent 1", t0 - mins(30)).await;
+    let recent2 = insert(id, &spammer, "recent 2", t0 - mins(10)).await;
+    let theirs = insert(id, &bystander, "theirs", t0 - mins(10)).await;
+    let other_room = insert(elsewhere, &spammer, "elsewhere", t0 - mins(10)).await;
+
+    let outcome = f
+        .store
+        .ban(NewBan {
+            at: t0,
+            purge_since: Some(t0 - mins(60)),
+            ..ban_of(id, &spammer, &owner, Some("spam"))
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(outcome.purged, vec![recent1.id, recent2.id], "oldest first");
+    assert_eq!(outcome.ban.user, spammer);
+    for gone in [recent1.id, recent2.id] {
+        assert!(f.store.message(gone).await.unwrap().is_none());
+    }
+    for kept in [old.id, theirs.id, other_room.id] {
+        assert!(f.store.message(kept).await.unwrap().is_some());
+    }
+    assert_eq!(
+        f.log(id).await,
+        vec![
+            row(
+                ModerationAction::MessagesPurged,
+                &owner,
+                Some(&spammer),
+                Some("2 messages")
+            ),
+            row(
+                ModerationAction::MemberBanned,
+                &owner,
+                Some(&spammer),
+                Some("spam")
+            ),
+        ]
+    );
+
+    // A purge that finds nothing erases nothing and logs only the ban.
+    let quiet = f.user("quiet").await;
+    f.join(id, &quiet).await;
+    let outcome = f
+        .store
+        .ban(NewBan {
+            purge_since: Some(t0 - mins(60)),
+            ..ban_of(id, &quiet, &owner, None)
+        })
+        .await
+        .unwrap();
+    assert!(outcome.purged.is_empty());
+    let log = f.log(id).await;
+    assert_eq!(
+        log[0],
+        row(ModerationAction::MemberBanned, &owner, Some(&quiet), None)
+    );
+    assert_eq!(log.len(), 3);
+}
+
+#[tokio::test]
+async fn the_moderation_log_pages_newest_first() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let id = f.room(&owner, "logged", RoomType::Public).await;
+    let other = f.room(&owner, "other", RoomType::Public).await;
+    let t0 = now();
+    let topic = |n: i64| UpdateRoom {
+        topic: Some(Some(
+            roomcast::domain::values::Topic::parse(&format!("t{n}"))
+                .unwrap()
+                .expect("topic"),
+        )),
+        ..UpdateRoom::default()
+    };
+    for n in 1..=5 {
+        let at = t0 + Duration::seconds(n);
+        let reason = format!("{n}");
+        let entry = audit_of(
+            id,
+            &owner,
+            ModerationAction::RoomUpdated,
+            None,
+            Some(&reason),
+            at,
+        );
+        f.store.update_room(id, topic(n), entry).await.unwrap();
+    }
+    // Two entries at the same moment: the one written later is the newer.
+    let same = t0 + Duration::seconds(6);
+    for reason in ["6a", "6b"] {
+        let entry = audit_of(
+            id,
+            &owner,
+            ModerationAction::RoomUpdated,
+            None,
+            Some(reason),
+            same,
+        );
+        f.store.update_room(id, topic(6), entry).await.unwrap();
+    }
+    let entry = audit_of(
+        other,
+        &owner,
+        ModerationAction::RoomUpdated,
+        None,
+        Some("elsewhere"),
+        same,
+    );
+    f.store.update_room(other, topic(7), entry).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let got = f.store.moderation_log(id, page(after, 2)).await.unwrap();
+        if got.is_empty() {
+            break;
+        }
+        assert!(got.iter().all(|e| e.room_id == id));
+        after = got.last().map(cursor_of);
+        seen.extend(got.into_iter().map(|e| (e.reason, e.created_at)));
+        assert!(seen.len() <= 7, "paging does not end: {seen:?}");
+    }
+    let reasons: Vec<_> = seen
+        .iter()
+        .map(|(r, _)| r.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(reasons, ["6b", "6a", "5", "4", "3", "2", "1"]);
+    assert_eq!(seen[0].1, same);
+    assert_eq!(seen[6].1, t0 + Duration::seconds(1));
+    // A page of one across the tie.
+    let newest = f.store.moderation_log(id, page(None, 1)).await.unwrap();
+    let next = f
+        .store
+        .moderation_log(id, page(Some(cursor_of(&newest[0])), 1))
+        .await
+        .unwrap();
+    assert_eq!(next[0].reason.as_deref(), Some("6a"));
+}
+
+#[tokio::test]
+async fn reports_are_made_once_while_open_listed_by_status_and_decided_once() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (author, a, b) = (f.user("author").await, f.user("a").await, f.user("b").await);
+    let id = f.room(&owner, "reported", RoomType::Public).await;
+    let msg = f
+        .store
+        .insert_message(message(id, &author, "bad"))
+        .await
+        .unwrap();
+
+    let r1 = f
+        .store
+        .create_report(report_of(id, msg.id, &a, "spam"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r1.room_id,
+            r1.message.clone(),
+            r1.reporter.clone(),
+            r1.reason.as_str(),
+            r1.status,
+            r1.resolved_by.clone(),
+            r1.resolved_at
+        ),
+        (
+            id,
+            Some(msg.clone()),
+            a.clone(),
+            "spam",
+            ReportStatus::Open,
+            None,
+            None
+        )
+    );
+    assert_eq!(
+        conflict(
+            f.store
+                .create_report(report_of(id, msg.id, &a, "again"))
+                .await
+        ),
+        Conflict::ReportOpen
+    );
+    let r2 = f
+        .store
+        .create_report(report_of(id, msg.id, &b, "rude"))
+        .await
+        .unwrap();
+    assert_eq!(f.store.report(r1.id).await.unwrap(), Some(r1.clone()));
+    assert_eq!(f.store.report(ReportId::new()).await.unwrap(), None);
+    let ids = |rs: Vec<Report>| rs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let open = f
+        .store
+        .reports(id, ReportStatus::Open, page(None, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(open), vec![r2.id, r1.id], "newest first");
+    let after_r2 = RecordCursor {
+        created_at: r2.created_at,
+        id: r2.id.0,
+    };
+    let rest = f
+        .store
+        .reports(id, ReportStatus::Open, page(Some(after_r2), 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), vec![r1.id]);
+
+    // Dismissed: the message stays; a second decision is refused; the reporter may report again.
+    let t = now();
+    let dismissed = f
+        .store
+        .decide_report(ReportDecision {
+            at: t,
+            ..decision(r1.id, ReportStatus::Dismissed, &owner, false)
+        })
+        .await
+        .unwrap();
+    assert_eq!(dismissed.deleted, None);
+    let d = &dismissed.report;
+    assert_eq!(
+        (
+            d.status,
+            d.resolved_by.clone(),
+            d.resolved_at,
+            d.message.clone()
+        ),
+        (
+            ReportStatus::Dismissed,
+            Some(owner.clone()),
+            Some(t),
+            Some(msg.clone())
+        )
+    );
+    for status in [ReportStatus::Resolved, ReportStatus::Dismissed] {
+        assert_eq!(
+            conflict(
+                f.store
+                    .decide_report(decision(r1.id, status, &owner, true))
+                    .await
+            ),
+            Conflict::ReportDecided
+        );
+    }
+    assert!(f.store.message(msg.id).await.unwrap().is_some());
+    assert!(matches!(
+        f.store
+            .decide_report(decision(
+                ReportId::new(),
+                ReportStatus::Resolved,
+                &owner,
+                false
+            ))
+            .await,
+        Err(StoreError::NotFound(Entity::Report))
+    ));
+    let r3 = f
+        .store
+        .create_report(report_of(id, msg.id, &a, "still spam"))
+        .await
+        .unwrap();
+
+    // Resolved with the message erased: gone, and gone from every report of it.
+    let resolved = f
+        .store
+        .decide_report(decision(r2.id, ReportStatus::Resolved, &owner, true))
+        .await
+        .unwrap();
+    assert_eq!(resolved.deleted, Some(msg.id));
+    assert_eq!(resolved.report.status, ReportStatus::Resolved);
+    assert_eq!(resolved.report.message, None);
+    assert!(f.store.message(msg.id).await.unwrap().is_none());
+    assert_eq!(
+        f.store.report(r3.id).await.unwrap().expect("r3").message,
+        None
+    );
+    let by_status = |status| f.store.reports(id, status, page(None, 10));
+    assert_eq!(
+        ids(by_status(ReportStatus::Open).await.unwrap()),
+        vec![r3.id]
+    );
+    assert_eq!(
+        ids(by_status(ReportStatus::Resolved).await.unwrap()),
+        vec![r2.id]
+    );
+    assert_eq!(
+        ids(by_status(ReportStatus::Dismissed).await.unwrap()),
+        vec![r1.id]
+    );
+    // A report of an erased message is decided, with nothing left to erase.
+    let last = f
+        .store
+        .decide_report(decision(r3.id, ReportStatus::Resolved, &owner, true))
+        .await
+        .unwrap();
+    assert_eq!((last.deleted, last.report.message), (None, None));
+
+    assert_eq!(
+        f.log(id).await[1..],
+        [
+            row(
+                ModerationAction::MessageDeleted,
+                &owner,
+                Some(&author),
+                None
+            ),
+            row(
+                ModerationAction::ReportResolved,
+                &owner,
+                Some(&author),
+                Some("rude")
+            ),
+            row(
+                ModerationAction::ReportDismissed,
+                &owner,
+                Some(&author),
+                Some("spam")
+            ),
+        ]
+    );
+    // The decision on the report whose message was already erased (its target, the
+    // author, is not asserted: the report no longer knows them).
+    let newest = &f.log(id).await[0];
+    assert_eq!(
+        (newest.0, newest.1, newest.3.as_deref()),
+        (
+            ModerationAction::ReportResolved,
+            owner.id,
+            Some("still spam")
+        )
+    );
+}
+
+#[tokio::test]
+async fn erasing_ones_own_reported_message_is_no_deletion_entry() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let reporter = f.user("reporter").await;
+    let id = f.room(&owner, "own", RoomType::Public).await;
+    let msg = f
+        .store
+        .insert_message(message(id, &owner, "mine"))
+        .await
+        .unwrap();
+    let r = f
+        .store
+        .create_report(report_of(id, msg.id, &reporter, "hm"))
+        .await
+        .unwrap();
+    let decided = f
+        .store
+        .decide_report(decision(r.id, ReportStatus::Resolved, &owner, true))
+        .await
+        .unwrap();
+    assert_eq!(decided.deleted, Some(msg.id));
+    assert_eq!(
+        f.log(id).await,
+        vec![row(
+            ModerationAction::ReportResolved,
+            &owner,
+            Some(&owner),
+            Some("hm")
+        )]
+    );
+}
+
+#[tokio::test]
+async fn invites_are_created_read_listed_and_revoked_once() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let id = f.room(&owner, "invites", RoomType::Private).await;
+    let other = f.room(&owner, "other", RoomType::Private).await;
+    let t0 = now();
+    let secs = Duration::seconds;
+    let first = f
+        .store
+        .create_invite(invite_of(id, &owner, Some(2), Some(t0 + secs(3600)), t0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.room_id,
+            first.created_by.clone(),
+            first.max_uses,
+            first.uses,
+            first.expires_at,
+            first.revoked,
+            first.created_at
+        ),
+        (
+            id,
+            owner.clone(),
+            Some(2),
+            0,
+            Some(t0 + secs(3600)),
+            false,
+            t0
+        )
+    );
+    let unlimited = f
+        .store
+        .create_invite(invite_of(id, &owner, None, None, t0 + secs(1)))
+        .await
+        .unwrap();
+    let short = f
+        .store
+        .create_invite(invite_of(
+            id,
+            &owner,
+            None,
+            Some(t0 + secs(10)),
+            t0 + secs(2),
+        ))
+        .await
+        .unwrap();
+    f.store
+        .create_invite(invite_of(other, &owner, None, None, t0))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.invite(first.code.clone()).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(f.store.invite(InviteCode::generate()).await.unwrap(), None);
+    let codes = |is: Vec<roomcast::domain::model::Invite>| {
+        is.into_iter().map(|i| i.code).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(f.store.invites(id, t0 + secs(5)).await.unwrap()),
+        vec![
+            short.code.clone(),
+            unlimited.code.clone(),
+            first.code.clone()
+        ],
+        "newest first"
+    );
+    assert_eq!(
+        codes(f.store.invites(id, t0 + secs(10)).await.unwrap()),
+        vec![unlimited.code.clone(), first.code.clone()],
+        "expired at `now`: left out"
+    );
+
+    let revoke = |room| {
+        let at = t0 + secs(3);
+        audit_of(
+            room,
+            &owner,
+            ModerationAction::InviteRevoked,
+            None,
+            None,
+            at,
+        )
+    };
+    assert!(
+        !f.store
+            .revoke_invite(unlimited.code.clone(), revoke(other))
+            .await
+            .unwrap(),
+        "only in its own room"
+    );
+    assert!(f
+        .store
+        .revoke_invite(unlimited.code.clone(), revoke(id))
+        .await
+        .unwrap());
+    assert!(!f
+        .store
+        .revoke_invite(unlimited.code.clone(), revoke(id))
+        .await
+        .unwrap());
+    assert!(
+        f.store
+            .invite(unlimited.code.clone())
+            .await
+            .unwrap()
+            .expect("still readable")
+            .revoked
+    );
+    assert_eq!(
+        codes(f.store.invites(id, t0 + secs(5)).await.unwrap()),
+        vec![short.code.clone(), first.code.clone()]
+    );
+    assert_eq!(
+        f.log(id).await,
+        vec![
+            row(ModerationAction::InviteRevoked, &owner, None, None),
+            row(ModerationAction::InviteCreated, &owner, None, None),
+            row(ModerationAction::InviteCreated, &owner, None, None),
+            row(ModerationAction::InviteCreated, &owner, None, None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_invite_admits_within_its_uses_and_lifetime_and_only_while_not_revoked() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let users: Vec<User> = {
+        let mut v = Vec::new();
+        for n in 0..8 {
+            v.push(f.user(&format!("u{n}")).await);
+        }
+        v
+    };
+    let id = f.room(&owner, "door", RoomType::Restricted).await;
+    let other = f.room(&owner, "other door", RoomType::Restricted).await;
+    let t0 = now();
+    let secs = Duration::seconds;
+    let not_usable = |r: Result<Membership, StoreError>| {
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::Invite))),
+            "expected NotFound(Invite), got {r:?}"
+        )
+    };
+
+    // Two uses, counted.
+    let two = f
+        .store
+        .create_invite(invite_of(id, &owner, Some(2), None, t0))
+        .await
+        .unwrap();
+    let m = f
+        .store
+        .add_member(invited(id, &users[0], &two.code, t0), 100)
+        .await
+        .unwrap();
+    assert_eq!((m.user.id, m.role), (users[0].id, Role::Member));
+    assert_eq!(f.uses(&two.code).await, 1);
+    f.store
+        .add_member(invited(id, &users[1], &two.code, t0), 100)
+        .await
+        .unwrap();
+    assert_eq!(f.uses(&two.code).await, 2);
+    not_usable(
+        f.store
+            .add_member(invited(id, &users[2], &two.code, t0), 100)
+            .await,
+    );
+    assert_eq!(f.uses(&two.code).await, 2);
+    assert!(f.store.membership(id, users[2].id).await.unwrap().is_none());
+
+    // Expiry: admits until (not at) its time.
+    let timed = f
+        .store
+        .create_invite(invite_of(id, &owner, None, Some(t0 + secs(60)), t0))
+        .await
+        .unwrap();
+    f.store
+        .add_member(invited(id, &users[2], &timed.code, t0 + secs(59)), 100)
+        .await
+        .unwrap();
+    not_usable(
+        f.store
+            .add_member(invited(id, &users[3], &timed.code, t0 + secs(60)), 100)
+            .await,
+    );
+
+    // Revoked, and another room's code.
+    let revoked = f
+        .store
+        .create_invite(invite_of(id, &owner, None, None, t0))
+        .await
+        .unwrap();
+    let audit = audit_of(id, &owner, ModerationAction::InviteRevoked, None, None, t0);
+    assert!(f
+        .store
+        .revoke_invite(revoked.code.clone(), audit)
+        .await
+        .unwrap());
+    not_usable(
+        f.store
+            .add_member(invited(id, &users[3], &revoked.code, t0), 100)
+            .await,
+    );
+    let foreign = f
+        .store
+        .create_invite(invite_of(other, &owner, None, None, t0))
+        .await
+        .unwrap();
+    not_usable(
+        f.store
+            .add_member(invited(id, &users[3], &foreign.code, t0), 100)
+            .await,
+    );
+    assert!(f.store.membership(id, users[3].id).await.unwrap().is_none());
+
+    // A join refused for another reason does not use the code up.
+    let open = f
+        .store
+        .create_invite(invite_of(id, &owner, Some(10), None, t0))
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict(
+            f.store
+                .add_member(invited(id, &users[0], &open.code, t0), 100)
+                .await
+        ),
+        Conflict::AlreadyMember
+    );
+    f.store
+        .ban(ban_of(id, &users[4], &owner, None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .add_member(invited(id, &users[4], &open.code, t0), 100)
+            .await,
+        Err(StoreError::Banned)
+    ));
+    let count = f.store.room(id).await.unwrap().expect("room").member_count;
+    assert!(matches!(
+        f.store
+            .add_member(invited(id, &users[5], &open.code, t0), count)
+            .await,
+        Err(StoreError::RoomFull(_))
+    ));
+    assert_eq!(f.uses(&open.code).await, 0);
+    f.store
+        .add_member(invited(id, &users[5], &open.code, t0), 100)
+        .await
+        .unwrap();
+    assert_eq!(f.uses(&open.code).await, 1);
+
+    // Racing joins with the last uses: exactly as many as are left get in.
+    let last = f
+        .store
+        .create_invite(invite_of(other, &owner, Some(1), None, t0))
+        .await
+        .unwrap();
+    let racers: Vec<_> = users[5..8]
+        .iter()
+        .map(|u| {
+            let (store, join) = (f.store.clone(), invited(other, u, &last.code, t0));
+            tokio::spawn(async move { store.add_member(join, 100).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(e) => assert!(matches!(e, StoreError::NotFound(Entity::Invite)), "{e:?}"),
+        }
+    }
+    assert_eq!((admitted, f.uses(&last.code).await), (1, 1));
+    // A join by invite is no moderator's action.
+    assert!(f
+        .log(id)
+        .await
+        .iter()
+        .all(|(action, ..)| *action != ModerationAction::MemberAdded));
+}
+
+/// Every audited method writes its entry (with the audit's actor, target and reason) in
+/// the same call; calls without an audit, and calls that change nothing, write none.
+#[tokio::test]
+async fn each_audited_method_writes_its_log_entry() {
+    use roomcast::domain::terms::BlockedTerms;
+    use ModerationAction as A;
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let (m1, m2, m3, asker) = (
+        f.user("m1").await,
+        f.user("m2").await,
+        f.user("m3").await,
+        f.user("asker").await,
+    );
+    let id = f.room(&owner, "audited", RoomType::Restricted).await;
+    let by = |action, target: Option<&User>, reason: Option<&str>| {
+        audit_of(id, &owner, action, target, reason, now())
+    };
+    let mut seen = 0;
+
+    // With an audit: written.
+    let audit = by(A::MemberAdded, Some(&m1), None);
+    f.store
+        .add_member(
+            NewMember {
+                audit: Some(audit),
+                ..member(id, &m1, now())
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "add_member",
+        vec![row(A::MemberAdded, &owner, Some(&m1), None)],
+        &mut seen,
+    )
+    .await;
+    for who in [&m2, &m3] {
+        f.join(id, who).await;
+    }
+    check_log(&f, id, "add_member without an audit", vec![], &mut seen).await;
+    f.store
+        .set_role(
+            id,
+            m1.id,
+            Role::Admin,
+            by(A::RoleChanged, Some(&m1), Some("ADMIN")),
+        )
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "set_role",
+        vec![row(A::RoleChanged, &owner, Some(&m1), Some("ADMIN"))],
+        &mut seen,
+    )
+    .await;
+    f.store
+        .set_mute(
+            id,
+            m2.id,
+            Mute::On { until: None },
+            by(A::MemberMuted, Some(&m2), None),
+        )
+        .await
+        .unwrap();
+    f.store
+        .set_mute(id, m2.id, Mute::Off, by(A::MemberUnmuted, Some(&m2), None))
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "set_mute",
+        vec![
+            row(A::MemberUnmuted, &owner, Some(&m2), None),
+            row(A::MemberMuted, &owner, Some(&m2), None),
+        ],
+        &mut seen,
+    )
+    .await;
+    assert!(f
+        .store
+        .remove_member(id, m2.id, Some(by(A::MemberRemoved, Some(&m2), None)))
+        .await
+        .unwrap());
+    assert!(!f
+        .store
+        .remove_member(id, m2.id, Some(by(A::MemberRemoved, Some(&m2), None)))
+        .await
+        .unwrap());
+    check_log(
+        &f,
+        id,
+        "remove_member (twice)",
+        vec![row(A::MemberRemoved, &owner, Some(&m2), None)],
+        &mut seen,
+    )
+    .await;
+    assert!(f.store.remove_member(id, m3.id, None).await.unwrap());
+    check_log(
+        &f,
+        id,
+        "remove_member without an audit (leaving)",
+        vec![],
+        &mut seen,
+    )
+    .await;
+    f.store
+        .ban(ban_of(id, &m2, &owner, Some("why")))
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "ban",
+        vec![row(A::MemberBanned, &owner, Some(&m2), Some("why"))],
+        &mut seen,
+    )
+    .await;
+    assert!(f
+        .store
+        .unban(id, m2.id, by(A::MemberUnbanned, Some(&m2), None))
+        .await
+        .unwrap());
+    assert!(!f
+        .store
+        .unban(id, m2.id, by(A::MemberUnbanned, Some(&m2), None))
+        .await
+        .unwrap());
+    check_log(
+        &f,
+        id,
+        "unban (twice)",
+        vec![row(A::MemberUnbanned, &owner, Some(&m2), None)],
+        &mut seen,
+    )
+    .await;
+    for who in [&asker, &m3] {
+        f.store
+            .create_join_request(request(id, who, None, now()))
+            .await
+            .unwrap();
+    }
+    assert!(f
+        .store
+        .delete_join_request(
+            id,
+            asker.id,
+            Some(by(A::JoinRequestRejected, Some(&asker), None))
+        )
+        .await
+        .unwrap());
+    assert!(f.store.delete_join_request(id, m3.id, None).await.unwrap());
+    check_log(
+        &f,
+        id,
+        "delete_join_request",
+        vec![row(A::JoinRequestRejected, &owner, Some(&asker), None)],
+        &mut seen,
+    )
+    .await;
+    let theirs = f
+        .store
+        .insert_message(message(id, &m1, "theirs"))
+        .await
+        .unwrap();
+    let own = f
+        .store
+        .insert_message(message(id, &m1, "own"))
+        .await
+        .unwrap();
+    assert!(f
+        .store
+        .delete_message(theirs.id, Some(by(A::MessageDeleted, Some(&m1), None)))
+        .await
+        .unwrap());
+    assert!(!f
+        .store
+        .delete_message(theirs.id, Some(by(A::MessageDeleted, Some(&m1), None)))
+        .await
+        .unwrap());
+    assert!(f.store.delete_message(own.id, None).await.unwrap());
+    check_log(
+        &f,
+        id,
+        "delete_message",
+        vec![row(A::MessageDeleted, &owner, Some(&m1), None)],
+        &mut seen,
+    )
+    .await;
+    f.store
+        .update_room(
+            id,
+            UpdateRoom {
+                room_type: Some(RoomType::Public),
+                ..UpdateRoom::default()
+            },
+            by(A::RoomUpdated, None, Some("type public")),
+        )
+        .await
+        .unwrap();
+    let terms = BlockedTerms::parse(&["foo".to_owned()]).expect("terms");
+    f.store
+        .set_blocked_terms(id, terms, by(A::BlockedTermsChanged, None, Some("1 terms")))
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "update_room, set_blocked_terms",
+        vec![
+            row(A::BlockedTermsChanged, &owner, None, Some("1 terms")),
+            row(A::RoomUpdated, &owner, None, Some("type public")),
+        ],
+        &mut seen,
+    )
+    .await;
+    let invite = f
+        .store
+        .create_invite(invite_of(id, &owner, None, None, now()))
+        .await
+        .unwrap();
+    assert!(f
+        .store
+        .revoke_invite(invite.code.clone(), by(A::InviteRevoked, None, None))
+        .await
+        .unwrap());
+    check_log(
+        &f,
+        id,
+        "create_invite, revoke_invite",
+        vec![
+            row(A::InviteRevoked, &owner, None, None),
+            row(A::InviteCreated, &owner, None, None),
+        ],
+        &mut seen,
+    )
+    .await;
+    f.store
+        .transfer_ownership(id, m1.id, by(A::OwnershipTransferred, Some(&m1), None))
+        .await
+        .unwrap();
+    check_log(
+        &f,
+        id,
+        "transfer_ownership",
+        vec![row(A::OwnershipTransferred, &owner, Some(&m1), None)],
+        &mut seen,
+    )
+    .await;
+    // Each entry keeps the time its audit gave.
+    let at = now() + Duration::hours(1);
+    f.store
+        .update_room(
+            id,
+            UpdateRoom::default(),
+            audit_of(id, &owner, A::RoomUpdated, None, None, at),
+        )
+        .await
+        .unwrap();
+    let newest = f.store.moderation_log(id, page(None, 1)).await.unwrap();
+    assert_eq!(
+        (
+            newest[0].created_at,
+            newest[0].room_id,
+            newest[0].actor.clone()
+        ),
+        (at, id, owner.clone())
+    );
 }

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Most invites of a room that may still admit someone: enough for any real use, and it
+/// keeps `Room.invites` a bounded list.
+pub const MAX_WORKING_INVITES: i64 = 100;
+
 impl RoomService {
     /// The invite behind `code` if it still admits someone now. Unknown, revoked, expired
     /// and used-up codes are all the same NOT_FOUND.
@@ -34,16 +38,23 @@ impl RoomService {
                 max_uses: max_uses.map(InviteUses::get),
                 expires_at: lifetime.map(|l| now + l.get()),
                 at: now,
+                limit: MAX_WORKING_INVITES,
             })
             .await?;
         Ok(invite)
     }
 
-    /// Revokes a code (admins of its room); a code that no longer works is NOT_FOUND.
+    /// Revokes a code (admins of its room), used up or not, as `Room.invites` lists it; a
+    /// revoked or unknown code is NOT_FOUND.
     #[tracing::instrument(skip_all)]
     pub async fn revoke_invite(&self, viewer: &Viewer, code: InviteCode) -> DomainResult<bool> {
         let actor = viewer.require()?;
-        let invite = self.usable_invite(&code).await?;
+        let invite = self
+            .store
+            .invite(code.clone())
+            .await?
+            .filter(|invite| !invite.revoked)
+            .ok_or_else(DomainError::invite_not_found)?;
         self.authorized(viewer, invite.room_id, Action::ManageInvites)
             .await
             .map_err(|e| match e {

@@ -131,7 +131,11 @@ impl RoomService {
     pub async fn bans(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Vec<Ban>> {
         self.authorized(viewer, room, Action::ViewModeration)
             .await?;
-        Ok(self.store.bans(room).await?)
+        let now = self.clock.now();
+        let mut bans = self.store.bans(room).await?;
+        // A timed ban whose time is up is over, lifted or not yet.
+        bans.retain(|ban| ban.expires_at.is_none_or(|until| until > now));
+        Ok(bans)
     }
 
     pub async fn join_requests(

@@ -39,6 +39,10 @@ impl RoomService {
         let (message, _) = self
             .readable_message(viewer, id, Action::ReportMessage)
             .await?;
+        // Reports share the sender's message rate: they cost the same to store and to read.
+        self.throttles
+            .messages
+            .check(&reporter.id, "messages and reports from you")?;
         let report = self
             .store
             .create_report(NewReport {

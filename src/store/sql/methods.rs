@@ -698,8 +698,8 @@ macro_rules! store_impl {
                 async fn decide_report(&self, decision: ReportDecision) -> StoreResult<DecidedReport> {
                     let ReportDecision { id, status, by, at, delete_message } = decision;
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
-                    let sql = format!("{REPORT_SELECT} WHERE p.id = $1");
-                    let open = required(optional(by_id(&sql, id.0), &mut *tx, report_from).await?, Entity::Report)?;
+                    let select = format!("{REPORT_SELECT} WHERE p.id = $1");
+                    let open = required(optional(by_id(&select, id.0), &mut *tx, report_from).await?, Entity::Report)?;
                     let sql = "UPDATE reports SET status = $2, resolved_by = $3, resolved_at = $4 WHERE id = $1 AND status = 'open'";
                     let q = by_id(sql, id.0).bind(status.as_str()).bind(DbId(by.0)).bind(DbTime(at));
                     if !changed(q, &mut *tx).await? {
@@ -721,14 +721,22 @@ macro_rules! store_impl {
                             }
                         }
                     }
-                    let report = required(optional(by_id(&sql, id.0), &mut *tx, report_from).await?, Entity::Report)?;
+                    let report = required(optional(by_id(&select, id.0), &mut *tx, report_from).await?, Entity::Report)?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(DecidedReport { report, deleted })
                 }
 
                 async fn create_invite(&self, invite: NewInvite) -> StoreResult<Invite> {
-                    let NewInvite { code, room, by, max_uses, expires_at, at } = invite;
+                    let NewInvite { code, room, by, max_uses, expires_at, at, limit } = invite;
                     let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    // Serialised with other creations in the room, so the cap holds.
+                    Self::lock_room(&mut tx, room).await?;
+                    let sql = "SELECT COUNT(*) AS n FROM invites WHERE room_id = $1 AND revoked_at IS NULL \
+                         AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)";
+                    let working = optional(by_id(sql, room.0).bind(DbTime(at)), &mut *tx, |r| r.int("n")).await?;
+                    if working.unwrap_or(0) >= limit {
+                        return Err(StoreError::Conflict(Conflict::TooManyInvites));
+                    }
                     let sql = "INSERT INTO invites (code, room_id, created_by, max_uses, expires_at, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6)";
                     sqlx::query(sql)
