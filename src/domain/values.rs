@@ -461,38 +461,12 @@ pub struct RecordCursor {
 }
 
 impl RecordCursor {
-    const PREFIX: &'static str = "k";
-
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{}:{}:{}",
-            Self::PREFIX,
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        encode_time_id("k", self.created_at, self.id)
     }
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        use base64::Engine;
-        let bad = || DomainError::bad_input("after", "after is not a valid cursor");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw.trim())
-            .map_err(|_| bad())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-        let mut parts = text.splitn(3, ':');
-        if parts.next() != Some(Self::PREFIX) {
-            return Err(bad());
-        }
-        let micros = parts
-            .next()
-            .and_then(|p| p.parse::<i64>().ok())
-            .ok_or_else(bad)?;
-        let created_at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
-        let id = parts
-            .next()
-            .and_then(|p| Uuid::parse_str(p).ok())
-            .ok_or_else(bad)?;
+        let (created_at, id) = parse_time_id("k", raw)?;
         Ok(Self { created_at, id })
     }
 }
@@ -578,37 +552,51 @@ pub struct RoomCursor {
 
 impl RoomCursor {
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "r:{}:{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        encode_time_id("r", self.created_at, self.id.0)
     }
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        use base64::Engine;
-        let bad = || DomainError::bad_input("after", "after is not a valid cursor");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw.trim())
-            .map_err(|_| bad())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-        let mut parts = text.splitn(3, ':');
-        if parts.next() != Some("r") {
-            return Err(bad());
-        }
-        let micros = parts
-            .next()
-            .and_then(|p| p.parse::<i64>().ok())
-            .ok_or_else(bad)?;
-        let created_at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
-        let id = parts
-            .next()
-            .and_then(|p| uuid::Uuid::parse_str(p).ok())
-            .map(RoomId)
-            .ok_or_else(bad)?;
-        Ok(Self { created_at, id })
+        let (created_at, id) = parse_time_id("r", raw)?;
+        Ok(Self {
+            created_at,
+            id: RoomId(id),
+        })
     }
+}
+
+/// A position as `prefix:micros:uuid` in URL-safe base64 (room list and record cursors).
+fn encode_time_id(prefix: &str, at: chrono::DateTime<chrono::Utc>, id: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{prefix}:{}:{id}", at.timestamp_micros()))
+}
+
+/// The time and id of an `encode_time_id` cursor with `prefix`; anything else is
+/// BAD_USER_INPUT on `after`.
+fn parse_time_id(
+    prefix: &str,
+    raw: &str,
+) -> Result<(chrono::DateTime<chrono::Utc>, Uuid), DomainError> {
+    use base64::Engine;
+    let bad = || DomainError::bad_input("after", "after is not a valid cursor");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .map_err(|_| bad())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, ':');
+    if parts.next() != Some(prefix) {
+        return Err(bad());
+    }
+    let micros = parts
+        .next()
+        .and_then(|p| p.parse::<i64>().ok())
+        .ok_or_else(bad)?;
+    let at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+    let id = parts
+        .next()
+        .and_then(|p| Uuid::parse_str(p).ok())
+        .ok_or_else(bad)?;
+    Ok((at, id))
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ impl From<RoleGql> for model::Role {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "PostingPolicy")]
+#[graphql(name = "PostingPolicy", remote = "model::PostingPolicy")]
 pub enum PostingPolicyGql {
     /// Every member may post.
     Members,
@@ -76,55 +76,17 @@ pub enum PostingPolicyGql {
     Admins,
 }
 
-impl From<model::PostingPolicy> for PostingPolicyGql {
-    fn from(p: model::PostingPolicy) -> Self {
-        match p {
-            model::PostingPolicy::Members => Self::Members,
-            model::PostingPolicy::Admins => Self::Admins,
-        }
-    }
-}
-
-impl From<PostingPolicyGql> for model::PostingPolicy {
-    fn from(p: PostingPolicyGql) -> Self {
-        match p {
-            PostingPolicyGql::Members => Self::Members,
-            PostingPolicyGql::Admins => Self::Admins,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "ReportStatus")]
+#[graphql(name = "ReportStatus", remote = "model::ReportStatus")]
 pub enum ReportStatusGql {
     Open,
     Resolved,
     Dismissed,
 }
 
-impl From<model::ReportStatus> for ReportStatusGql {
-    fn from(s: model::ReportStatus) -> Self {
-        match s {
-            model::ReportStatus::Open => Self::Open,
-            model::ReportStatus::Resolved => Self::Resolved,
-            model::ReportStatus::Dismissed => Self::Dismissed,
-        }
-    }
-}
-
-impl From<ReportStatusGql> for model::ReportStatus {
-    fn from(s: ReportStatusGql) -> Self {
-        match s {
-            ReportStatusGql::Open => Self::Open,
-            ReportStatusGql::Resolved => Self::Resolved,
-            ReportStatusGql::Dismissed => Self::Dismissed,
-        }
-    }
-}
-
 /// What a moderation log entry records.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "ModerationAction")]
+#[graphql(name = "ModerationAction", remote = "model::ModerationAction")]
 pub enum ModerationActionGql {
     MemberAdded,
     MemberRemoved,
@@ -144,32 +106,6 @@ pub enum ModerationActionGql {
     ReportDismissed,
     InviteCreated,
     InviteRevoked,
-}
-
-impl From<model::ModerationAction> for ModerationActionGql {
-    fn from(a: model::ModerationAction) -> Self {
-        use model::ModerationAction as A;
-        match a {
-            A::MemberAdded => Self::MemberAdded,
-            A::MemberRemoved => Self::MemberRemoved,
-            A::MemberBanned => Self::MemberBanned,
-            A::MemberUnbanned => Self::MemberUnbanned,
-            A::MemberMuted => Self::MemberMuted,
-            A::MemberUnmuted => Self::MemberUnmuted,
-            A::RoleChanged => Self::RoleChanged,
-            A::OwnershipTransferred => Self::OwnershipTransferred,
-            A::JoinRequestApproved => Self::JoinRequestApproved,
-            A::JoinRequestRejected => Self::JoinRequestRejected,
-            A::MessageDeleted => Self::MessageDeleted,
-            A::MessagesPurged => Self::MessagesPurged,
-            A::RoomUpdated => Self::RoomUpdated,
-            A::BlockedTermsChanged => Self::BlockedTermsChanged,
-            A::ReportResolved => Self::ReportResolved,
-            A::ReportDismissed => Self::ReportDismissed,
-            A::InviteCreated => Self::InviteCreated,
-            A::InviteRevoked => Self::InviteRevoked,
-        }
-    }
 }
 
 pub struct User(pub model::User);

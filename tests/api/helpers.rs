@@ -631,6 +631,28 @@ where
 
 // ------------------------------------------------------------ rooms and moderation helpers
 
+/// A room owned by a fresh owner, with one admin and one plain member.
+pub struct Cast {
+    pub owner: Session,
+    pub admin: Session,
+    pub member: Session,
+    pub room: String,
+}
+
+/// A room of `room_type` (PUBLIC, RESTRICTED, PRIVATE) with its cast.
+pub async fn cast(app: &TestApp, room_type: &str) -> Cast {
+    let owner = app.register(&uname("owner")).await;
+    let room = app.create_room(&owner, "stage", room_type).await;
+    let admin = app.admin_of(&owner, &room, "admin").await;
+    let member = app.member_of(&owner, &room, "member").await;
+    Cast {
+        owner,
+        admin,
+        member,
+        room,
+    }
+}
+
 impl TestApp {
     /// `createRoom` with a full `CreateRoomInput` (e.g. `{"name": "x", "type": "RESTRICTED",
     /// "maxUsers": 2}`); returns the room id.

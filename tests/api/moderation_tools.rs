@@ -26,27 +26,6 @@ const EVENTS: &str = "subscription($r: ID!) { roomEvents(roomId: $r) { __typenam
     ... on MessagesPurged { user { id } messageIds } \
     ... on MemberJoined { member { user { id } } } } }";
 
-/// A room of `room_type` owned by a fresh owner, with one admin and one plain member.
-struct Cast {
-    owner: Session,
-    admin: Session,
-    member: Session,
-    room: String,
-}
-
-async fn cast(app: &TestApp, room_type: &str) -> Cast {
-    let owner = app.register(&uname("owner")).await;
-    let room = app.create_room(&owner, "tools", room_type).await;
-    let admin = app.admin_of(&owner, &room, "admin").await;
-    let member = app.member_of(&owner, &room, "member").await;
-    Cast {
-        owner,
-        admin,
-        member,
-        room,
-    }
-}
-
 async fn ban(
     app: &TestApp,
     who: &Session,

@@ -48,27 +48,6 @@ const EVENTS: &str = "subscription($r: ID!) { roomEvents(roomId: $r) { __typenam
 
 // ------------------------------------------------------------------ helpers
 
-/// A room owned by a fresh owner, with one admin and one plain member.
-struct Cast {
-    owner: Session,
-    admin: Session,
-    member: Session,
-    room: String,
-}
-
-async fn cast(app: &TestApp, room_type: &str) -> Cast {
-    let owner = app.register(&uname("owner")).await;
-    let room = app.create_room(&owner, "stage", room_type).await;
-    let admin = app.admin_of(&owner, &room, "admin").await;
-    let member = app.member_of(&owner, &room, "member").await;
-    Cast {
-        owner,
-        admin,
-        member,
-        room,
-    }
-}
-
 /// Sends a message and returns its id.
 async fn post_message(app: &TestApp, who: &Session, room: &str, body: &str) -> String {
     app.send(who, room, body).await.ok()["sendMessage"]["id"]
