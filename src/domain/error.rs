@@ -34,6 +34,18 @@ pub enum DomainError {
     RoomFull(i64),
     #[error("you are banned from this room")]
     Banned,
+    /// A moderator took the viewer's access away while they were reading: banned (BANNED)
+    /// or removed (FORBIDDEN). Says who and why, so a client ending a feed need not wait
+    /// for the event that announced it.
+    #[error("{message}")]
+    Ejected {
+        banned: bool,
+        message: String,
+        by: crate::domain::model::User,
+        reason: Option<String>,
+        /// When a timed ban ends.
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// A member's message contains one of the room's blocked terms; it was stored nowhere.
     #[error("your message contains a term this room does not allow")]
     BlockedContent,
@@ -69,7 +81,8 @@ impl DomainError {
             DomainError::BadInput { .. } => ErrorCode::BadUserInput,
             DomainError::Conflict(_) | DomainError::ConflictOn { .. } => ErrorCode::Conflict,
             DomainError::RoomFull(_) => ErrorCode::RoomFull,
-            DomainError::Banned => ErrorCode::Banned,
+            DomainError::Banned | DomainError::Ejected { banned: true, .. } => ErrorCode::Banned,
+            DomainError::Ejected { banned: false, .. } => ErrorCode::Forbidden,
             DomainError::BlockedContent => ErrorCode::BlockedContent,
             DomainError::Muted { .. } => ErrorCode::Muted,
             DomainError::RateLimited { .. } => ErrorCode::RateLimited,

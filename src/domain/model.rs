@@ -220,6 +220,9 @@ pub enum RoomEvent {
         room_id: RoomId,
         user: User,
         by: User,
+        /// Why, when the admin said.
+        #[serde(default)]
+        reason: Option<String>,
     },
     MemberBanned(Ban),
     MemberUnbanned {
@@ -299,28 +302,37 @@ pub struct UpdateRoom {
 }
 
 impl UpdateRoom {
-    /// The settings this update changes, in words for the moderation log (None: nothing).
-    pub fn summary(&self) -> Option<String> {
+    /// What this update changes in `room`, in words for the moderation log; None when it
+    /// changes nothing (fields set to the values they have do not count).
+    pub fn summary(&self, room: &Room) -> Option<String> {
         let mut changed = Vec::new();
-        if self.name.is_some() {
+        if self.name.as_ref().is_some_and(|n| n.as_str() != room.name) {
             changed.push("name".to_owned());
         }
-        if self.topic.is_some() {
-            changed.push("topic".to_owned());
+        if let Some(topic) = &self.topic {
+            if topic.as_ref().map(Topic::as_str) != room.topic.as_deref() {
+                changed.push("topic".to_owned());
+            }
         }
-        if let Some(t) = self.room_type {
+        if let Some(t) = self.room_type.filter(|t| *t != room.room_type) {
             changed.push(format!("type {}", t.as_str()));
         }
-        if let Some(m) = self.max_users {
+        if let Some(m) = self
+            .max_users
+            .filter(|m| m.map(MaxUsers::get) != room.max_users)
+        {
             changed.push(match m {
                 Some(m) => format!("max users {}", m.get()),
                 None => "max users none".to_owned(),
             });
         }
-        if let Some(s) = self.slow_mode {
+        if let Some(s) = self
+            .slow_mode
+            .filter(|s| s.seconds() != room.slow_mode_seconds)
+        {
             changed.push(format!("slow mode {} s", s.seconds()));
         }
-        if let Some(p) = self.posting_policy {
+        if let Some(p) = self.posting_policy.filter(|p| *p != room.posting_policy) {
             changed.push(format!("posting {}", p.as_str()));
         }
         (!changed.is_empty()).then(|| changed.join(", "))

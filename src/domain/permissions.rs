@@ -274,10 +274,22 @@ pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> O
         RoomEvent::RoomDeleted { .. } => {
             Some(DomainError::NotFound("this room was deleted".into()))
         }
-        RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::Banned),
-        RoomEvent::MemberRemoved { user, .. } if user.id == viewer => Some(DomainError::Forbidden(
-            "you were removed from this room".into(),
-        )),
+        RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::Ejected {
+            banned: true,
+            message: format!("{} banned you from this room", ban.banned_by.username),
+            by: ban.banned_by.clone(),
+            reason: ban.reason.clone(),
+            until: ban.expires_at,
+        }),
+        RoomEvent::MemberRemoved {
+            user, by, reason, ..
+        } if user.id == viewer => Some(DomainError::Ejected {
+            banned: false,
+            message: format!("{} removed you from this room", by.username),
+            by: by.clone(),
+            reason: reason.clone(),
+            until: None,
+        }),
         RoomEvent::MemberLeft { user, .. }
             if user.id == viewer && room_type != RoomType::Public =>
         {
@@ -648,6 +660,7 @@ mod tests {
             room_id,
             user: v.clone(),
             by: user(),
+            reason: None,
         };
         assert_eq!(
             feed_verdict(v.id, RoomType::Public, &ev).map(|e| e.code().as_str()),

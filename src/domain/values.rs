@@ -139,6 +139,10 @@ impl RoomName {
         Ok(Self(trimmed.to_owned()))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn into_inner(self) -> String {
         self.0
     }
@@ -158,6 +162,10 @@ impl Topic {
             ));
         }
         Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub fn into_inner(self) -> String {

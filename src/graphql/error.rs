@@ -29,6 +29,24 @@ pub fn to_gql(e: DomainError) -> Error {
             }
             | DomainError::ConflictOn { field, .. } => ext.set("field", *field),
             DomainError::Muted { until: Some(until) } => ext.set("mutedUntil", until.to_rfc3339()),
+            DomainError::Ejected {
+                by, reason, until, ..
+            } => {
+                let mut who = async_graphql::indexmap::IndexMap::new();
+                who.insert(
+                    async_graphql::Name::new("id"),
+                    async_graphql::Value::from(by.id.to_string()),
+                );
+                who.insert(
+                    async_graphql::Name::new("username"),
+                    async_graphql::Value::from(by.username.clone()),
+                );
+                ext.set("by", async_graphql::Value::Object(who));
+                ext.set("reason", reason.clone());
+                if let Some(until) = until {
+                    ext.set("expiresAt", until.to_rfc3339());
+                }
+            }
             DomainError::RateLimited {
                 retry_after_seconds: Some(secs),
                 ..

@@ -252,11 +252,24 @@ impl MutationRoot {
         Ok(Member(m))
     }
 
-    /// Kicks a member; they may rejoin where the room type allows.
-    async fn remove_member(&self, ctx: &Context<'_>, room_id: ID, user_id: ID) -> Result<bool> {
+    /// Kicks a member; they may rejoin where the room type allows. `reason` (up to 500
+    /// characters) is shown to them and kept in the moderation log.
+    async fn remove_member(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        user_id: ID,
+        reason: Option<String>,
+    ) -> Result<bool> {
         let (rooms, viewer) = request_scope(ctx)?;
+        let reason = Note::parse("reason", reason.as_deref()).gql()?;
         rooms
-            .remove_member(viewer, self::room_id(&room_id)?, self::user_id(&user_id)?)
+            .remove_member(
+                viewer,
+                self::room_id(&room_id)?,
+                self::user_id(&user_id)?,
+                reason,
+            )
             .await
             .gql()
     }

@@ -590,6 +590,7 @@ pub struct MemberRemoved {
     pub room_id: ID,
     pub user: User,
     pub by: User,
+    pub reason: Option<String>,
 }
 
 /// A user was banned.
@@ -685,10 +686,16 @@ impl From<&model::RoomEvent> for RoomEvent {
                 room_id: id(room_id),
                 user: User(user),
             }),
-            E::MemberRemoved { room_id, user, by } => Self::MemberRemoved(MemberRemoved {
+            E::MemberRemoved {
+                room_id,
+                user,
+                by,
+                reason,
+            } => Self::MemberRemoved(MemberRemoved {
                 room_id: id(room_id),
                 user: User(user),
                 by: User(by),
+                reason,
             }),
             E::MemberBanned(ban) => Self::MemberBanned(MemberBanned {
                 room_id: id(ban.room_id),

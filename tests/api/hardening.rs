@@ -314,7 +314,7 @@ async fn access_lost_while_catching_up_ends_the_feed_before_the_next_delivery() 
             }
             _ => {
                 d.rooms
-                    .remove_member(&d.owner, room, reader_id)
+                    .remove_member(&d.owner, room, reader_id, None)
                     .await
                     .expect("kick");
             }

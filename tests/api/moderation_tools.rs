@@ -572,3 +572,61 @@ async fn an_admin_who_leaves_a_public_room_stops_receiving_reports() {
         "the newcomer's join, with no report in between"
     );
 }
+
+/// The last item of a feed ended by access loss: its error's extensions.
+async fn ending_extensions(ws: &mut WsClient, id: &str) -> Value {
+    loop {
+        let (ty, payload) = ws.next_for(id).await;
+        assert_eq!(ty, "next", "{payload}");
+        if let Some(error) = payload["errors"].get(0) {
+            assert_eq!(ws.next_for(id).await.0, "complete");
+            return error["extensions"].clone();
+        }
+    }
+}
+
+/// A feed that ends because a moderator took access away says who did it and why in its
+/// error, so no client depends on which of two subscriptions delivers first.
+#[tokio::test]
+async fn a_feed_ended_by_a_ban_or_a_kick_says_who_and_why() {
+    // Arrange: a member and another member each reading the room live.
+    let app = spawn_app().await;
+    let c = cast(&app, "PUBLIC").await;
+    let other = app.member_of(&c.owner, &c.room, "other").await;
+    let mut banned = app.ws(Some(&c.member.token)).await;
+    banned.subscribe_messages("m", &c.room, None).await;
+    let mut kicked = app.ws(Some(&other.token)).await;
+    kicked.subscribe_events("e", &c.room).await;
+    app.feeds_open(1, 1).await;
+
+    // Act
+    ban(&app, &c.admin, &c.room, &c.member.id, Some(3600), None)
+        .await
+        .ok();
+    let kick = app
+        .post(
+            Some(&c.admin.token),
+            "mutation($r: ID!, $u: ID!) { removeMember(roomId: $r, userId: $u, reason: \"cool off\") }",
+            json!({"r": c.room, "u": other.id}),
+        )
+        .await;
+
+    // Assert
+    let ban_end = ending_extensions(&mut banned, "m").await;
+    assert_eq!(ban_end["code"], "BANNED");
+    assert_eq!(
+        ban_end["by"],
+        json!({"id": c.admin.id, "username": c.admin.username})
+    );
+    assert_eq!(ban_end["reason"], "spam");
+    assert!(ban_end["expiresAt"].is_string(), "{ban_end}");
+    kick.ok();
+    let kick_end = ending_extensions(&mut kicked, "e").await;
+    assert_eq!(kick_end["code"], "FORBIDDEN");
+    assert_eq!(
+        kick_end["by"],
+        json!({"id": c.admin.id, "username": c.admin.username})
+    );
+    assert_eq!(kick_end["reason"], "cool off");
+    assert!(kick_end.get("expiresAt").is_none());
+}

@@ -35,7 +35,7 @@ impl RoomService {
                 ));
             }
         }
-        let Some(summary) = input.summary() else {
+        let Some(summary) = input.summary(&access.room) else {
             // Nothing to change: no write, no event, no log entry.
             return Ok(access.room);
         };

@@ -43,15 +43,17 @@ impl RoomService {
         viewer: &Viewer,
         room: RoomId,
         user: UserId,
+        reason: Option<Note>,
     ) -> DomainResult<bool> {
         let target = self.act_on_member(viewer, room, user).await?;
         let actor = viewer.require()?;
+        let reason = reason.map(Note::into_inner);
         let audit = self.audit(
             actor,
             room,
             ModerationAction::MemberRemoved,
             Some(user),
-            None,
+            reason.clone(),
         );
         if !self.store.remove_member(room, user, Some(audit)).await? {
             return Err(DomainError::NotFound(
@@ -62,6 +64,7 @@ impl RoomService {
             room_id: room,
             user: target.user,
             by: actor.clone(),
+            reason,
         });
         Ok(true)
     }
