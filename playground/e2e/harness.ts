@@ -156,3 +156,29 @@ export async function manageMember(page: Page, username: string) {
   await actions.waitFor();
   return { panel, row, actions };
 }
+
+/** Run one GraphQL operation over HTTP as `token` (null: anonymous); fails on any error. */
+export async function gql<T = Record<string, unknown>>(baseUrl: string, token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${baseUrl}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const json = (await res.json()) as { data?: T; errors?: unknown };
+  if (json.errors !== undefined) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors)}`);
+  return json.data!;
+}
+
+/** A user that acts through the API only (no browser): registered, with its token. */
+export async function apiUser(baseUrl: string, username: string): Promise<{ token: string; id: string }> {
+  const d = await gql<{ register: { token: string; user: { id: string } } }>(
+    baseUrl,
+    null,
+    'mutation($u: String!, $p: String!) { register(username: $u, password: $p) { token user { id } } }',
+    { u: username, p: PASSWORD },
+  );
+  return { token: d.register.token, id: d.register.user.id };
+}
+
+/** The id of the room a page has open (`/rooms/<id>`). */
+export function roomIdOf(page: Page): string {
+  return decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+}

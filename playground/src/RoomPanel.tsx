@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { useClient } from 'urql';
-import type { MemberFieldsFragment, RoomAdminQuery, RoomSummaryFieldsFragment, RoomType } from './gql/graphql';
+import type { InviteFieldsFragment, MemberFieldsFragment, PostingPolicy, RoomAdminQuery, RoomReportsQuery, RoomSummaryFieldsFragment, RoomType, UpdateRoomInput } from './gql/graphql';
 import type { Me } from './Shell';
 import {
   AddMemberMutation,
@@ -20,12 +20,17 @@ import {
 } from './operations';
 import { fieldErrors, toAppError, type FieldLabels, type FormErrors } from './errors';
 import { Alert, Avatar, Field, RoleBadge } from './ui';
-import { canModerate, formatDateTime, isAdmin } from './util';
+import { canModerate, formatDateTime, formatDuration, isAdmin } from './util';
 import { Icon } from './icons';
+import { ReportsTab } from './panel/ReportsTab';
+import { InvitesTab } from './panel/InvitesTab';
+import { AuditLog } from './panel/AuditLog';
+import { BlockedTermsEditor } from './panel/BlockedTermsEditor';
 
 type Member = MemberFieldsFragment;
 type Room = RoomSummaryFieldsFragment;
 type AdminData = NonNullable<RoomAdminQuery['room']>;
+type Reports = NonNullable<RoomReportsQuery['room']>['reports'];
 
 const MUTE_CHOICES: { label: string; seconds: number | null }[] = [
   { label: '5 minutes', seconds: 300 },
@@ -35,13 +40,40 @@ const MUTE_CHOICES: { label: string; seconds: number | null }[] = [
   { label: 'Until unmuted', seconds: null },
 ];
 
-type Tab = 'members' | 'requests' | 'bans' | 'settings';
+const BAN_CHOICES: { label: string; seconds: number | null }[] = [
+  { label: '1 hour', seconds: 3600 },
+  { label: '1 day', seconds: 86_400 },
+  { label: '7 days', seconds: 604_800 },
+  { label: '30 days', seconds: 2_592_000 },
+  { label: 'Permanent', seconds: null },
+];
+
+const PURGE_CHOICES: { label: string; seconds: number | null }[] = [
+  { label: 'None', seconds: null },
+  { label: '1 hour', seconds: 3600 },
+  { label: '24 hours', seconds: 86_400 },
+  { label: '7 days', seconds: 604_800 },
+];
+
+type Tab = 'members' | 'requests' | 'bans' | 'reports' | 'invites' | 'log' | 'settings';
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'members', label: 'Members' },
+  { id: 'requests', label: 'Requests' },
+  { id: 'bans', label: 'Bans' },
+  { id: 'reports', label: 'Reports' },
+  { id: 'invites', label: 'Invites' },
+  { id: 'log', label: 'Audit log' },
+  { id: 'settings', label: 'Settings' },
+];
 
 export function RoomPanel({
   room,
   me,
   members,
   admin,
+  reports: reportsData,
+  invites,
   onClose,
   reload,
   onRoomsChanged,
@@ -51,6 +83,10 @@ export function RoomPanel({
   me: Me;
   members: Member[];
   admin: AdminData | null;
+  /** Open reports; null until loaded. */
+  reports: Reports | null;
+  /** Invite links; null until loaded. */
+  invites: readonly InviteFieldsFragment[] | null;
   onClose: () => void;
   reload: () => void;
   onRoomsChanged: () => void;
@@ -64,6 +100,7 @@ export function RoomPanel({
   const isOwner = viewerRole === 'OWNER';
   const requests = admin?.joinRequests ?? [];
   const bans = admin?.bans ?? [];
+  const reports = reportsData?.nodes ?? [];
 
   /** Run a mutation, show a readable result, refresh what depends on it. */
   const act = async (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => {
@@ -92,19 +129,17 @@ export function RoomPanel({
         </button>
       </div>
       {canAdmin && (
-        <div className="tabs tabs-small" role="tablist">
-          <button type="button" role="tab" aria-selected={tab === 'members'} className={tab === 'members' ? 'active' : ''} onClick={() => setTab('members')}>
-            Members <span className="count">{members.length}</span>
-          </button>
-          <button type="button" role="tab" aria-selected={tab === 'requests'} className={tab === 'requests' ? 'active' : ''} onClick={() => setTab('requests')}>
-            Requests {requests.length > 0 && <span className="count count-hot">{requests.length}</span>}
-          </button>
-          <button type="button" role="tab" aria-selected={tab === 'bans'} className={tab === 'bans' ? 'active' : ''} onClick={() => setTab('bans')}>
-            Bans {bans.length > 0 && <span className="count">{bans.length}</span>}
-          </button>
-          <button type="button" role="tab" aria-selected={tab === 'settings'} className={tab === 'settings' ? 'active' : ''} onClick={() => setTab('settings')}>
-            Settings
-          </button>
+        <div className="tabs tabs-small tabs-wrap" role="tablist">
+          {TABS.map((t) => {
+            const count = t.id === 'members' ? members.length : t.id === 'requests' ? requests.length : t.id === 'bans' ? bans.length : t.id === 'reports' ? reports.length : 0;
+            const hot = (t.id === 'requests' || t.id === 'reports') && count > 0;
+            return (
+              <button key={t.id} type="button" role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'active' : ''} onClick={() => setTab(t.id)}>
+                {t.label}
+                {(t.id === 'members' || count > 0) && <span className={`count${hot ? ' count-hot' : ''}`}>{count}</span>}
+              </button>
+            );
+          })}
         </div>
       )}
       {flash && (
@@ -171,6 +206,15 @@ export function RoomPanel({
                       by {b.bannedBy.username} · {formatDateTime(b.createdAt)}
                       {b.reason ? ` · “${b.reason}”` : ''}
                     </span>
+                    <span className="small" data-testid="ban-expiry">
+                      {b.expiresAt ? (
+                        <>
+                          Until <time dateTime={b.expiresAt}>{formatDateTime(b.expiresAt)}</time>
+                        </>
+                      ) : (
+                        'Permanent (until unbanned)'
+                      )}
+                    </span>
                   </div>
                   <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(UnbanUserMutation, { roomId: room.id, userId: b.user.id }).toPromise(), `${b.user.username} was unbanned.`)}>
                     Unban
@@ -180,13 +224,20 @@ export function RoomPanel({
             ))}
           </ul>
         )}
-        {tab === 'settings' && canAdmin && <RoomSettings room={room} canDelete={canAdmin} onSaved={() => { reload(); onRoomsChanged(); setFlash({ kind: 'success', text: 'Room updated.' }); }} onDeleted={onLeftRoom} />}
+        {tab === 'reports' && canAdmin && <ReportsTab reports={reports} more={!!reportsData?.pageInfo.hasNextPage} loaded={!!reportsData} act={act} />}
+        {tab === 'invites' && canAdmin && <InvitesTab roomId={room.id} invites={invites ?? []} loaded={!!invites} act={act} />}
+        {tab === 'log' && canAdmin && <AuditLog roomId={room.id} />}
+        {tab === 'settings' && canAdmin && (
+          <RoomSettings room={room} canDelete={canAdmin} onSaved={(changed) => { reload(); onRoomsChanged(); setFlash({ kind: 'success', text: changed ? 'Room updated.' : 'No changes to save.' }); }} onDeleted={onLeftRoom}>
+            {admin && <BlockedTermsEditor roomId={room.id} terms={admin.blockedTerms} onSaved={(n) => { reload(); setFlash({ kind: 'success', text: n ? `Blocked words saved (${n}).` : 'Blocked words cleared.' }); }} />}
+          </RoomSettings>
+        )}
       </div>
     </aside>
   );
 }
 
-type Act = (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => Promise<boolean>;
+export type Act = (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => Promise<boolean>;
 
 function AddMember({ roomId, act }: { roomId: string; act: Act }) {
   const client = useClient();
@@ -225,6 +276,8 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
   const [mode, setMode] = useState<'none' | 'ban' | 'kick' | 'owner'>('none');
   const [muteChoice, setMuteChoice] = useState(1);
   const [reason, setReason] = useState('');
+  const [banChoice, setBanChoice] = useState(BAN_CHOICES.length - 1);
+  const [purgeChoice, setPurgeChoice] = useState(0);
   const viewerRole = room.viewerRole;
   const isMe = m.user.id === me.id;
   const moderate = !isMe && canModerate(viewerRole, m.role);
@@ -324,16 +377,45 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
           )}
           {mode === 'ban' && (
             <form
-              className="confirm"
+              className="confirm ban-form"
+              aria-label={`Ban ${name}`}
               onSubmit={(e) => {
                 e.preventDefault();
-                void act(client.mutation(BanUserMutation, { roomId, userId, reason: reason.trim() || null }).toPromise(), `${name} was banned.`);
+                const ban = BAN_CHOICES[banChoice];
+                const purge = PURGE_CHOICES[purgeChoice];
+                const what = ban.seconds === null ? 'until unbanned' : `for ${ban.label}`;
+                void act(
+                  client
+                    .mutation(BanUserMutation, { roomId, userId, reason: reason.trim() || null, durationSeconds: ban.seconds, deleteMessagesSeconds: purge.seconds })
+                    .toPromise(),
+                  `${name} was banned ${what}${purge.seconds ? `; their messages from the last ${purge.label} were deleted` : ''}.`,
+                );
               }}
             >
               <label htmlFor={`ban-reason-${userId}`} className="sr-only">
                 Ban reason
               </label>
               <input id={`ban-reason-${userId}`} placeholder="Reason (optional)" value={reason} onChange={(e) => setReason(e.target.value)} />
+              <label className="inline-field">
+                <span>Ban for</span>
+                <select aria-label="Ban duration" value={banChoice} onChange={(e) => setBanChoice(Number(e.target.value))}>
+                  {BAN_CHOICES.map((c, i) => (
+                    <option key={c.label} value={i}>
+                      {c.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label className="inline-field">
+                <span>Delete their messages from the last</span>
+                <select aria-label="Delete their messages from the last" value={purgeChoice} onChange={(e) => setPurgeChoice(Number(e.target.value))}>
+                  {PURGE_CHOICES.map((c, i) => (
+                    <option key={c.label} value={i}>
+                      {c.label === 'None' ? 'None (keep them)' : c.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
               <button type="submit" className="btn btn-sm btn-danger">
                 Ban {name}
               </button>
@@ -365,14 +447,41 @@ function LeaveButton({ onLeave }: { onLeave: () => void }) {
 }
 
 // API argument → the settings form's label (server errors are placed by `extensions.field`).
-const SETTINGS_FIELDS: FieldLabels = { name: 'Name', topic: 'Topic', type: 'Type', maxUsers: 'Max users' };
+const SETTINGS_FIELDS: FieldLabels = {
+  name: 'Name',
+  topic: 'Topic',
+  type: 'Type',
+  maxUsers: 'Max users',
+  slowModeSeconds: 'Slow mode',
+  postingPolicy: 'Only admins can post',
+};
 
-function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; canDelete: boolean; onSaved: () => void; onDeleted: () => void }) {
+/** Slow mode presets (seconds); anything else is entered as a number. */
+const SLOW_MODE_CHOICES = [0, 5, 10, 30, 60, 300, 900, 3600, 21_600];
+const CUSTOM = 'custom';
+
+function RoomSettings({
+  room,
+  canDelete,
+  onSaved,
+  onDeleted,
+  children,
+}: {
+  room: Room;
+  canDelete: boolean;
+  onSaved: (changed: boolean) => void;
+  onDeleted: () => void;
+  /** More settings, shown between the form and the danger zone. */
+  children?: ReactNode;
+}) {
   const client = useClient();
   const [name, setName] = useState(room.name);
   const [topic, setTopic] = useState(room.topic ?? '');
   const [type, setType] = useState<RoomType>(room.type);
   const [maxUsers, setMaxUsers] = useState(room.maxUsers?.toString() ?? '');
+  const [slowChoice, setSlowChoice] = useState(SLOW_MODE_CHOICES.includes(room.slowModeSeconds) ? String(room.slowModeSeconds) : CUSTOM);
+  const [slowCustom, setSlowCustom] = useState(String(room.slowModeSeconds));
+  const [adminsOnly, setAdminsOnly] = useState(room.postingPolicy === 'ADMINS');
   const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -388,15 +497,32 @@ function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; can
         return;
       }
     }
+    const slow = Number(slowChoice === CUSTOM ? slowCustom.trim() : slowChoice);
+    if (slowChoice === CUSTOM && (slowCustom.trim() === '' || !Number.isInteger(slow))) {
+      setErrors({ byField: { slowModeSeconds: 'Enter a whole number of seconds (0 turns slow mode off).' } });
+      return;
+    }
+    const posting: PostingPolicy = adminsOnly ? 'ADMINS' : 'MEMBERS';
+    // Only what changed is sent (and so recorded in the audit log); explicit null clears
+    // topic / max users.
+    const input: UpdateRoomInput = {};
+    if (name !== room.name) input.name = name;
+    if (topic !== (room.topic ?? '')) input.topic = topic.trim() ? topic : null;
+    if (type !== room.type) input.type = type;
+    if (max !== (room.maxUsers ?? null)) input.maxUsers = max;
+    if (slow !== room.slowModeSeconds) input.slowModeSeconds = slow;
+    if (posting !== room.postingPolicy) input.postingPolicy = posting;
+    if (Object.keys(input).length === 0) {
+      setErrors({ byField: {} });
+      onSaved(false);
+      return;
+    }
     setBusy(true);
-    // Explicit null clears topic / max users.
-    const res = await client
-      .mutation(UpdateRoomMutation, { roomId: room.id, input: { name, type, topic: topic.trim() ? topic : null, maxUsers: max } })
-      .toPromise();
+    const res = await client.mutation(UpdateRoomMutation, { roomId: room.id, input }).toPromise();
     setBusy(false);
     if (res.data) {
       setErrors({ byField: {} });
-      onSaved();
+      onSaved(true);
     } else setErrors(fieldErrors(res.error, SETTINGS_FIELDS));
   };
 
@@ -425,11 +551,49 @@ function RoomSettings({ room, canDelete, onSaved, onDeleted }: { room: Room; can
         <Field label="Max users" htmlFor="set-max" error={errors.byField.maxUsers} hint="Empty means no limit">
           <input id="set-max" inputMode="numeric" value={maxUsers} onChange={(e) => setMaxUsers(e.target.value)} />
         </Field>
+        <Field label="Slow mode" htmlFor="set-slow" error={slowChoice === CUSTOM ? undefined : errors.byField.slowModeSeconds} hint="How long members wait between two messages; admins are exempt">
+          <select id="set-slow" value={slowChoice} onChange={(e) => setSlowChoice(e.target.value)} aria-invalid={!!errors.byField.slowModeSeconds}>
+            {SLOW_MODE_CHOICES.map((sec) => (
+              <option key={sec} value={String(sec)}>
+                {sec === 0 ? 'Off' : formatDuration(sec)}
+              </option>
+            ))}
+            <option value={CUSTOM}>Other…</option>
+          </select>
+        </Field>
+        {slowChoice === CUSTOM && (
+          <Field label="Seconds between messages" htmlFor="set-slow-seconds" error={errors.byField.slowModeSeconds} hint="0 (off) to 21600 (6 hours)">
+            <input
+              id="set-slow-seconds"
+              type="number"
+              min={0}
+              max={21_600}
+              inputMode="numeric"
+              value={slowCustom}
+              onChange={(e) => setSlowCustom(e.target.value)}
+              aria-invalid={!!errors.byField.slowModeSeconds}
+            />
+          </Field>
+        )}
+        <div className={`field check-field${errors.byField.postingPolicy ? ' has-error' : ''}`}>
+          <label htmlFor="set-admins-only" className="check">
+            <input id="set-admins-only" type="checkbox" checked={adminsOnly} onChange={(e) => setAdminsOnly(e.target.checked)} />
+            Only admins can post
+          </label>
+          {errors.byField.postingPolicy ? (
+            <div className="field-error" id="set-admins-only-error" role="alert">
+              {errors.byField.postingPolicy}
+            </div>
+          ) : (
+            <div className="field-hint">An announcement room: members can read but not write.</div>
+          )}
+        </div>
         {errors.general && <Alert>{errors.general}</Alert>}
         <button type="submit" className="btn btn-primary" disabled={busy}>
           {busy ? 'Saving…' : 'Save changes'}
         </button>
       </form>
+      {children}
       {canDelete && (
         <div className="danger-zone">
           <h3>Danger zone</h3>

@@ -5,7 +5,7 @@ import { useClient, useQuery } from 'urql';
 import type { Clients } from './client';
 import type { Me } from './Shell';
 import type { RoomSummaryFieldsFragment } from './gql/graphql';
-import { DeleteMessageMutation, RoomAdminQuery, RoomMembersQuery, RoomQuery } from './operations';
+import { DeleteMessageMutation, RoomAdminQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
 import { toAppError } from './errors';
 import { Alert, Spinner } from './ui';
 import { isAdmin } from './util';
@@ -18,6 +18,7 @@ import { useRoomMessages, type Msg } from './room/useRoomMessages';
 import { useRoomEvents } from './room/useRoomEvents';
 import { MessageList, type MessageListHandle } from './room/MessageList';
 import { Composer } from './room/Composer';
+import { ReportDialog } from './room/ReportDialog';
 
 type Room = RoomSummaryFieldsFragment;
 
@@ -129,14 +130,23 @@ function ChatRoom({
   const roomId = room.id;
   const [panelOpen, setPanelOpen] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [reporting, setReporting] = useState<Msg | null>(null);
   const admin = isAdmin(room.viewerRole);
 
   const [membersRes, refetchMembers] = useQuery({ query: RoomMembersQuery, variables: { roomId }, requestPolicy: 'network-only' });
   const [adminRes, refetchAdmin] = useQuery({ query: RoomAdminQuery, variables: { id: roomId }, pause: !admin, requestPolicy: 'network-only' });
   const reloadMembers = useCallback(() => refetchMembers({ requestPolicy: 'network-only' }), [refetchMembers]);
+  const [reportsRes, refetchReports] = useQuery({ query: RoomReportsQuery, variables: { id: roomId }, pause: !admin, requestPolicy: 'network-only' });
+  const [invitesRes, refetchInvites] = useQuery({ query: RoomInvitesQuery, variables: { id: roomId }, pause: !admin, requestPolicy: 'network-only' });
+  // Invites count their uses, so they are refreshed with the rest of the admin data.
   const reloadAdmin = useCallback(() => {
-    if (admin) refetchAdmin({ requestPolicy: 'network-only' });
-  }, [admin, refetchAdmin]);
+    if (!admin) return;
+    refetchAdmin({ requestPolicy: 'network-only' });
+    refetchInvites({ requestPolicy: 'network-only' });
+  }, [admin, refetchAdmin, refetchInvites]);
+  const reloadReports = useCallback(() => {
+    if (admin) refetchReports({ requestPolicy: 'network-only' });
+  }, [admin, refetchReports]);
   const members = membersRes.data?.roomMembers ?? [];
   const meMember = members.find((m) => m.user.id === me.id);
 
@@ -163,18 +173,19 @@ function ChatRoom({
     me,
     roomName,
     onEnded,
-    onMessageDeleted: messages.remove,
+    onMessagesDeleted: messages.remove,
     onNotice: setNotice,
     reloadRoom,
     reloadMembers,
     reloadAdmin,
+    reloadReports,
     onRoomsChanged,
   });
   const list = useRef<MessageListHandle>(null);
 
   const deleteMessage = async (id: string) => {
     const res = await client.mutation(DeleteMessageMutation, { messageId: id }).toPromise();
-    if (res.data) messages.remove(id);
+    if (res.data) messages.remove([id]);
     else setNotice(toAppError(res.error).message);
   };
 
@@ -212,19 +223,42 @@ function ChatRoom({
           me={me}
           canDeleteAny={admin}
           onDelete={deleteMessage}
+          onReport={setReporting}
         />
-        <Composer roomId={roomId} muted={!!meMember?.muted} mutedUntil={meMember?.mutedUntil ?? null} onSent={onSent} onFatal={fail} />
+        <Composer
+          roomId={roomId}
+          role={room.viewerRole ?? 'MEMBER'}
+          muted={!!meMember?.muted}
+          mutedUntil={meMember?.mutedUntil ?? null}
+          slowModeSeconds={room.slowModeSeconds}
+          postingPolicy={room.postingPolicy}
+          onSent={onSent}
+          onFatal={fail}
+        />
       </div>
+      {reporting && (
+        <ReportDialog
+          message={reporting}
+          onClose={() => setReporting(null)}
+          onReported={(text) => {
+            setReporting(null);
+            setNotice(text);
+          }}
+        />
+      )}
       {panelOpen && (
         <RoomPanel
           room={room}
           me={me}
           members={members}
           admin={adminRes.data?.room ?? null}
+          reports={reportsRes.data?.room?.reports ?? null}
+          invites={invitesRes.data?.room?.invites ?? null}
           onClose={() => setPanelOpen(false)}
           reload={() => {
             reloadMembers();
             reloadAdmin();
+            reloadReports();
             reloadRoom();
           }}
           onRoomsChanged={onRoomsChanged}

@@ -3,6 +3,7 @@ import type { Clients, ConnectionState } from './client';
 import { RoomList } from './RoomList';
 import { RoomView } from './RoomView';
 import { CreateRoomDialog } from './CreateRoom';
+import { InvitePage } from './InvitePage';
 import { Avatar } from './ui';
 import { Icon } from './icons';
 
@@ -16,27 +17,38 @@ function roomIdFromPath(): string | null {
   return m ? decodeURIComponent(m[1]) : null;
 }
 
+/** `/invite/CODE`: an invite link being opened. */
+function inviteCodeFromPath(): string | null {
+  const m = /^\/invite\/([^/]+)/.exec(location.pathname);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
 export function Shell({ me, clients, conn, onSignOut }: { me: Me; clients: Clients; conn: ConnectionState; onSignOut: () => void }) {
   const [roomId, setRoomId] = useState<string | null>(() => roomIdFromPath());
+  const [inviteCode, setInviteCode] = useState<string | null>(() => inviteCodeFromPath());
   const [creating, setCreating] = useState(false);
   // Bumped after our own mutations so the room list refetches immediately.
   const [roomsVersion, setRoomsVersion] = useState(0);
   const bumpRooms = useCallback(() => setRoomsVersion((v) => v + 1), []);
 
   useEffect(() => {
-    const onPop = () => setRoomId(roomIdFromPath());
+    const onPop = () => {
+      setRoomId(roomIdFromPath());
+      setInviteCode(inviteCodeFromPath());
+    };
     window.addEventListener('popstate', onPop);
     return () => window.removeEventListener('popstate', onPop);
   }, []);
 
   const openRoom = useCallback((id: string | null) => {
     setRoomId(id);
+    setInviteCode(null);
     const path = id ? `/rooms/${encodeURIComponent(id)}` : '/';
     if (location.pathname !== path) history.pushState(null, '', path);
   }, []);
 
   return (
-    <div className={`app${roomId ? ' has-room' : ''}`}>
+    <div className={`app${roomId || inviteCode ? ' has-room' : ''}`}>
       <header className="topbar">
         <a className="brand" href="/" onClick={(e) => { e.preventDefault(); openRoom(null); }}>
           <span className="brand-mark">rc</span> roomcast
@@ -62,7 +74,17 @@ export function Shell({ me, clients, conn, onSignOut }: { me: Me; clients: Clien
           <RoomList selectedId={roomId} onSelect={openRoom} onCreate={() => setCreating(true)} version={roomsVersion} />
         </aside>
         <main className="main">
-          {roomId ? (
+          {inviteCode && !roomId ? (
+            <InvitePage
+              key={inviteCode}
+              code={inviteCode}
+              onJoined={(id) => {
+                bumpRooms();
+                openRoom(id);
+              }}
+              onClose={() => openRoom(null)}
+            />
+          ) : roomId ? (
             <RoomView
               key={roomId}
               roomId={roomId}

@@ -46,8 +46,52 @@ export const RoomSummaryFields = graphql(`
     maxUsers
     memberCount
     viewerRole
+    slowModeSeconds
+    postingPolicy
     createdAt
     owner {
+      id
+      username
+    }
+  }
+`);
+
+export const ReportFields = graphql(`
+  fragment ReportFields on Report {
+    id
+    roomId
+    reason
+    status
+    createdAt
+    resolvedAt
+    message {
+      id
+      body
+      createdAt
+      author {
+        id
+        username
+      }
+    }
+    reporter {
+      id
+      username
+    }
+    resolvedBy {
+      id
+      username
+    }
+  }
+`);
+
+export const InviteFields = graphql(`
+  fragment InviteFields on Invite {
+    code
+    maxUses
+    uses
+    expiresAt
+    createdAt
+    createdBy {
       id
       username
     }
@@ -143,9 +187,11 @@ export const RoomAdminQuery = graphql(`
   query RoomAdmin($id: ID!) {
     room(id: $id) {
       id
+      blockedTerms
       bans {
         reason
         createdAt
+        expiresAt
         user {
           id
           username
@@ -163,6 +209,75 @@ export const RoomAdminQuery = graphql(`
           username
         }
       }
+    }
+  }
+`);
+
+// Separate from RoomAdmin: the server prices every list by a full page, and one query
+// holding all of them would exceed its complexity limit.
+export const RoomReportsQuery = graphql(`
+  query RoomReports($id: ID!) {
+    room(id: $id) {
+      id
+      reports(status: OPEN, first: 50) {
+        nodes {
+          ...ReportFields
+        }
+        pageInfo {
+          hasNextPage
+        }
+      }
+    }
+  }
+`);
+
+export const RoomInvitesQuery = graphql(`
+  query RoomInvites($id: ID!) {
+    room(id: $id) {
+      id
+      invites {
+        ...InviteFields
+      }
+    }
+  }
+`);
+
+export const ModerationLogQuery = graphql(`
+  query ModerationLog($id: ID!, $first: Int, $after: String) {
+    room(id: $id) {
+      id
+      moderationLog(first: $first, after: $after) {
+        nodes {
+          id
+          action
+          reason
+          createdAt
+          actor {
+            id
+            username
+          }
+          target {
+            id
+            username
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+export const InviteQuery = graphql(`
+  query Invite($code: String!) {
+    invite(code: $code) {
+      roomId
+      name
+      topic
+      type
+      memberCount
     }
   }
 `);
@@ -282,10 +397,67 @@ export const UnmuteMemberMutation = graphql(`
 `);
 
 export const BanUserMutation = graphql(`
-  mutation BanUser($roomId: ID!, $userId: ID!, $reason: String) {
-    banUser(roomId: $roomId, userId: $userId, reason: $reason) {
+  mutation BanUser($roomId: ID!, $userId: ID!, $reason: String, $durationSeconds: Int, $deleteMessagesSeconds: Int) {
+    banUser(roomId: $roomId, userId: $userId, reason: $reason, durationSeconds: $durationSeconds, deleteMessagesSeconds: $deleteMessagesSeconds) {
       reason
       createdAt
+      expiresAt
+    }
+  }
+`);
+
+export const SetBlockedTermsMutation = graphql(`
+  mutation SetBlockedTerms($roomId: ID!, $terms: [String!]!) {
+    setBlockedTerms(roomId: $roomId, terms: $terms) {
+      id
+      blockedTerms
+    }
+  }
+`);
+
+export const ReportMessageMutation = graphql(`
+  mutation ReportMessage($messageId: ID!, $reason: String!) {
+    reportMessage(messageId: $messageId, reason: $reason) {
+      id
+      status
+    }
+  }
+`);
+
+export const ResolveReportMutation = graphql(`
+  mutation ResolveReport($reportId: ID!, $deleteMessage: Boolean!) {
+    resolveReport(reportId: $reportId, deleteMessage: $deleteMessage) {
+      ...ReportFields
+    }
+  }
+`);
+
+export const DismissReportMutation = graphql(`
+  mutation DismissReport($reportId: ID!) {
+    dismissReport(reportId: $reportId) {
+      ...ReportFields
+    }
+  }
+`);
+
+export const CreateInviteMutation = graphql(`
+  mutation CreateInvite($roomId: ID!, $maxUses: Int, $expiresInSeconds: Int) {
+    createInvite(roomId: $roomId, maxUses: $maxUses, expiresInSeconds: $expiresInSeconds) {
+      ...InviteFields
+    }
+  }
+`);
+
+export const RevokeInviteMutation = graphql(`
+  mutation RevokeInvite($code: String!) {
+    revokeInvite(code: $code)
+  }
+`);
+
+export const JoinByInviteMutation = graphql(`
+  mutation JoinByInvite($code: String!) {
+    joinByInvite(code: $code) {
+      ...MemberFields
     }
   }
 `);
@@ -350,6 +522,7 @@ export const RoomEventsSubscription = graphql(`
         roomId
         ban {
           reason
+          expiresAt
           user {
             id
             username
@@ -407,6 +580,24 @@ export const RoomEventsSubscription = graphql(`
       }
       ... on RoomDeleted {
         roomId
+      }
+      ... on MessagesPurged {
+        roomId
+        messageIds
+        user {
+          id
+          username
+        }
+      }
+      ... on MessageReported {
+        report {
+          ...ReportFields
+        }
+      }
+      ... on ReportDecided {
+        report {
+          ...ReportFields
+        }
       }
     }
   }

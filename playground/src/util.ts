@@ -66,3 +66,27 @@ export function initials(name: string): string {
   const s = parts.length >= 2 ? parts[0][0] + parts[1][0] : name.slice(0, 2);
   return s.toUpperCase();
 }
+
+/**
+ * A length of time in words: `short` for settings and countdowns ("30 s", "5 min", "1 h",
+ * "1 h 30 min"), `long` for sentences ("30 seconds", "1 hour", "7 days").
+ */
+export function formatDuration(seconds: number, style: 'short' | 'long' = 'short'): string {
+  const units: [number, string, string, string][] = [
+    [86_400, 'day', 'days', 'days'],
+    [3600, 'hour', 'hours', 'h'],
+    [60, 'minute', 'minutes', 'min'],
+    [1, 'second', 'seconds', 's'],
+  ];
+  let rest = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  for (const [size, one, many, short] of units) {
+    const n = Math.floor(rest / size);
+    if (n === 0) continue;
+    rest -= n * size;
+    parts.push(style === 'short' && size < 86_400 ? `${n} ${short}` : `${n} ${n === 1 ? one : many}`);
+    if (parts.length === 2) break;
+  }
+  if (!parts.length) return style === 'short' ? '0 s' : '0 seconds';
+  return parts.join(style === 'short' ? ' ' : ' and ');
+}

@@ -1,23 +1,39 @@
 // Writing and sending messages. Sends are queued so quick successive messages keep their
-// order; a refused send gives the text back and shows why (e.g. MUTED).
-import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+// order; a refused send gives the text back and shows why, in words: muted, blocked
+// content, slow mode (with a live countdown; Send is disabled until it reaches 0), or an
+// announcement room where only admins post (then the composer is replaced by that notice).
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useClient } from 'urql';
-import { SendMessageMutation } from '../operations';
+import type { PostingPolicy, Role } from '../gql/graphql';
+import { RoomQuery, SendMessageMutation } from '../operations';
 import { toAppError, type AppError } from '../errors';
-import { formatDateTime } from '../util';
+import { formatDateTime, formatDuration } from '../util';
 import { Icon } from '../icons';
 import type { Msg } from './useRoomMessages';
 
+/** A refusal that lifts by itself: count down to the time a send can succeed. */
+interface Wait {
+  until: number;
+  slowMode: boolean;
+}
+
 export function Composer({
   roomId,
+  role,
   muted,
   mutedUntil,
+  slowModeSeconds,
+  postingPolicy,
   onSent,
   onFatal,
 }: {
   roomId: string;
+  /** The viewer's role in the room. */
+  role: Role;
   muted: boolean;
   mutedUntil: string | null;
+  slowModeSeconds: number;
+  postingPolicy: PostingPolicy;
   onSent: (m: Msg) => void;
   /** Called with a refusal; returns true when it ended the room view (then it is not shown here). */
   onFatal: (err: unknown) => boolean;
@@ -25,14 +41,54 @@ export function Composer({
   const client = useClient();
   const [body, setBody] = useState('');
   const [err, setErr] = useState<AppError | null>(null);
+  const [wait, setWait] = useState<Wait | null>(null);
+  const [left, setLeft] = useState(0);
   // Sends are queued so quick successive messages keep their order and none is dropped.
   const queue = useRef<Promise<void>>(Promise.resolve());
   const [pending, setPending] = useState(0);
+  // Slow mode and the announcement rule hold members; the owner and admins are exempt.
+  const held = role === 'MEMBER';
+  const slowMode = held && slowModeSeconds > 0;
+  const locked = held && postingPolicy === 'ADMINS';
+
+  // The countdown: refreshed a few times a second so it never lags by a whole second.
+  useEffect(() => {
+    if (!wait) return;
+    const tick = () => {
+      const s = Math.ceil((wait.until - Date.now()) / 1000);
+      if (s <= 0) {
+        setWait(null);
+        setLeft(0);
+      } else setLeft(s);
+    };
+    tick();
+    const t = setInterval(tick, 250);
+    return () => clearInterval(t);
+  }, [wait]);
+
+  // Slow mode switched off meanwhile: its wait no longer holds.
+  useEffect(() => {
+    if (!slowMode) setWait((w) => (w?.slowMode ? null : w));
+  }, [slowMode]);
+
+  /**
+   * FORBIDDEN on sending means either that the viewer is no longer a member (the view
+   * ends) or that the room just became an announcement room: ask the room which.
+   */
+  const forbidden = async (error: unknown) => {
+    const res = await client.query(RoomQuery, { id: roomId }, { requestPolicy: 'network-only' }).toPromise();
+    const room = res.data?.room;
+    if (room?.viewerRole === 'MEMBER' && room.postingPolicy === 'ADMINS') {
+      setErr({ code: 'FORBIDDEN', message: 'Only admins can post in this room.', raw: '' });
+      return;
+    }
+    if (!onFatal(error)) setErr(toAppError(error));
+  };
 
   const send = (e?: FormEvent) => {
     e?.preventDefault();
     const text = body.trim();
-    if (!text) return;
+    if (!text || wait) return;
     setBody('');
     setPending((n) => n + 1);
     queue.current = queue.current.then(async () => {
@@ -41,11 +97,21 @@ export function Composer({
       if (res.data) {
         setErr(null);
         onSent(res.data.sendMessage);
-      } else {
-        // Give the text back so it is not lost.
-        setBody((cur) => (cur ? cur : text));
-        if (!onFatal(res.error)) setErr(toAppError(res.error));
+        return;
       }
+      // Give the text back so it is not lost.
+      setBody((cur) => (cur ? cur : text));
+      const ae = toAppError(res.error);
+      if (ae.code === 'RATE_LIMITED' && ae.retryAfterSeconds !== undefined) {
+        setErr(null);
+        setWait({ until: Date.now() + ae.retryAfterSeconds * 1000, slowMode });
+        return;
+      }
+      if (ae.code === 'FORBIDDEN') {
+        await forbidden(res.error);
+        return;
+      }
+      if (!onFatal(res.error)) setErr(ae);
     });
   };
 
@@ -56,18 +122,44 @@ export function Composer({
     }
   };
 
+  if (locked) {
+    return (
+      <div className="composer">
+        <div className="composer-locked" role="status" data-testid="posting-closed">
+          <Icon name="megaphone" /> Only admins can post in this room.
+        </div>
+      </div>
+    );
+  }
+
   return (
     <form className="composer" onSubmit={send} aria-label="Send a message">
-      {err && (
-        <div className={`composer-error${err.code === 'MUTED' ? ' is-muted' : ''}`} role="alert" data-testid="send-error" data-code={err.code}>
-          {err.code === 'MUTED' && <Icon name="mute" />}
-          {err.message}
-          <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => setErr(null)}>
-            ×
-          </button>
+      {wait ? (
+        <div className="composer-error is-wait" role="timer" data-testid="send-error" data-code="RATE_LIMITED" data-seconds={left}>
+          <Icon name="clock" />
+          {wait.slowMode ? `Slow mode: you can send again in ${left} s` : `You are sending messages too quickly: you can send again in ${left} s`}
+        </div>
+      ) : (
+        err && (
+          <div className={`composer-error${err.code === 'MUTED' ? ' is-muted' : ''}`} role="alert" data-testid="send-error" data-code={err.code}>
+            {err.code === 'MUTED' && <Icon name="mute" />}
+            {err.message}
+            <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => setErr(null)}>
+              ×
+            </button>
+          </div>
+        )
+      )}
+      {muted && !err && !wait && (
+        <div className="composer-hint">
+          <Icon name="mute" /> You are muted{mutedUntil ? ` until ${formatDateTime(mutedUntil)}` : ''}.
         </div>
       )}
-      {muted && !err && <div className="composer-hint"><Icon name="mute" /> You are muted{mutedUntil ? ` until ${formatDateTime(mutedUntil)}` : ''}.</div>}
+      {slowMode && !muted && !err && !wait && (
+        <div className="composer-note" data-testid="slow-mode-note">
+          <Icon name="clock" size={13} /> Slow mode is on: you can send one message every {formatDuration(slowModeSeconds)}.
+        </div>
+      )}
       <div className="composer-row">
         <label htmlFor="composer-input" className="sr-only">
           Message
@@ -81,7 +173,7 @@ export function Composer({
           onChange={(e) => setBody(e.target.value)}
           onKeyDown={onKey}
         />
-        <button type="submit" className="btn btn-primary" disabled={!body.trim()} aria-busy={pending > 0}>
+        <button type="submit" className="btn btn-primary" disabled={!body.trim() || !!wait} aria-busy={pending > 0}>
           Send
         </button>
       </div>

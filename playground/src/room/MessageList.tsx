@@ -23,6 +23,7 @@ export function MessageList({
   me,
   canDeleteAny,
   onDelete,
+  onReport,
 }: {
   ref?: Ref<MessageListHandle>;
   messages: Msg[];
@@ -34,6 +35,8 @@ export function MessageList({
   me: Me;
   canDeleteAny: boolean;
   onDelete: (id: string) => void;
+  /** Report someone else's message to the room's admins. */
+  onReport: (m: Msg) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
@@ -89,14 +92,26 @@ export function MessageList({
           <div>No messages yet. Say hello!</div>
         </div>
       ) : (
-        <MessageItems list={messages} me={me} canDeleteAny={canDeleteAny} onDelete={onDelete} />
+        <MessageItems list={messages} me={me} canDeleteAny={canDeleteAny} onDelete={onDelete} onReport={onReport} />
       )}
       <span data-last-id={lastId} hidden />
     </div>
   );
 }
 
-function MessageItems({ list, me, canDeleteAny, onDelete }: { list: Msg[]; me: Me; canDeleteAny: boolean; onDelete: (id: string) => void }) {
+function MessageItems({
+  list,
+  me,
+  canDeleteAny,
+  onDelete,
+  onReport,
+}: {
+  list: Msg[];
+  me: Me;
+  canDeleteAny: boolean;
+  onDelete: (id: string) => void;
+  onReport: (m: Msg) => void;
+}) {
   let prev: Msg | undefined;
   const out: ReactNode[] = [];
   for (const m of list) {
@@ -131,11 +146,18 @@ function MessageItems({ list, me, canDeleteAny, onDelete }: { list: Msg[]; me: M
           )}
           <div className="msg-bubble">
             <p className="msg-body" data-testid="message-body">{m.body}</p>
-            {(canDeleteAny || mine) && (
-              <button type="button" className="msg-delete" aria-label="Delete message" title="Delete message" onClick={() => onDelete(m.id)}>
-                <Icon name="trash" size={14} />
-              </button>
-            )}
+            <span className="msg-actions">
+              {!mine && (
+                <button type="button" className="msg-action" aria-label="Report message" title="Report message" onClick={() => onReport(m)}>
+                  <Icon name="flag" size={14} />
+                </button>
+              )}
+              {(canDeleteAny || mine) && (
+                <button type="button" className="msg-action msg-delete" aria-label="Delete message" title="Delete message" onClick={() => onDelete(m.id)}>
+                  <Icon name="trash" size={14} />
+                </button>
+              )}
+            </span>
           </div>
         </div>
       </article>,

@@ -1,6 +1,7 @@
 // The live `roomEvents` subscription of one room (moderation and membership) and what
-// each event does to the room view: drop a deleted message, end the view when the viewer
-// is banned or removed or the room is deleted, show a notice, refetch what changed.
+// each event does to the room view: drop deleted (or purged) messages, end the view when
+// the viewer is banned or removed or the room is deleted, show a notice, refetch what
+// changed (reports reach admins only).
 import { useEffect, useRef } from 'react';
 import type { Clients } from '../client';
 import { subscribe } from '../client';
@@ -18,12 +19,15 @@ export interface RoomEventEffects {
   roomName: string;
   /** The viewer can no longer be in the room. */
   onEnded: (e: Ended) => void;
-  onMessageDeleted: (messageId: string) => void;
+  /** Messages were erased (one deletion, or a ban's purge): drop them from the view. */
+  onMessagesDeleted: (messageIds: string[]) => void;
   /** Something the viewer should know about (banned someone, muted…). */
   onNotice: (text: string) => void;
   reloadRoom: () => void;
   reloadMembers: () => void;
   reloadAdmin: () => void;
+  /** Refetch the open reports (admins only; a no-op for others). */
+  reloadReports: () => void;
   onRoomsChanged: () => void;
 }
 
@@ -32,7 +36,25 @@ export function applyRoomEvent(ev: RoomEvent, fx: RoomEventEffects): void {
   const { me, roomName } = fx;
   switch (ev.__typename) {
     case 'MessageDeleted':
-      fx.onMessageDeleted(ev.messageId);
+      fx.onMessagesDeleted([ev.messageId]);
+      // An open report may point at it.
+      fx.reloadReports();
+      return;
+    case 'MessagesPurged':
+      fx.onMessagesDeleted(ev.messageIds);
+      if (ev.messageIds.length)
+        fx.onNotice(`${ev.messageIds.length} ${ev.messageIds.length === 1 ? 'message' : 'messages'} by ${ev.user.username} ${ev.messageIds.length === 1 ? 'was' : 'were'} removed.`);
+      fx.reloadReports();
+      return;
+    case 'MessageReported': {
+      const r = ev.report;
+      const author = r.message?.author.username;
+      fx.onNotice(`${r.reporter.username} reported ${author ? (author === me.username ? 'your message' : `a message by ${author}`) : 'a message'}. See Manage → Reports.`);
+      fx.reloadReports();
+      return;
+    }
+    case 'ReportDecided':
+      fx.reloadReports();
       return;
     case 'MemberBanned':
       if (ev.ban.user.id === me.id) {
@@ -43,7 +65,9 @@ export function applyRoomEvent(ev: RoomEvent, fx: RoomEventEffects): void {
         });
         return;
       }
-      fx.onNotice(`${ev.ban.user.username} was banned by ${ev.ban.bannedBy.username}.`);
+      fx.onNotice(
+        `${ev.ban.user.username} was banned by ${ev.ban.bannedBy.username}${ev.ban.expiresAt ? ` until ${formatDateTime(ev.ban.expiresAt)}` : ''}.`,
+      );
       break;
     case 'MemberRemoved':
       if (ev.user.id === me.id) {

@@ -16,7 +16,7 @@ interface MsgState {
   deleted: Set<string>;
 }
 
-type MsgAction = { type: 'add'; msgs: Msg[] } | { type: 'delete'; id: string };
+type MsgAction = { type: 'add'; msgs: Msg[] } | { type: 'delete'; ids: string[] };
 
 function msgReducer(state: MsgState, action: MsgAction): MsgState {
   switch (action.type) {
@@ -34,8 +34,8 @@ function msgReducer(state: MsgState, action: MsgAction): MsgState {
     }
     case 'delete': {
       const deleted = new Set(state.deleted);
-      deleted.add(action.id);
-      return { list: state.list.filter((m) => m.id !== action.id), deleted };
+      for (const id of action.ids) deleted.add(id);
+      return { list: state.list.filter((m) => !deleted.has(m.id)), deleted };
     }
   }
 }
@@ -58,8 +58,8 @@ export interface RoomMessages {
   loadOlder: (beforePrepend?: () => void) => Promise<void>;
   /** Add messages (e.g. the result of sending one); known and deleted ones are ignored. */
   add: (msgs: Msg[]) => void;
-  /** Drop a message and ignore it should it come again. */
-  remove: (id: string) => void;
+  /** Drop messages and ignore them should they come again. */
+  remove: (ids: string[]) => void;
   /** Why history or live updates are not working right now, for a warning. */
   liveProblem: string | null;
   dismissLiveProblem: () => void;
@@ -190,7 +190,7 @@ export function useRoomMessages({
   );
 
   const add = useCallback((msgs: Msg[]) => dispatch({ type: 'add', msgs }), []);
-  const remove = useCallback((id: string) => dispatch({ type: 'delete', id }), []);
+  const remove = useCallback((ids: string[]) => dispatch({ type: 'delete', ids }), []);
   const dismissLiveProblem = useCallback(() => setLiveProblem(null), []);
 
   return {
