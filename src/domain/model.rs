@@ -143,6 +143,10 @@ pub struct Membership {
     /// Set for any mute; `muted_until` None with `muted` true means "until unmuted".
     pub muted: bool,
     pub muted_until: Option<Timestamp>,
+    /// Sequence number of the newest message the member has read (0: none); only moves
+    /// forward.
+    #[serde(default)]
+    pub last_read_seq: i64,
 }
 
 impl Membership {
@@ -251,6 +255,12 @@ pub enum RoomEvent {
     MessageReported(Report),
     /// An admin resolved or dismissed a report (for admins only).
     ReportDecided(Report),
+    /// A member's read marker moved forward to `seq`.
+    ReadMarkerMoved {
+        room_id: RoomId,
+        user: User,
+        seq: i64,
+    },
 }
 
 impl RoomEvent {
@@ -265,6 +275,7 @@ impl RoomEvent {
             | RoomEvent::MemberUnbanned { room_id, .. }
             | RoomEvent::MessageDeleted { room_id, .. }
             | RoomEvent::MessagesPurged { room_id, .. }
+            | RoomEvent::ReadMarkerMoved { room_id, .. }
             | RoomEvent::RoomDeleted { room_id } => *room_id,
             RoomEvent::MessageReported(r) | RoomEvent::ReportDecided(r) => r.room_id,
             RoomEvent::MemberBanned(b) => b.room_id,

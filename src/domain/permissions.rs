@@ -56,6 +56,8 @@ pub enum Action {
     /// Join with a valid invite code: any room type, without approval. (Whether the code is
     /// valid is checked before: an invalid one is NOT_FOUND for everyone.)
     JoinByInvite,
+    /// Move one's own read marker (members).
+    MarkRead,
 }
 
 impl Action {
@@ -198,6 +200,10 @@ pub fn authorize(
         | Action::SetBlockedTerms
         | Action::ManageInvites => require_role(role, Role::Admin),
         Action::JoinByInvite => Ok(()),
+        Action::MarkRead => match role {
+            Some(_) => Ok(()),
+            None => Err(forbidden("join the room to keep your place in it")),
+        },
         Action::ActOnMember {
             target,
             target_role,
@@ -352,6 +358,7 @@ mod tests {
                 joined_at: Utc::now(),
                 muted: false,
                 muted_until: None,
+                last_read_seq: 0,
             }),
             banned,
             ban_expires_at: None,

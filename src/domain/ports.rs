@@ -370,6 +370,16 @@ pub trait Store: Send + Sync + 'static {
     async fn lift_mute(&self, mute: TimedMute) -> StoreResult<Option<Membership>>;
     /// Every timed mute still in force.
     async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>>;
+    /// Moves `user`'s read marker forward to `seq` (never back): the membership, and
+    /// whether the marker moved. NotFound(Membership) for a non-member.
+    async fn mark_read(
+        &self,
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+    ) -> StoreResult<(Membership, bool)>;
+    /// Messages by others after `user`'s read marker; None when they are not a member.
+    async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>>;
 
     // --- bans and join requests
     /// Records the ban and, in the same transaction, removes the membership and any request,

@@ -482,6 +482,15 @@ impl MutationRoot {
             .gql()
     }
 
+    /// Moves the viewer's read marker forward to `cursor` (a message cursor of this room);
+    /// a cursor before the marker leaves it where it is. Members only.
+    async fn mark_read(&self, ctx: &Context<'_>, room_id: ID, cursor: String) -> Result<Member> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        let cursor = crate::domain::values::MessageCursor::parse("cursor", &cursor).gql()?;
+        Ok(Member(rooms.mark_read(viewer, room, cursor).await.gql()?))
+    }
+
     /// Stored (with its sequence number) before this returns and before anyone receives it.
     async fn send_message(&self, ctx: &Context<'_>, room_id: ID, body: String) -> Result<Message> {
         let (rooms, viewer) = request_scope(ctx)?;

@@ -261,6 +261,18 @@ impl Room {
         let invites = rooms.invites(viewer, self.0.id).await.gql()?;
         Ok(invites.into_iter().map(Invite).collect())
     }
+    /// Messages by others after the viewer's read marker (deleted ones do not count); null
+    /// when the viewer is not a member.
+    async fn unread_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        rooms.unread_count(viewer, self.0.id).await.gql()
+    }
+    /// The newest message; null when there is none or the viewer may not read the room.
+    async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let last = rooms.last_message(viewer, self.0.id).await.gql()?;
+        Ok(last.map(|m| Message(Arc::new(m))))
+    }
     /// The viewer's role; null when the viewer is not a member.
     async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<RoleGql>> {
         let (rooms, _) = request_scope(ctx)?;
@@ -338,6 +350,13 @@ impl Member {
     /// Whether the member is muted now (a timed mute whose time is up no longer counts).
     async fn muted(&self, ctx: &Context<'_>) -> bool {
         self.0.is_muted_at(rules_now(ctx))
+    }
+    /// Where the member has read up to (a message cursor); null before their first
+    /// `markRead`.
+    async fn last_read_cursor(&self) -> Option<String> {
+        (self.0.last_read_seq > 0).then(|| {
+            crate::domain::values::MessageCursor::new(self.0.room_id, self.0.last_read_seq).encode()
+        })
     }
     /// When a timed mute ends; null for an open-ended mute or when not muted.
     async fn muted_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
@@ -654,6 +673,15 @@ pub struct ReportDecided {
     pub report: Report,
 }
 
+/// A member's read marker moved forward.
+#[derive(SimpleObject)]
+pub struct ReadMarkerMoved {
+    pub room_id: ID,
+    pub user: User,
+    /// The message cursor they have read up to.
+    pub cursor: String,
+}
+
 #[derive(Union)]
 pub enum RoomEvent {
     MemberJoined(MemberJoined),
@@ -671,6 +699,7 @@ pub enum RoomEvent {
     MessagesPurged(MessagesPurged),
     MessageReported(MessageReported),
     ReportDecided(ReportDecided),
+    ReadMarkerMoved(ReadMarkerMoved),
 }
 
 fn id<T: ToString>(v: T) -> ID {
@@ -740,6 +769,11 @@ impl From<&model::RoomEvent> for RoomEvent {
             }),
             E::ReportDecided(report) => Self::ReportDecided(ReportDecided {
                 report: Report(report),
+            }),
+            E::ReadMarkerMoved { room_id, user, seq } => Self::ReadMarkerMoved(ReadMarkerMoved {
+                room_id: id(room_id),
+                user: User(user),
+                cursor: crate::domain::values::MessageCursor::new(room_id, seq).encode(),
             }),
         }
     }

@@ -246,6 +246,17 @@ impl Store for Detached {
     async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>> {
         call!(self, |s| s.timed_mutes())
     }
+    async fn mark_read(
+        &self,
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+    ) -> StoreResult<(Membership, bool)> {
+        call!(self, |s| s.mark_read(room, user, seq))
+    }
+    async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>> {
+        call!(self, |s| s.unread_count(room, user))
+    }
     async fn ban(&self, ban: NewBan) -> StoreResult<BanOutcome> {
         call!(self, |s| s.ban(ban))
     }

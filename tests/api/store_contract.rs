@@ -2088,3 +2088,44 @@ async fn each_audited_method_writes_its_log_entry() {
         (at, id, owner.clone())
     );
 }
+
+#[tokio::test]
+async fn read_markers_move_forward_only_and_unread_counts_others_messages_after_them() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let reader = f.user("reader").await;
+    let outsider = f.user("outsider").await;
+    let id = f.room(&owner, "markers", RoomType::Public).await;
+    f.join(id, &reader).await;
+    for body in ["a", "b", "c"] {
+        f.store
+            .insert_message(message(id, &owner, body))
+            .await
+            .unwrap();
+    }
+    f.store
+        .insert_message(message(id, &reader, "mine"))
+        .await
+        .unwrap();
+
+    assert_eq!(f.store.unread_count(id, reader.id).await.unwrap(), Some(3));
+    let (m, moved) = f.store.mark_read(id, reader.id, 2).await.unwrap();
+    assert_eq!((m.last_read_seq, moved), (2, true));
+    let (m, moved) = f.store.mark_read(id, reader.id, 1).await.unwrap();
+    assert_eq!((m.last_read_seq, moved), (2, false), "never back");
+    let (_, moved) = f.store.mark_read(id, reader.id, 2).await.unwrap();
+    assert!(!moved, "the same place is no move");
+    assert_eq!(f.store.unread_count(id, reader.id).await.unwrap(), Some(1));
+    assert_eq!(f.store.unread_count(id, outsider.id).await.unwrap(), None);
+    assert!(matches!(
+        f.store.mark_read(id, outsider.id, 1).await,
+        Err(StoreError::NotFound(Entity::Membership))
+    ));
+    let kept = f
+        .store
+        .membership(id, reader.id)
+        .await
+        .unwrap()
+        .expect("member");
+    assert_eq!(kept.last_read_seq, 2);
+}

@@ -38,7 +38,8 @@ fn changed_by(event: &RoomEvent) -> Forget<UserId> {
         | RoomEvent::MessageDeleted { .. }
         | RoomEvent::MessagesPurged { .. }
         | RoomEvent::MessageReported(_)
-        | RoomEvent::ReportDecided(_) => Forget::Nothing,
+        | RoomEvent::ReportDecided(_)
+        | RoomEvent::ReadMarkerMoved { .. } => Forget::Nothing,
         RoomEvent::RoomUpdated(_) | RoomEvent::RoomDeleted { .. } => Forget::All,
     }
 }

@@ -148,3 +148,62 @@ impl RoomService {
         Ok(self.store.join_requests(room).await?)
     }
 }
+
+/// Read markers, unread counts and the newest message: where each member is in a room.
+impl RoomService {
+    /// Moves the viewer's read marker forward to `cursor` (never back); members only. A
+    /// move is announced (`ReadMarkerMoved`) to the room's readers.
+    #[tracing::instrument(skip_all, fields(room_id = %room))]
+    pub async fn mark_read(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+        cursor: MessageCursor,
+    ) -> DomainResult<Membership> {
+        let access = self.authorized(viewer, room, Action::MarkRead).await?;
+        let user = viewer.require()?;
+        let seq = cursor.position_in("cursor", room, access.room.last_seq)?;
+        let (member, moved) = self.store.mark_read(room, user.id, seq).await?;
+        if moved {
+            self.publish(RoomEvent::ReadMarkerMoved {
+                room_id: room,
+                user: user.clone(),
+                seq,
+            });
+        }
+        Ok(member)
+    }
+
+    /// Messages by others after the viewer's read marker (deleted ones are gone, so they
+    /// do not count); None for anyone who is not a member.
+    pub async fn unread_count(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Option<i64>> {
+        match viewer.user_id() {
+            Some(user) => Ok(self.store.unread_count(room, user).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The room's newest message, if the viewer may read the room (None otherwise, and for
+    /// a room without messages).
+    pub async fn last_message(
+        &self,
+        viewer: &Viewer,
+        room: RoomId,
+    ) -> DomainResult<Option<Message>> {
+        match self.authorized(viewer, room, Action::ReadMessages).await {
+            Ok(_) => {}
+            Err(
+                DomainError::NotFound(_)
+                | DomainError::Forbidden(_)
+                | DomainError::Banned
+                | DomainError::Unauthenticated(_),
+            ) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let page = History {
+            before: None,
+            limit: 1,
+        };
+        Ok(self.store.messages_before(room, page).await?.pop())
+    }
+}

@@ -506,6 +506,23 @@ macro_rules! store_impl {
                     self.written_membership(mute.room, mute.user).await.map(Some)
                 }
 
+                async fn mark_read(&self, room: RoomId, user: UserId, seq: i64) -> StoreResult<(Membership, bool)> {
+                    let mut tx = self.writer().begin().await.map_err(db_err)?;
+                    let sql = "UPDATE memberships SET last_read_seq = $3 \
+                         WHERE room_id = $1 AND user_id = $2 AND last_read_seq < $3";
+                    let moved = changed(by_pair(sql, room, user).bind(seq), &mut *tx).await?;
+                    let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok((member, moved))
+                }
+
+                async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>> {
+                    let sql = "SELECT (SELECT COUNT(*) FROM messages m WHERE m.room_id = vm.room_id \
+                           AND m.seq > vm.last_read_seq AND m.author_id <> vm.user_id) AS n \
+                         FROM memberships vm WHERE vm.room_id = $1 AND vm.user_id = $2";
+                    optional(by_pair(sql, room, user), self.reader(), |r| r.int("n")).await
+                }
+
                 async fn timed_mutes(&self) -> StoreResult<Vec<TimedMute>> {
                     let sql = "SELECT room_id, user_id, muted_until FROM memberships \
                          WHERE muted = TRUE AND muted_until IS NOT NULL";

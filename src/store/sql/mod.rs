@@ -36,7 +36,7 @@ pub(crate) const ROOM_FROM: &str = "FROM rooms r JOIN users o ON o.id = r.owner_
 
 /// A membership with its user (`u_` columns).
 pub(crate) const MEMBER_SELECT: &str =
-    "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, \
+    "SELECT m.room_id, m.role, m.joined_at, m.muted, m.muted_until, m.last_read_seq, \
      u.id AS u_id, u.username AS u_username, u.created_at AS u_created_at \
      FROM memberships m JOIN users u ON u.id = m.user_id";
 
@@ -116,7 +116,8 @@ pub(crate) fn member_from<R: SqlRow>(row: &R) -> Result<Membership, sqlx::Error>
 }
 
 /// The membership in `room` in the columns `{prefix}role`, `{prefix}joined_at`,
-/// `{prefix}muted`, `{prefix}muted_until`, of the user in the `{user}` columns.
+/// `{prefix}muted`, `{prefix}muted_until`, `{prefix}last_read_seq`, of the user in the
+/// `{user}` columns.
 fn member_cols<R: SqlRow>(
     row: &R,
     prefix: &str,
@@ -130,6 +131,7 @@ fn member_cols<R: SqlRow>(
         joined_at: row.time(&format!("{prefix}joined_at"))?,
         muted: row.flag(&format!("{prefix}muted"))?,
         muted_until: row.opt_time(&format!("{prefix}muted_until"))?,
+        last_read_seq: row.int(&format!("{prefix}last_read_seq"))?,
     })
 }
 
@@ -137,7 +139,7 @@ fn member_cols<R: SqlRow>(
 /// NULL when there is none) and whether the viewer (`$1`, may be NULL) is banned.
 pub(crate) const ACCESS_COLUMNS: &str =
     ", vm.role AS vm_role, vm.joined_at AS vm_joined_at, vm.muted AS vm_muted, \
-     vm.muted_until AS vm_muted_until, \
+     vm.muted_until AS vm_muted_until, vm.last_read_seq AS vm_last_read_seq, \
      vu.id AS vu_id, vu.username AS vu_username, vu.created_at AS vu_created_at, \
      EXISTS (SELECT 1 FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS banned, \
      (SELECT b.expires_at FROM bans b WHERE b.room_id = r.id AND b.user_id = $1) AS ban_expires_at";
