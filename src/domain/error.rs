@@ -120,6 +120,17 @@ impl DomainError {
         DomainError::NotFound("room not found".into())
     }
 
+    /// BANNED, saying who banned the viewer, why and until when.
+    pub fn banned_by(ban: &crate::domain::model::Ban) -> Self {
+        DomainError::Ejected {
+            banned: true,
+            message: format!("{} banned you from this room", ban.banned_by.username),
+            by: ban.banned_by.clone(),
+            reason: ban.reason.clone(),
+            until: ban.expires_at,
+        }
+    }
+
     /// Unknown, revoked, expired and used-up invite codes all get this one answer.
     pub fn invite_not_found() -> Self {
         DomainError::NotFound(

@@ -280,13 +280,7 @@ pub fn feed_verdict(viewer: UserId, room_type: RoomType, event: &RoomEvent) -> O
         RoomEvent::RoomDeleted { .. } => {
             Some(DomainError::NotFound("this room was deleted".into()))
         }
-        RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::Ejected {
-            banned: true,
-            message: format!("{} banned you from this room", ban.banned_by.username),
-            by: ban.banned_by.clone(),
-            reason: ban.reason.clone(),
-            until: ban.expires_at,
-        }),
+        RoomEvent::MemberBanned(ban) if ban.user.id == viewer => Some(DomainError::banned_by(ban)),
         RoomEvent::MemberRemoved {
             user, by, reason, ..
         } if user.id == viewer => Some(DomainError::Ejected {

@@ -392,6 +392,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every timed ban still recorded.
     async fn timed_bans(&self) -> StoreResult<Vec<TimedBan>>;
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>>;
+    /// `user`'s ban in `room`, if any.
+    async fn ban_of(&self, room: RoomId, user: UserId) -> StoreResult<Option<Ban>>;
     /// Records the request unless the user is banned (checked in the writing transaction).
     async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest>;
     async fn join_requests(&self, room: RoomId) -> StoreResult<Vec<JoinRequest>>;

@@ -272,6 +272,9 @@ impl Store for Detached {
     async fn bans(&self, room: RoomId) -> StoreResult<Vec<Ban>> {
         call!(self, |s| s.bans(room))
     }
+    async fn ban_of(&self, room: RoomId, user: UserId) -> StoreResult<Option<Ban>> {
+        call!(self, |s| s.ban_of(room, user))
+    }
     async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
         call!(self, |s| s.create_join_request(request))
     }

@@ -630,3 +630,54 @@ async fn a_feed_ended_by_a_ban_or_a_kick_says_who_and_why() {
     assert_eq!(kick_end["reason"], "cool off");
     assert!(kick_end.get("expiresAt").is_none());
 }
+
+/// Whatever a banned user tries in the room, the refusal says who banned them, why and
+/// until when, so a client can say "You are banned" with the reason and the end time.
+#[tokio::test]
+async fn every_banned_refusal_says_who_why_and_until_when() {
+    // Arrange
+    let app = spawn_app().await;
+    let c = cast(&app, "PUBLIC").await;
+    let forever = app.member_of(&c.owner, &c.room, "forever").await;
+    ban(&app, &c.admin, &c.room, &c.member.id, Some(3600), None)
+        .await
+        .ok();
+    app.post(
+        Some(&c.admin.token),
+        "mutation($r: ID!, $u: ID!) { banUser(roomId: $r, userId: $u) { user { id } } }",
+        json!({"r": c.room, "u": forever.id}),
+    )
+    .await
+    .ok();
+
+    // Act
+    let join = app.join(&c.member, &c.room).await;
+    let send = app.send(&c.member, &c.room, "let me back").await;
+    let mut ws = app.ws(Some(&c.member.token)).await;
+    ws.subscribe_messages("m", &c.room, None).await;
+    let feed = ending_extensions(&mut ws, "m").await;
+    let permanent = app.join(&forever, &c.room).await;
+
+    // Assert
+    let by = json!({"id": c.admin.id, "username": c.admin.username});
+    for ext in [
+        extension(&join, "code"),
+        extension(&send, "code"),
+        feed["code"].clone(),
+    ] {
+        assert_eq!(ext, "BANNED");
+    }
+    for ext in [
+        &join.0["errors"][0]["extensions"],
+        &send.0["errors"][0]["extensions"],
+        &feed,
+    ] {
+        assert_eq!(ext["by"], by, "{ext}");
+        assert_eq!(ext["reason"], "spam");
+        assert!(ext["expiresAt"].is_string(), "{ext}");
+    }
+    assert_eq!(permanent.code(), "BANNED");
+    assert_eq!(extension(&permanent, "by"), by);
+    assert_eq!(extension(&permanent, "reason"), Value::Null);
+    assert_eq!(extension(&permanent, "expiresAt"), Value::Null);
+}

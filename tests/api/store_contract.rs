@@ -2129,3 +2129,21 @@ async fn read_markers_move_forward_only_and_unread_counts_others_messages_after_
         .expect("member");
     assert_eq!(kept.last_read_seq, 2);
 }
+
+#[tokio::test]
+async fn a_users_ban_is_read_with_who_why_and_until_when() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let banned = f.user("banned").await;
+    let id = f.room(&owner, "one ban", RoomType::Public).await;
+    assert!(f.store.ban_of(id, banned.id).await.unwrap().is_none());
+    let until = now() + Duration::hours(1);
+    let mut ban = ban_of(id, &banned, &owner, Some("spam"));
+    ban.expires_at = Some(until);
+    f.store.ban(ban).await.unwrap();
+    let read = f.store.ban_of(id, banned.id).await.unwrap().expect("ban");
+    assert_eq!(
+        (read.banned_by, read.reason.as_deref(), read.expires_at),
+        (owner, Some("spam"), Some(until))
+    );
+}

@@ -287,8 +287,28 @@ impl RoomService {
             .room_access(room, viewer.user_id())
             .await?
             .ok_or_else(DomainError::room_not_found)?;
-        authorize(viewer.user_id(), &access, action, self.clock.now())?;
-        Ok(access)
+        match authorize(viewer.user_id(), &access, action, self.clock.now()) {
+            Ok(()) => Ok(access),
+            Err(e) => Err(self.explained(e, room, viewer.user_id()).await),
+        }
+    }
+
+    /// A BANNED refusal, with who banned the viewer, why and until when (read only when
+    /// refusing, so the checks that pass cost nothing more). Any other refusal as it is.
+    async fn explained(
+        &self,
+        refusal: DomainError,
+        room: RoomId,
+        user: Option<UserId>,
+    ) -> DomainError {
+        let (DomainError::Banned, Some(user)) = (&refusal, user) else {
+            return refusal;
+        };
+        match self.store.ban_of(room, user).await {
+            Ok(Some(ban)) => DomainError::banned_by(&ban),
+            // Lifted meanwhile, or unreadable: the plain refusal still stands.
+            _ => refusal,
+        }
     }
 
     /// Access to post in a room, as `authorized` but answered from memory while nothing
@@ -317,8 +337,10 @@ impl RoomService {
                 access
             }
         };
-        authorize(Some(user), &access, action, self.clock.now())?;
-        Ok(access)
+        match authorize(Some(user), &access, action, self.clock.now()) {
+            Ok(()) => Ok(access),
+            Err(e) => Err(self.explained(e, room, Some(user)).await),
+        }
     }
 
     fn publish(&self, event: RoomEvent) {

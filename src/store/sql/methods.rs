@@ -612,6 +612,11 @@ macro_rules! store_impl {
                     self.in_room(BAN_SELECT, "b", room, ban_from).await
                 }
 
+                async fn ban_of(&self, room: RoomId, user: UserId) -> StoreResult<Option<Ban>> {
+                    let sql = format!("{BAN_SELECT} WHERE b.room_id = $1 AND b.user_id = $2");
+                    optional(by_pair(&sql, room, user), self.reader(), ban_from).await
+                }
+
                 async fn create_join_request(&self, request: NewJoinRequest) -> StoreResult<JoinRequest> {
                     let NewJoinRequest { room, user, message, at } = request;
                     let mut tx = self.begin_unbanned(room, user, at).await?;
