@@ -17,4 +17,5 @@ pub mod rooms;
 pub mod session;
 pub mod terms;
 pub mod throttle;
+pub mod typing;
 pub mod values;

@@ -261,6 +261,16 @@ pub enum RoomEvent {
         user: User,
         seq: i64,
     },
+    /// `user` is typing until `until`, or stopped (None). A quiet refresh (`announced`
+    /// false) only tells other nodes the new deadline; readers do not see it. `origin` is
+    /// the node that published it (see `domain::typing`).
+    TypingChanged {
+        room_id: RoomId,
+        user: User,
+        until: Option<Timestamp>,
+        announced: bool,
+        origin: uuid::Uuid,
+    },
 }
 
 impl RoomEvent {
@@ -276,6 +286,7 @@ impl RoomEvent {
             | RoomEvent::MessageDeleted { room_id, .. }
             | RoomEvent::MessagesPurged { room_id, .. }
             | RoomEvent::ReadMarkerMoved { room_id, .. }
+            | RoomEvent::TypingChanged { room_id, .. }
             | RoomEvent::RoomDeleted { room_id } => *room_id,
             RoomEvent::MessageReported(r) | RoomEvent::ReportDecided(r) => r.room_id,
             RoomEvent::MemberBanned(b) => b.room_id,

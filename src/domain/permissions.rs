@@ -309,6 +309,8 @@ pub fn may_see_event(role: Option<Role>, event: &RoomEvent) -> bool {
         | RoomEvent::MessageReported(_)
         | RoomEvent::ReportDecided(_) => role.is_some_and(|r| r >= Role::Admin),
         RoomEvent::MemberBanned(_) => role.is_some(),
+        // A quiet refresh is for other nodes' typing books only.
+        RoomEvent::TypingChanged { announced, .. } => *announced,
         _ => true,
     }
 }

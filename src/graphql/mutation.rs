@@ -482,6 +482,20 @@ impl MutationRoot {
             .gql()
     }
 
+    /// Says the viewer is typing in the room (or stopped: `typing: false`). Whoever may send
+    /// messages may. Typing lapses 6 s after the last `setTyping(true)`; repeating it within
+    /// 2 s of the last announcement announces nothing new; sending a message ends it.
+    async fn set_typing(
+        &self,
+        ctx: &Context<'_>,
+        room_id: ID,
+        #[graphql(default = true)] typing: bool,
+    ) -> Result<bool> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let room = self::room_id(&room_id)?;
+        rooms.set_typing(viewer, room, typing).await.gql()
+    }
+
     /// Moves the viewer's read marker forward to `cursor` (a message cursor of this room);
     /// a cursor before the marker leaves it where it is. Members only.
     async fn mark_read(&self, ctx: &Context<'_>, room_id: ID, cursor: String) -> Result<Member> {

@@ -673,6 +673,15 @@ pub struct ReportDecided {
     pub report: Report,
 }
 
+/// Someone started or stopped typing (typing lapses by itself 6 s after the last
+/// `setTyping(true)`, and sending a message ends it).
+#[derive(SimpleObject)]
+pub struct TypingChanged {
+    pub room_id: ID,
+    pub user: User,
+    pub typing: bool,
+}
+
 /// A member's read marker moved forward.
 #[derive(SimpleObject)]
 pub struct ReadMarkerMoved {
@@ -700,6 +709,7 @@ pub enum RoomEvent {
     MessageReported(MessageReported),
     ReportDecided(ReportDecided),
     ReadMarkerMoved(ReadMarkerMoved),
+    TypingChanged(TypingChanged),
 }
 
 fn id<T: ToString>(v: T) -> ID {
@@ -769,6 +779,16 @@ impl From<&model::RoomEvent> for RoomEvent {
             }),
             E::ReportDecided(report) => Self::ReportDecided(ReportDecided {
                 report: Report(report),
+            }),
+            E::TypingChanged {
+                room_id,
+                user,
+                until,
+                ..
+            } => Self::TypingChanged(TypingChanged {
+                room_id: id(room_id),
+                user: User(user),
+                typing: until.is_some(),
             }),
             E::ReadMarkerMoved { room_id, user, seq } => Self::ReadMarkerMoved(ReadMarkerMoved {
                 room_id: id(room_id),

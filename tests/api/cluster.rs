@@ -443,6 +443,68 @@ async fn slow_mode_counts_posts_made_through_any_node() {
     assert_eq!(on_a.code(), "RATE_LIMITED");
 }
 
+/// Typing crosses nodes: announced on A, seen on B; a repeat through B a second later is
+/// not shown again; the lapse comes once, 6 s after the last call, from the node that took
+/// it.
+#[tokio::test]
+async fn typing_crosses_nodes_throttled_and_lapses_once() {
+    // Arrange
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let c = cluster_with_clock(2, std::sync::Arc::new(clock.clone())).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let typist = b.register(&uname("typist")).await;
+    let room = a.create_room(&owner, "typing", "PUBLIC").await;
+    b.join(&typist, &room).await.ok();
+    let mut ws = b.ws(Some(&owner.token)).await;
+    ws.subscribe(
+        "e",
+        "subscription($r: ID!) { roomEvents(roomId: $r) { __typename \
+           ... on TypingChanged { user { id } typing } ... on MemberJoined { member { user { id } } } } }",
+        json!({"r": room}),
+    )
+    .await;
+    ws.ping_pong().await;
+    let vars = json!({"r": room});
+    let set_typing = "mutation($r: ID!) { setTyping(roomId: $r) }";
+    let typed =
+        |on: bool| json!({"__typename": "TypingChanged", "user": {"id": typist.id}, "typing": on});
+
+    // Act and assert
+    a.post(Some(&typist.token), set_typing, vars.clone())
+        .await
+        .ok();
+    assert_eq!(ws.next_data("e").await["roomEvents"], typed(true));
+    clock.advance(chrono::Duration::seconds(1));
+    b.post(Some(&typist.token), set_typing, vars.clone())
+        .await
+        .ok();
+    let newcomer = a.register(&uname("newcomer")).await;
+    a.join(&newcomer, &room).await.ok();
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined",
+        "the repeat through B is not shown"
+    );
+    clock.advance(chrono::Duration::seconds(5));
+    let later = a.register(&uname("later")).await;
+    a.join(&later, &room).await.ok();
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined",
+        "no lapse 6 s after the first call"
+    );
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(ws.next_data("e").await["roomEvents"], typed(false));
+    let last = a.register(&uname("last")).await;
+    a.join(&last, &room).await.ok();
+    assert_eq!(
+        ws.next_data("e").await["roomEvents"]["__typename"],
+        "MemberJoined",
+        "the lapse is shown once"
+    );
+}
+
 #[tokio::test]
 async fn killing_and_restarting_redis_mid_stream_loses_nothing() {
     let mut c = cluster(2).await;

@@ -16,4 +16,5 @@ mod rooms;
 mod shared_execution;
 mod smoke;
 mod store_contract;
+mod typing;
 mod ws_protocol;

@@ -39,7 +39,8 @@ fn changed_by(event: &RoomEvent) -> Forget<UserId> {
         | RoomEvent::MessagesPurged { .. }
         | RoomEvent::MessageReported(_)
         | RoomEvent::ReportDecided(_)
-        | RoomEvent::ReadMarkerMoved { .. } => Forget::Nothing,
+        | RoomEvent::ReadMarkerMoved { .. }
+        | RoomEvent::TypingChanged { .. } => Forget::Nothing,
         RoomEvent::RoomUpdated(_) | RoomEvent::RoomDeleted { .. } => Forget::All,
     }
 }

@@ -224,6 +224,7 @@ impl RoomService {
         let mut events = self.bus.subscribe_events(room);
         let access = self.authorized(viewer, room, Action::ReadMessages).await?;
         let mut role = access.membership.map(|m| m.role);
+        let mut typing = crate::domain::typing::TypingView::default();
         let mut room_type = access.room.room_type;
         let this = self.clone();
 
@@ -262,7 +263,13 @@ impl RoomService {
                                 Err(e) => { yield Err(e); return; }
                             }
                         }
-                        if may_see_event(role, &event) {
+                        let shown = match &*event {
+                            RoomEvent::TypingChanged { user: u, until, announced, .. } => {
+                                typing.show(u.id, *until, *announced)
+                            }
+                            _ => may_see_event(role, &event),
+                        };
+                        if shown {
                             yield Ok(event);
                         }
                         false

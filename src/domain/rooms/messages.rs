@@ -45,6 +45,8 @@ impl RoomService {
         let message = self.store.insert_message(message).await?;
         let message = Arc::new(message);
         self.bus.publish_message(message.clone());
+        // Sending ends typing (after the message, so readers see it first).
+        self.typing_ended(room, author);
         Ok(message)
     }
 

@@ -45,6 +45,7 @@ mod moderation;
 mod reading;
 mod reports;
 mod sequence;
+mod typing;
 
 /// Server-wide limits the rules depend on.
 #[derive(Debug, Clone)]
@@ -83,6 +84,8 @@ pub struct RoomService {
     clock: SharedClock,
     /// Access read for posting, kept until the room's events say it changed.
     access: Arc<access_cache::AccessCache>,
+    /// Who is typing, as this node knows it.
+    typing: Arc<typing::Typing>,
 }
 
 /// How live feeds keep up, since start (read by `/metrics`).
@@ -126,6 +129,7 @@ impl Drop for OpenFeed {
 enum Expiring {
     Mute(RoomId, UserId),
     Ban(RoomId, UserId),
+    Typing(RoomId, UserId),
 }
 
 /// The deadlines of timed mutes and bans, and the wake-up of the one task that lifts them.
@@ -164,6 +168,7 @@ impl RoomService {
     ) -> Self {
         let service = Self {
             access: Arc::new(access_cache::AccessCache::new(bus.clone())),
+            typing: Arc::new(typing::Typing::new(bus.clone())),
             store,
             bus,
             rules: Arc::new(rules),
@@ -230,6 +235,10 @@ impl RoomService {
                     }
                     Expiring::Ban(room, user) => {
                         self.expire_ban(TimedBan { room, user, until }).await
+                    }
+                    Expiring::Typing(room, user) => {
+                        self.lapse_typing(room, user).await;
+                        Ok(())
                     }
                 };
                 if let Err(e) = done {
