@@ -4,6 +4,31 @@ use super::*;
 use crate::domain::permissions::{blocked_terms_apply, slow_mode_interval, slow_mode_refusal};
 
 impl RoomService {
+    /// Loads the message `id` and the viewer's access to its room, if the viewer may
+    /// `action` it. A hidden room answers "room not found", which would tell that the id
+    /// exists: whoever may not read the room learns nothing about its messages, and every
+    /// such refusal is the same "message not found" as an unknown id (a rule of its own,
+    /// hiding, not a restatement of `authorize`).
+    pub(super) async fn readable_message(
+        &self,
+        viewer: &Viewer,
+        id: MessageId,
+        action: Action,
+    ) -> DomainResult<(Message, RoomAccess)> {
+        let not_found = || DomainError::NotFound("message not found".into());
+        let message = self.store.message(id).await?.ok_or_else(not_found)?;
+        let access = self
+            .store
+            .room_access(message.room_id, viewer.user_id())
+            .await?
+            .ok_or_else(not_found)?;
+        authorize(viewer.user_id(), &access, action, self.clock.now()).map_err(|e| match e {
+            DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+        Ok((message, access))
+    }
+
     #[tracing::instrument(skip_all, fields(room_id = %room))]
     pub async fn send_message(
         &self,
@@ -54,27 +79,9 @@ impl RoomService {
     pub async fn delete_message(&self, viewer: &Viewer, id: MessageId) -> DomainResult<MessageId> {
         viewer.require()?;
         let not_found = || DomainError::NotFound("message not found".into());
-        let message = self.store.message(id).await?.ok_or_else(not_found)?;
-        // Someone who cannot read the room must not learn the message exists.
-        let access = self
-            .store
-            .room_access(message.room_id, viewer.user_id())
-            .await?
-            .ok_or_else(not_found)?;
-        // A hidden room answers "room not found", which would tell that the id exists: every
-        // refusal to read is the same "message not found" as an unknown id.
-        authorize(
-            viewer.user_id(),
-            &access,
-            Action::ReadMessages,
-            self.clock.now(),
-        )
-        // A rule of its own (hiding), not a restatement: whoever may not read the room
-        // learns nothing about its messages.
-        .map_err(|e| match e {
-            DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
-            other => other,
-        })?;
+        let (message, access) = self
+            .readable_message(viewer, id, Action::ReadMessages)
+            .await?;
         authorize(
             viewer.user_id(),
             &access,

@@ -3,29 +3,6 @@
 use super::*;
 
 impl RoomService {
-    /// Loads the message `id` and the viewer's access to its room, if the viewer may
-    /// `action` it. Whoever may not read the room learns nothing about its messages: every
-    /// such refusal is the same "message not found" as an unknown id.
-    async fn readable_message(
-        &self,
-        viewer: &Viewer,
-        id: MessageId,
-        action: Action,
-    ) -> DomainResult<(Message, RoomAccess)> {
-        let not_found = || DomainError::NotFound("message not found".into());
-        let message = self.store.message(id).await?.ok_or_else(not_found)?;
-        let access = self
-            .store
-            .room_access(message.room_id, viewer.user_id())
-            .await?
-            .ok_or_else(not_found)?;
-        authorize(viewer.user_id(), &access, action, self.clock.now()).map_err(|e| match e {
-            DomainError::Forbidden(_) | DomainError::NotFound(_) => not_found(),
-            other => other,
-        })?;
-        Ok((message, access))
-    }
-
     /// Reports a message to the room's admins (anyone who may read it). A second open
     /// report of the same message by the same user is CONFLICT.
     #[tracing::instrument(skip_all, fields(message_id = %id))]
