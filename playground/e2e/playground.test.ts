@@ -171,6 +171,7 @@ describe('roomcast playground', () => {
     const doomed = messages(a, 'something regrettable');
     await doomed.hover();
     await doomed.getByRole('button', { name: 'Delete message' }).click();
+    await a.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete', exact: true }).click();
     await doomed.waitFor({ state: 'detached' });
     await messages(b, 'something regrettable').waitFor({ state: 'detached' });
     assert.equal(await messages(a, 'keep this one').count(), 1);
@@ -193,7 +194,11 @@ describe('roomcast playground', () => {
     const ended = b.getByTestId('room-ended');
     await ended.waitFor();
     assert.equal(await ended.getAttribute('data-code'), 'BANNED');
-    await ended.getByText('You were banned from strict-room').waitFor();
+    await ended.getByText('You are banned from this room').waitFor();
+    // Who, why and for how long (a permanent ban, the default).
+    assert.equal(await ended.getByTestId('banned-by').innerText(), 'alice');
+    assert.equal(await ended.getByTestId('banned-reason').innerText(), 'spamming');
+    assert.equal(await ended.getByTestId('banned-until').innerText(), 'permanently');
     assert.equal(await b.getByRole('textbox', { name: 'Message' }).count(), 0);
 
     // alice sees the ban listed with its reason.
@@ -214,12 +219,12 @@ describe('roomcast playground', () => {
     await dialog.locator('#room-name-error').filter({ hasText: /1 to 100 characters/ }).waitFor();
     await dialog.getByLabel('Name').fill('vip-lounge');
     await dialog.getByLabel('Type').selectOption('RESTRICTED');
-    await dialog.getByLabel('Max users').fill('0');
+    await dialog.getByLabel('Member limit').fill('0');
     await dialog.getByRole('button', { name: 'Create room' }).click();
-    await dialog.locator('#room-max-error').filter({ hasText: /between 1 and/ }).waitFor();
+    await dialog.locator('#room-max-error').filter({ hasText: /^Member limit must be between 1 and/ }).waitFor();
     assert.equal(await dialog.locator('#room-name-error').count(), 0);
     await screenshot(a, '8-validation-alice');
-    await dialog.getByLabel('Max users').fill('5');
+    await dialog.getByLabel('Member limit').fill('5');
     await dialog.getByRole('button', { name: 'Create room' }).click();
     await a.getByTestId('room-title').filter({ hasText: 'vip-lounge' }).waitFor();
 
@@ -244,7 +249,7 @@ describe('roomcast playground', () => {
     await createRoom(a, 'tiny', 'PUBLIC');
     await a.getByRole('button', { name: 'Manage', exact: true }).click();
     await panel.getByRole('tab', { name: 'Settings' }).click();
-    await panel.getByLabel('Max users').fill('1');
+    await panel.getByLabel('Member limit').fill('1');
     await panel.getByRole('button', { name: 'Save changes' }).click();
     await panel.getByText('Room updated.').waitFor();
     await roomItem(b, 'tiny').getByText('1 member / 1').waitFor();

@@ -6,7 +6,7 @@ import type { RoomType } from './gql/graphql';
 import { Alert, Field } from './ui';
 
 // API argument → this form's label (server errors are placed by `extensions.field`).
-const FIELDS: FieldLabels = { name: 'Name', type: 'Type', topic: 'Topic', maxUsers: 'Max users' };
+const FIELDS: FieldLabels = { name: 'Name', type: 'Type', topic: 'Topic', maxUsers: 'Member limit' };
 
 export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (id: string) => void }) {
   const client = useClient();
@@ -17,10 +17,13 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
   const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
   const dialog = useRef<HTMLDialogElement>(null);
+  const nameInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     const d = dialog.current;
     if (d && !d.open) d.showModal();
+    // showModal() focuses the first control (the close button): start in the first field.
+    nameInput.current?.focus();
   }, []);
 
   const submit = async (e: FormEvent) => {
@@ -47,7 +50,7 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
   };
 
   return (
-    <dialog ref={dialog} className="dialog" onCancel={onClose} aria-labelledby="create-room-title">
+    <dialog ref={dialog} className="dialog" onCancel={onClose} onClose={onClose} aria-labelledby="create-room-title">
       <form onSubmit={submit} noValidate aria-label="Create room">
         <div className="dialog-head">
           <h2 id="create-room-title">Create a room</h2>
@@ -56,7 +59,7 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
           </button>
         </div>
         <Field label="Name" htmlFor="room-name" error={errors.byField.name}>
-          <input id="room-name" value={name} onChange={(e) => setName(e.target.value)} autoFocus placeholder="e.g. rust-beginners" aria-invalid={!!errors.byField.name} />
+          <input id="room-name" ref={nameInput} value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. rust-beginners" aria-invalid={!!errors.byField.name} />
         </Field>
         <Field label="Type" htmlFor="room-type" error={errors.byField.type}>
           <select id="room-type" value={type} onChange={(e) => setType(e.target.value as RoomType)}>
@@ -68,7 +71,7 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
         <Field label="Topic" htmlFor="room-topic" error={errors.byField.topic} hint="Optional, up to 500 characters">
           <textarea id="room-topic" rows={2} value={topic} onChange={(e) => setTopic(e.target.value)} aria-invalid={!!errors.byField.topic} />
         </Field>
-        <Field label="Max users" htmlFor="room-max" error={errors.byField.maxUsers} hint="Optional; empty means no limit">
+        <Field label="Member limit" htmlFor="room-max" error={errors.byField.maxUsers} hint="Optional; empty means no limit">
           <input id="room-max" inputMode="numeric" value={maxUsers} onChange={(e) => setMaxUsers(e.target.value)} aria-invalid={!!errors.byField.maxUsers} />
         </Field>
         {errors.general && <Alert>{errors.general}</Alert>}

@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { useClient, useQuery } from 'urql';
 import { InviteQuery, JoinByInviteMutation } from './operations';
-import { toAppError } from './errors';
+import { banSentence, toAppError } from './errors';
 import { Alert, Spinner, TypeBadge } from './ui';
 import { Icon } from './icons';
 
@@ -36,7 +36,7 @@ export function InvitePage({ code, onJoined, onClose }: { code: string; onJoined
         setErr(NOT_WORKING);
         return;
       case 'BANNED':
-        setErr(`You are banned from ${preview.name}, so this invite cannot let you in.`);
+        setErr(e.ejection ? `${banSentence(e.ejection)} This invite cannot let you in.` : `You are banned from ${preview.name}, so this invite cannot let you in.`);
         return;
       default:
         setErr(e.message);

@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { useClient } from 'urql';
 import type { InviteFieldsFragment, MemberFieldsFragment, PostingPolicy, RoomAdminQuery, RoomReportsQuery, RoomSummaryFieldsFragment, RoomType, UpdateRoomInput } from './gql/graphql';
 import type { Me } from './Shell';
@@ -55,6 +55,12 @@ const PURGE_CHOICES: { label: string; seconds: number | null }[] = [
   { label: '7 days', seconds: 604_800 },
 ];
 
+// API argument → the words of the form that sends it (server errors are placed by
+// `extensions.field`, or name it).
+const MUTE_FIELDS: FieldLabels = { durationSeconds: 'Mute duration' };
+const KICK_FIELDS: FieldLabels = { reason: 'Reason' };
+const BAN_FIELDS: FieldLabels = { reason: 'Reason', durationSeconds: 'Ban duration', deleteMessagesSeconds: 'Delete their messages from the last' };
+
 type Tab = 'members' | 'requests' | 'bans' | 'reports' | 'invites' | 'log' | 'settings';
 
 const TABS: { id: Tab; label: string }[] = [
@@ -102,8 +108,11 @@ export function RoomPanel({
   const bans = admin?.bans ?? [];
   const reports = reportsData?.nodes ?? [];
 
-  /** Run a mutation, show a readable result, refresh what depends on it. */
-  const act = async (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => {
+  /**
+   * Run a mutation, show a readable result, refresh what depends on it. `labels` names the
+   * arguments as the form that ran it shows them.
+   */
+  const act: Act = async (p, ok, labels) => {
     const res = await p;
     if (res.data) {
       setFlash({ kind: 'success', text: ok });
@@ -111,7 +120,7 @@ export function RoomPanel({
       onRoomsChanged();
       return true;
     }
-    setFlash({ kind: 'error', text: toAppError(res.error).message });
+    setFlash({ kind: 'error', text: toAppError(res.error, labels).message });
     return false;
   };
 
@@ -156,8 +165,10 @@ export function RoomPanel({
                 <MemberRow key={m.user.id} m={m} me={me} room={room} act={act} />
               ))}
             </ul>
-            {!isOwner && (
-              <div className="panel-footer">
+            <div className="panel-footer" data-testid="leave-room">
+              {isOwner ? (
+                <OwnerLeave room={room} me={me} members={members} act={act} />
+              ) : (
                 <LeaveButton
                   onLeave={async () => {
                     const res = await client.mutation(LeaveRoomMutation, { roomId: room.id }).toPromise();
@@ -165,8 +176,8 @@ export function RoomPanel({
                     else setFlash({ kind: 'error', text: toAppError(res.error).message });
                   }}
                 />
-              </div>
-            )}
+              )}
+            </div>
           </>
         )}
         {tab === 'requests' && canAdmin && (
@@ -237,7 +248,7 @@ export function RoomPanel({
   );
 }
 
-export type Act = (p: Promise<{ error?: unknown; data?: unknown }>, ok: string) => Promise<boolean>;
+export type Act = (p: Promise<{ error?: unknown; data?: unknown }>, ok: string, labels?: FieldLabels) => Promise<boolean>;
 
 function AddMember({ roomId, act }: { roomId: string; act: Act }) {
   const client = useClient();
@@ -261,11 +272,22 @@ function AddMember({ roomId, act }: { roomId: string; act: Act }) {
       <label htmlFor="add-member-name" className="sr-only">
         Username to add
       </label>
-      <input id="add-member-name" placeholder="Add someone by username" value={name} onChange={(e) => setName(e.target.value)} />
+      <input
+        id="add-member-name"
+        placeholder="Add someone by username"
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        aria-invalid={err ? true : undefined}
+        aria-describedby={err ? 'add-member-name-error' : undefined}
+      />
       <button type="submit" className="btn btn-sm btn-primary">
         Add
       </button>
-      {err && <div className="field-error full">{err}</div>}
+      {err && (
+        <div className="field-error full" id="add-member-name-error" role="alert">
+          {err}
+        </div>
+      )}
     </form>
   );
 }
@@ -278,6 +300,7 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
   const [reason, setReason] = useState('');
   const [banChoice, setBanChoice] = useState(BAN_CHOICES.length - 1);
   const [purgeChoice, setPurgeChoice] = useState(0);
+  const [formErrors, setFormErrors] = useState<FormErrors>({ byField: {} });
   const viewerRole = room.viewerRole;
   const isMe = m.user.id === me.id;
   const moderate = !isMe && canModerate(viewerRole, m.role);
@@ -285,6 +308,19 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
   const roomId = room.id;
   const userId = m.user.id;
   const name = m.user.username;
+
+  /** Run the kick or ban form's mutation: its field errors go next to its fields, the rest to the panel. */
+  const run = async (p: Promise<{ error?: unknown; data?: unknown }>, ok: string, labels: FieldLabels) => {
+    const res = await p;
+    const fe = res.data ? { byField: {} } : fieldErrors(res.error, labels);
+    setFormErrors({ byField: fe.byField });
+    if (res.data || fe.general !== undefined) await act(Promise.resolve(res), ok, labels);
+  };
+  const toggle = (which: 'kick' | 'ban') => {
+    setFormErrors({ byField: {} });
+    setMode(mode === which ? 'none' : which);
+  };
+  const banChoiceError = formErrors.byField.durationSeconds ?? formErrors.byField.deleteMessagesSeconds;
 
   return (
     <li className="member" data-testid="member" data-username={name}>
@@ -353,27 +389,40 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
                     </option>
                   ))}
                 </select>
-                <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(MuteMemberMutation, { roomId, userId, durationSeconds: MUTE_CHOICES[muteChoice].seconds }).toPromise(), `${name} was muted (${MUTE_CHOICES[muteChoice].label.toLowerCase()}).`)}>
+                <button type="button" className="btn btn-sm" onClick={() => act(client.mutation(MuteMemberMutation, { roomId, userId, durationSeconds: MUTE_CHOICES[muteChoice].seconds }).toPromise(), `${name} was muted (${MUTE_CHOICES[muteChoice].label.toLowerCase()}).`, MUTE_FIELDS)}>
                   Mute
                 </button>
               </>
             )}
           </div>
           <div className="action-line">
-            <button type="button" className="btn btn-sm" onClick={() => setMode(mode === 'kick' ? 'none' : 'kick')}>
+            <button type="button" className="btn btn-sm" onClick={() => toggle('kick')}>
               Remove…
             </button>
-            <button type="button" className="btn btn-sm btn-danger-outline" onClick={() => setMode(mode === 'ban' ? 'none' : 'ban')}>
+            <button type="button" className="btn btn-sm btn-danger-outline" onClick={() => toggle('ban')}>
               Ban…
             </button>
           </div>
           {mode === 'kick' && (
-            <div className="confirm">
+            <form
+              className="confirm ban-form"
+              aria-label={`Remove ${name}`}
+              noValidate
+              onSubmit={(e) => {
+                e.preventDefault();
+                void run(
+                  client.mutation(RemoveMemberMutation, { roomId, userId, reason: reason.trim() || null }).toPromise(),
+                  `${name} was removed.`,
+                  KICK_FIELDS,
+                );
+              }}
+            >
               <span>Remove {name} from the room? They can join again{room.type === 'PUBLIC' ? '' : ' if allowed'}.</span>
-              <button type="button" className="btn btn-sm btn-danger" onClick={() => act(client.mutation(RemoveMemberMutation, { roomId, userId }).toPromise(), `${name} was removed.`)}>
-                Remove
+              <ReasonInput id={`kick-reason-${userId}`} label="Reason for removing" value={reason} onChange={setReason} error={formErrors.byField.reason} />
+              <button type="submit" className="btn btn-sm btn-danger">
+                Remove {name}
               </button>
-            </div>
+            </form>
           )}
           {mode === 'ban' && (
             <form
@@ -384,21 +433,25 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
                 const ban = BAN_CHOICES[banChoice];
                 const purge = PURGE_CHOICES[purgeChoice];
                 const what = ban.seconds === null ? 'until unbanned' : `for ${ban.label}`;
-                void act(
+                void run(
                   client
                     .mutation(BanUserMutation, { roomId, userId, reason: reason.trim() || null, durationSeconds: ban.seconds, deleteMessagesSeconds: purge.seconds })
                     .toPromise(),
                   `${name} was banned ${what}${purge.seconds ? `; their messages from the last ${purge.label} were deleted` : ''}.`,
+                  BAN_FIELDS,
                 );
               }}
+              noValidate
             >
-              <label htmlFor={`ban-reason-${userId}`} className="sr-only">
-                Ban reason
-              </label>
-              <input id={`ban-reason-${userId}`} placeholder="Reason (optional)" value={reason} onChange={(e) => setReason(e.target.value)} />
+              <ReasonInput id={`ban-reason-${userId}`} label="Ban reason" value={reason} onChange={setReason} error={formErrors.byField.reason} />
               <label className="inline-field">
                 <span>Ban for</span>
-                <select aria-label="Ban duration" value={banChoice} onChange={(e) => setBanChoice(Number(e.target.value))}>
+                <select
+                  aria-label="Ban duration"
+                  value={banChoice}
+                  aria-invalid={formErrors.byField.durationSeconds ? true : undefined}
+                  aria-describedby={formErrors.byField.durationSeconds ? `ban-choice-error-${userId}` : undefined}
+                  onChange={(e) => setBanChoice(Number(e.target.value))}>
                   {BAN_CHOICES.map((c, i) => (
                     <option key={c.label} value={i}>
                       {c.label}
@@ -408,7 +461,12 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
               </label>
               <label className="inline-field">
                 <span>Delete their messages from the last</span>
-                <select aria-label="Delete their messages from the last" value={purgeChoice} onChange={(e) => setPurgeChoice(Number(e.target.value))}>
+                <select
+                  aria-label="Delete their messages from the last"
+                  value={purgeChoice}
+                  aria-invalid={formErrors.byField.deleteMessagesSeconds ? true : undefined}
+                  aria-describedby={formErrors.byField.deleteMessagesSeconds ? `ban-choice-error-${userId}` : undefined}
+                  onChange={(e) => setPurgeChoice(Number(e.target.value))}>
                   {PURGE_CHOICES.map((c, i) => (
                     <option key={c.label} value={i}>
                       {c.label === 'None' ? 'None (keep them)' : c.label}
@@ -416,6 +474,11 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
                   ))}
                 </select>
               </label>
+              {banChoiceError && (
+                <div className="field-error" id={`ban-choice-error-${userId}`} role="alert">
+                  {banChoiceError}
+                </div>
+              )}
               <button type="submit" className="btn btn-sm btn-danger">
                 Ban {name}
               </button>
@@ -424,6 +487,101 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
         </div>
       )}
     </li>
+  );
+}
+
+/** The optional reason of a kick or a ban (shown to the user it concerns and in the audit log). */
+function ReasonInput({ id, label, value, onChange, error }: { id: string; label: string; value: string; onChange: (v: string) => void; error?: string }) {
+  return (
+    <>
+      <label htmlFor={id} className="sr-only">
+        {label}
+      </label>
+      <input
+        id={id}
+        placeholder="Reason (optional)"
+        maxLength={500}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+      />
+      {error && (
+        <div className="field-error full" id={`${id}-error`} role="alert">
+          {error}
+        </div>
+      )}
+    </>
+  );
+}
+
+/**
+ * The owner cannot leave their room (the server refuses until someone else owns it): the
+ * Leave button is shown disabled, says why, and offers the way out right here — handing
+ * the room to another member, after which the old owner is an admin and may leave.
+ */
+function OwnerLeave({ room, me, members, act }: { room: Room; me: Me; members: Member[]; act: Act }) {
+  const client = useClient();
+  const [open, setOpen] = useState(false);
+  const [to, setTo] = useState('');
+  const select = useRef<HTMLSelectElement>(null);
+  const rank = { OWNER: 0, ADMIN: 1, MEMBER: 2 } as const;
+  const others = members
+    .filter((m) => m.user.id !== me.id)
+    .sort((a, b) => rank[a.role] - rank[b.role] || a.user.username.localeCompare(b.user.username));
+  const target = others.find((m) => m.user.id === to) ?? others[0];
+
+  useEffect(() => {
+    if (open) select.current?.focus();
+  }, [open]);
+
+  return (
+    <div className="owner-leave">
+      <button type="button" className="btn btn-sm btn-danger-outline" disabled aria-describedby="owner-leave-why">
+        Leave room
+      </button>
+      <p id="owner-leave-why" className="muted small" data-testid="owner-leave-why">
+        You own this room: transfer ownership to another member before you leave.
+      </p>
+      {!open ? (
+        <button type="button" className="btn btn-sm" aria-expanded={false} onClick={() => setOpen(true)}>
+          Transfer ownership…
+        </button>
+      ) : !target ? (
+        <p className="muted small" role="status">
+          Nobody else is in this room yet: add a member first, or delete the room under Settings.
+        </p>
+      ) : (
+        <form
+          className="confirm transfer-form"
+          aria-label="Transfer ownership"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act(
+              client.mutation(TransferOwnershipMutation, { roomId: room.id, userId: target.user.id }).toPromise(),
+              `${target.user.username} now owns the room. You are an admin and can leave.`,
+            );
+          }}
+        >
+          <label htmlFor="transfer-to">New owner</label>
+          <select id="transfer-to" ref={select} value={target.user.id} onChange={(e) => setTo(e.target.value)}>
+            {others.map((m) => (
+              <option key={m.user.id} value={m.user.id}>
+                {m.user.username}
+                {m.role === 'ADMIN' ? ' (admin)' : ''}
+              </option>
+            ))}
+          </select>
+          <span className="small">{target.user.username} will own the room; you will become an admin.</span>
+          <button type="submit" className="btn btn-sm btn-danger">
+            Transfer ownership
+          </button>
+          <button type="button" className="btn btn-sm" onClick={() => setOpen(false)}>
+            Cancel
+          </button>
+        </form>
+      )}
+    </div>
   );
 }
 
@@ -451,7 +609,7 @@ const SETTINGS_FIELDS: FieldLabels = {
   name: 'Name',
   topic: 'Topic',
   type: 'Type',
-  maxUsers: 'Max users',
+  maxUsers: 'Member limit',
   slowModeSeconds: 'Slow mode',
   postingPolicy: 'Only admins can post',
 };
@@ -548,7 +706,7 @@ function RoomSettings({
             <option value="PRIVATE">Private</option>
           </select>
         </Field>
-        <Field label="Max users" htmlFor="set-max" error={errors.byField.maxUsers} hint="Empty means no limit">
+        <Field label="Member limit" htmlFor="set-max" error={errors.byField.maxUsers} hint="Empty means no limit">
           <input id="set-max" inputMode="numeric" value={maxUsers} onChange={(e) => setMaxUsers(e.target.value)} />
         </Field>
         <Field label="Slow mode" htmlFor="set-slow" error={slowChoice === CUSTOM ? undefined : errors.byField.slowModeSeconds} hint="How long members wait between two messages; admins are exempt">

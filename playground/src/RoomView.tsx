@@ -1,17 +1,18 @@
-// One room: loads it, shows the join screen to non-members, the chat to members, and an
-// "ended" screen once the viewer can no longer be there (banned, removed, room deleted).
+// One room: loads it, shows the join screen to non-members (or, to a banned user, who
+// banned them, why and until when), the chat to members, and an "ended" screen once the
+// viewer can no longer be there (banned, removed, room deleted).
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { useClient, useQuery } from 'urql';
+import { useQuery } from 'urql';
 import type { Clients } from './client';
 import type { Me } from './Shell';
 import type { RoomSummaryFieldsFragment } from './gql/graphql';
-import { DeleteMessageMutation, RoomAdminQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
-import { toAppError } from './errors';
+import { RoomAdminQuery, RoomBanCheckQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
+import { toAppError, type AppError } from './errors';
 import { Alert, Spinner } from './ui';
 import { isAdmin } from './util';
 import { RoomPanel } from './RoomPanel';
 import { Icon } from './icons';
-import { endedFromError, isEnding, type Ended } from './room/ended';
+import { endedFromError, isEnding, mergeEnded, type Ended } from './room/ended';
 import { RoomHeader } from './room/RoomHeader';
 import { JoinPanel } from './room/JoinPanel';
 import { useRoomMessages, type Msg } from './room/useRoomMessages';
@@ -19,6 +20,8 @@ import { useRoomEvents } from './room/useRoomEvents';
 import { MessageList, type MessageListHandle } from './room/MessageList';
 import { Composer } from './room/Composer';
 import { ReportDialog } from './room/ReportDialog';
+import { DeleteMessageDialog } from './room/DeleteMessageDialog';
+import { BannedCard } from './room/BannedCard';
 
 type Room = RoomSummaryFieldsFragment;
 
@@ -40,19 +43,34 @@ export function RoomView({
   const [{ data, fetching, error }, refetchRoom] = useQuery({ query: RoomQuery, variables: { id: roomId }, requestPolicy: 'network-only' });
   const [ended, setEnded] = useState<Ended | null>(null);
   const room = data?.room ?? null;
+  const member = !!room?.viewerRole;
+  // A banned user still sees the room (and so would be offered "Join room"): ask whether
+  // they may read it. Its BANNED refusal says who banned them, why and until when.
+  const [banCheck, refetchBanCheck] = useQuery({
+    query: RoomBanCheckQuery,
+    variables: { roomId },
+    pause: !room || member || !!ended,
+    requestPolicy: 'network-only',
+  });
   const reloadRoom = useCallback(() => refetchRoom({ requestPolicy: 'network-only' }), [refetchRoom]);
 
-  // While not a member (e.g. waiting for a join request to be approved), poll.
-  const member = !!room?.viewerRole;
+  // While not a member (e.g. waiting for a join request to be approved, or for a ban to
+  // end), poll.
+  const loaded = !!room;
   useEffect(() => {
     if (member || ended) return;
-    const t = setInterval(reloadRoom, 3000);
+    const t = setInterval(() => {
+      reloadRoom();
+      if (loaded) refetchBanCheck({ requestPolicy: 'network-only' });
+    }, 3000);
     return () => clearInterval(t);
-  }, [member, ended, reloadRoom]);
+  }, [member, ended, loaded, reloadRoom, refetchBanCheck]);
 
+  // A ban's (or a kick's) feed errors and its event race each other: keep whichever says
+  // more (see mergeEnded), not just the first.
   const end = useCallback(
     (e: Ended) => {
-      setEnded((prev) => prev ?? e);
+      setEnded((prev) => mergeEnded(prev, e));
       onRoomsChanged();
     },
     [onRoomsChanged],
@@ -61,16 +79,20 @@ export function RoomView({
   if (ended) {
     return (
       <section className="room ended-view" data-testid="room-ended" data-code={ended.code}>
-        <div className="empty-state">
-          <div className={`empty-icon${ended.code === 'BANNED' ? ' danger' : ''}`}>
-            <Icon name={ended.code === 'BANNED' ? 'ban' : ended.code === 'NOT_FOUND' ? 'trash' : 'door'} size={40} />
+        {ended.code === 'BANNED' ? (
+          <BannedCard roomName={room?.name ?? ''} ejection={ended.ejection} onClose={onClose} />
+        ) : (
+          <div className="empty-state" role="status">
+            <div className="empty-icon">
+              <Icon name={ended.code === 'NOT_FOUND' ? 'trash' : 'door'} size={40} />
+            </div>
+            <h2>{ended.title}</h2>
+            {ended.detail && <p className="muted">{ended.detail}</p>}
+            <button type="button" className="btn btn-primary" onClick={onClose}>
+              Back to rooms
+            </button>
           </div>
-          <h2>{ended.title}</h2>
-          {ended.detail && <p className="muted">{ended.detail}</p>}
-          <button type="button" className="btn btn-primary" onClick={onClose}>
-            Back to rooms
-          </button>
-        </div>
+        )}
       </section>
     );
   }
@@ -86,13 +108,20 @@ export function RoomView({
       );
     }
     const err = error ? toAppError(error) : null;
+    if (err?.code === 'BANNED') {
+      return (
+        <section className="room ended-view" data-code="BANNED">
+          <BannedCard roomName="" ejection={err.ejection} onClose={onClose} />
+        </section>
+      );
+    }
     return (
       <section className="room">
         <div className="empty-state">
           <div className="empty-icon">
             <Icon name="search" size={40} />
           </div>
-          <h2>{err?.code === 'BANNED' ? 'You are banned from this room' : 'Room not found'}</h2>
+          <h2>Room not found</h2>
           <p className="muted">{err && err.code !== 'NOT_FOUND' ? err.message : 'It may have been deleted, or it is private.'}</p>
           <button type="button" className="btn" onClick={onClose}>
             Back to rooms
@@ -103,7 +132,39 @@ export function RoomView({
   }
 
   if (!room.viewerRole) {
-    return <JoinPanel room={room} onJoined={() => { reloadRoom(); onRoomsChanged(); }} onClose={onClose} />;
+    const refusal = banCheck.error ? toAppError(banCheck.error) : null;
+    if (refusal?.code === 'BANNED') {
+      return (
+        <section className="room">
+          <RoomHeader room={room} onClose={onClose} />
+          <div className="join-panel">
+            <BannedCard roomName={room.name} ejection={refusal.ejection} onClose={onClose} />
+          </div>
+        </section>
+      );
+    }
+    if (!banCheck.data && !banCheck.error) {
+      // Not known yet whether this viewer is banned: offer nothing until it is.
+      return (
+        <section className="room">
+          <RoomHeader room={room} onClose={onClose} />
+          <div className="center-screen">
+            <Spinner label="Loading room" />
+          </div>
+        </section>
+      );
+    }
+    return (
+      <JoinPanel
+        room={room}
+        onJoined={() => {
+          reloadRoom();
+          onRoomsChanged();
+        }}
+        onBanned={(e: AppError) => end(endedFromError(e, room.name))}
+        onClose={onClose}
+      />
+    );
   }
 
   return <ChatRoom room={room} me={me} clients={clients} onEnded={end} onClose={onClose} reloadRoom={reloadRoom} onRoomsChanged={onRoomsChanged} />;
@@ -126,11 +187,11 @@ function ChatRoom({
   reloadRoom: () => void;
   onRoomsChanged: () => void;
 }) {
-  const client = useClient();
   const roomId = room.id;
   const [panelOpen, setPanelOpen] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const [reporting, setReporting] = useState<Msg | null>(null);
+  const [deleting, setDeleting] = useState<Msg | null>(null);
   const admin = isAdmin(room.viewerRole);
 
   const [membersRes, refetchMembers] = useQuery({ query: RoomMembersQuery, variables: { roomId }, requestPolicy: 'network-only' });
@@ -183,12 +244,6 @@ function ChatRoom({
   });
   const list = useRef<MessageListHandle>(null);
 
-  const deleteMessage = async (id: string) => {
-    const res = await client.mutation(DeleteMessageMutation, { messageId: id }).toPromise();
-    if (res.data) messages.remove([id]);
-    else setNotice(toAppError(res.error).message);
-  };
-
   const onSent = (m: Msg) => {
     list.current?.stickToBottom();
     messages.add([m]);
@@ -207,12 +262,6 @@ function ChatRoom({
             {admin ? 'Manage' : 'Members'}
           </button>
         </RoomHeader>
-        {messages.liveProblem && <Alert kind="warn" onClose={messages.dismissLiveProblem}>{messages.liveProblem}</Alert>}
-        {notice && (
-          <Alert kind="info" onClose={() => setNotice(null)}>
-            <span data-testid="room-notice">{notice}</span>
-          </Alert>
-        )}
         <MessageList
           ref={list}
           messages={messages.list}
@@ -222,9 +271,21 @@ function ChatRoom({
           onLoadOlder={messages.loadOlder}
           me={me}
           canDeleteAny={admin}
-          onDelete={deleteMessage}
+          onDelete={setDeleting}
           onReport={setReporting}
         />
+        {/* Banners sit in the flow between the newest message and the composer, so they
+            never cover a message (the list keeps its bottom in view as they come and go). */}
+        {(messages.liveProblem || notice) && (
+          <div className="room-banners">
+            {messages.liveProblem && <Alert kind="warn" onClose={messages.dismissLiveProblem}>{messages.liveProblem}</Alert>}
+            {notice && (
+              <Alert kind="info" onClose={() => setNotice(null)}>
+                <span data-testid="room-notice">{notice}</span>
+              </Alert>
+            )}
+          </div>
+        )}
         <Composer
           roomId={roomId}
           role={room.viewerRole ?? 'MEMBER'}
@@ -243,6 +304,17 @@ function ChatRoom({
           onReported={(text) => {
             setReporting(null);
             setNotice(text);
+          }}
+        />
+      )}
+      {deleting && (
+        <DeleteMessageDialog
+          message={deleting}
+          mine={deleting.author.id === me.id}
+          onClose={() => setDeleting(null)}
+          onDeleted={(id) => {
+            setDeleting(null);
+            messages.remove([id]);
           }}
         />
       )}

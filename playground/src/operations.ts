@@ -175,6 +175,19 @@ export const RoomMessagesQuery = graphql(`
   }
 `);
 
+// Asked about a room the viewer is not a member of. A banned user still sees the room
+// itself (and would be offered "Join room"), but reading it is refused with BANNED, whose
+// extensions say who banned them, why and until when.
+export const RoomBanCheckQuery = graphql(`
+  query RoomBanCheck($roomId: ID!) {
+    messages(roomId: $roomId, last: 1) {
+      pageInfo {
+        endCursor
+      }
+    }
+  }
+`);
+
 export const RoomMembersQuery = graphql(`
   query RoomMembers($roomId: ID!) {
     roomMembers(roomId: $roomId) {
@@ -359,8 +372,8 @@ export const AddMemberMutation = graphql(`
 `);
 
 export const RemoveMemberMutation = graphql(`
-  mutation RemoveMember($roomId: ID!, $userId: ID!) {
-    removeMember(roomId: $roomId, userId: $userId)
+  mutation RemoveMember($roomId: ID!, $userId: ID!, $reason: String) {
+    removeMember(roomId: $roomId, userId: $userId, reason: $reason)
   }
 `);
 
@@ -509,6 +522,7 @@ export const RoomEventsSubscription = graphql(`
       }
       ... on MemberRemoved {
         roomId
+        reason
         user {
           id
           username

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { cloneElement, isValidElement, type ReactElement, type ReactNode } from 'react';
 import type { Role, RoomType } from './gql/graphql';
 import { colorFor, initials, roleLabel, roomTypeLabel } from './util';
 import { Icon } from './icons';
@@ -41,6 +41,11 @@ export function Alert({ kind = 'error', children, onClose }: { kind?: 'error' | 
   );
 }
 
+/**
+ * A labelled form control with its hint or error below. The control (the one child) is
+ * given `aria-invalid` while there is an error and `aria-describedby` pointing at the error
+ * (announced: role=alert) or the hint.
+ */
 export function Field({
   label,
   error,
@@ -54,16 +59,22 @@ export function Field({
   children: ReactNode;
   htmlFor: string;
 }) {
+  const describedBy = error ? `${htmlFor}-error` : hint ? `${htmlFor}-hint` : undefined;
+  const control = isValidElement(children)
+    ? cloneElement(children as ReactElement<Record<string, unknown>>, { 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy })
+    : children;
   return (
     <div className={`field${error ? ' has-error' : ''}`}>
       <label htmlFor={htmlFor}>{label}</label>
-      {children}
+      {control}
       {error ? (
         <div className="field-error" id={`${htmlFor}-error`} role="alert">
           {error}
         </div>
       ) : hint ? (
-        <div className="field-hint">{hint}</div>
+        <div className="field-hint" id={`${htmlFor}-hint`}>
+          {hint}
+        </div>
       ) : null}
     </div>
   );

@@ -2,6 +2,7 @@
 // order; a refused send gives the text back and shows why, in words: muted, blocked
 // content, slow mode (with a live countdown; Send is disabled until it reaches 0), or an
 // announcement room where only admins post (then the composer is replaced by that notice).
+// Enter sends (Shift+Enter: a new line); the box has the focus when the room opens.
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useClient } from 'urql';
 import type { PostingPolicy, Role } from '../gql/graphql';
@@ -46,10 +47,18 @@ export function Composer({
   // Sends are queued so quick successive messages keep their order and none is dropped.
   const queue = useRef<Promise<void>>(Promise.resolve());
   const [pending, setPending] = useState(0);
+  const input = useRef<HTMLTextAreaElement>(null);
   // Slow mode and the announcement rule hold members; the owner and admins are exempt.
   const held = role === 'MEMBER';
   const slowMode = held && slowModeSeconds > 0;
   const locked = held && postingPolicy === 'ADMINS';
+
+  // Opening a room puts the cursor in its composer (not on touch screens, where that would
+  // pop up the keyboard over the messages).
+  useEffect(() => {
+    if (window.matchMedia?.('(pointer: coarse)').matches) return;
+    input.current?.focus({ preventScroll: true });
+  }, [roomId, locked]);
 
   // The countdown: refreshed a few times a second so it never lags by a whole second.
   useEffect(() => {
@@ -135,13 +144,13 @@ export function Composer({
   return (
     <form className="composer" onSubmit={send} aria-label="Send a message">
       {wait ? (
-        <div className="composer-error is-wait" role="timer" data-testid="send-error" data-code="RATE_LIMITED" data-seconds={left}>
+        <div className="composer-error is-wait" id="composer-error" role="timer" data-testid="send-error" data-code="RATE_LIMITED" data-seconds={left}>
           <Icon name="clock" />
           {wait.slowMode ? `Slow mode: you can send again in ${left} s` : `You are sending messages too quickly: you can send again in ${left} s`}
         </div>
       ) : (
         err && (
-          <div className={`composer-error${err.code === 'MUTED' ? ' is-muted' : ''}`} role="alert" data-testid="send-error" data-code={err.code}>
+          <div className={`composer-error${err.code === 'MUTED' ? ' is-muted' : ''}`} id="composer-error" role="alert" data-testid="send-error" data-code={err.code}>
             {err.code === 'MUTED' && <Icon name="mute" />}
             {err.message}
             <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => setErr(null)}>
@@ -166,12 +175,15 @@ export function Composer({
         </label>
         <textarea
           id="composer-input"
+          ref={input}
           rows={1}
           placeholder="Write a message…"
           value={body}
           maxLength={4000}
           onChange={(e) => setBody(e.target.value)}
           onKeyDown={onKey}
+          aria-invalid={err && !wait ? true : undefined}
+          aria-describedby={wait || err ? 'composer-error' : undefined}
         />
         <button type="submit" className="btn btn-primary" disabled={!body.trim() || !!wait} aria-busy={pending > 0}>
           Send

@@ -1,16 +1,32 @@
-// The room as seen before joining: join (public) or ask to join (restricted).
+// The room as seen before joining: join (public) or ask to join (restricted). A BANNED
+// refusal (a ban made meanwhile) is handed up, to show who banned the viewer and why.
 import { useState, type FormEvent } from 'react';
 import { useClient } from 'urql';
 import type { RoomSummaryFieldsFragment } from '../gql/graphql';
 import { JoinRoomMutation, RequestToJoinMutation } from '../operations';
-import { toAppError } from '../errors';
+import { fieldErrors, toAppError, type AppError, type FieldLabels } from '../errors';
 import { Alert } from '../ui';
 import { RoomHeader } from './RoomHeader';
 
-export function JoinPanel({ room, onJoined, onClose }: { room: RoomSummaryFieldsFragment; onJoined: () => void; onClose: () => void }) {
+// API argument → this form's label (server errors are placed by `extensions.field`).
+const FIELDS: FieldLabels = { message: 'Message to the admins' };
+
+export function JoinPanel({
+  room,
+  onJoined,
+  onBanned,
+  onClose,
+}: {
+  room: RoomSummaryFieldsFragment;
+  onJoined: () => void;
+  /** The join was refused with BANNED. */
+  onBanned: (e: AppError) => void;
+  onClose: () => void;
+}) {
   const client = useClient();
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<string | null>(null);
+  const [noteErr, setNoteErr] = useState<string | null>(null);
   const [requested, setRequested] = useState(false);
   const [note, setNote] = useState('');
 
@@ -20,19 +36,29 @@ export function JoinPanel({ room, onJoined, onClose }: { room: RoomSummaryFields
     const res = await client.mutation(JoinRoomMutation, { roomId: room.id }).toPromise();
     setBusy(false);
     if (res.data) onJoined();
-    else setErr(toAppError(res.error).message);
+    else {
+      const ae = toAppError(res.error);
+      if (ae.code === 'BANNED') onBanned(ae);
+      else setErr(ae.message);
+    }
   };
   const request = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setErr(null);
+    setNoteErr(null);
     const res = await client.mutation(RequestToJoinMutation, { roomId: room.id, message: note.trim() || null }).toPromise();
     setBusy(false);
     if (res.data) setRequested(true);
     else {
       const ae = toAppError(res.error);
       if (ae.code === 'CONFLICT') setRequested(true);
-      else setErr(ae.message);
+      else if (ae.code === 'BANNED') onBanned(ae);
+      else {
+        const fe = fieldErrors(res.error, FIELDS);
+        setNoteErr(fe.byField.message ?? null);
+        setErr(fe.general ?? null);
+      }
     }
   };
 
@@ -56,7 +82,19 @@ export function JoinPanel({ room, onJoined, onClose }: { room: RoomSummaryFields
                 <label className="sr-only" htmlFor="join-note">
                   Message to the admins
                 </label>
-                <input id="join-note" placeholder="Say why you'd like to join (optional)" value={note} onChange={(e) => setNote(e.target.value)} />
+                <input
+                  id="join-note"
+                  placeholder="Say why you'd like to join (optional)"
+                  value={note}
+                  onChange={(e) => setNote(e.target.value)}
+                  aria-invalid={noteErr ? true : undefined}
+                  aria-describedby={noteErr ? 'join-note-error' : undefined}
+                />
+                {noteErr && (
+                  <div className="field-error" id="join-note-error" role="alert">
+                    {noteErr}
+                  </div>
+                )}
                 <button type="submit" className="btn btn-primary" disabled={busy}>
                   Request to join
                 </button>

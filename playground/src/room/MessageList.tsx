@@ -1,7 +1,8 @@
 // The scrolling list of a room's messages: day separators, grouping of consecutive
 // messages by one author, "load older" on scrolling to the top (keeping the view where it
-// was), and sticking to the bottom while the reader is there.
-import { useImperativeHandle, useLayoutEffect, useRef, type ReactNode, type Ref } from 'react';
+// was), and sticking to the bottom while the reader is there — also when the list itself
+// gets shorter (a banner or a composer note appearing below it) or the window is resized.
+import { useEffect, useImperativeHandle, useLayoutEffect, useRef, type ReactNode, type Ref } from 'react';
 import type { Me } from '../Shell';
 import { Avatar, Spinner } from '../ui';
 import { formatDateTime, formatDay, formatTime } from '../util';
@@ -34,7 +35,8 @@ export function MessageList({
   onLoadOlder: (beforePrepend: () => void) => Promise<void>;
   me: Me;
   canDeleteAny: boolean;
-  onDelete: (id: string) => void;
+  /** Ask to delete a message (the caller confirms first). */
+  onDelete: (m: Msg) => void;
   /** Report someone else's message to the room's admins. */
   onReport: (m: Msg) => void;
 }) {
@@ -60,6 +62,18 @@ export function MessageList({
       el.scrollTop = el.scrollHeight;
     }
   }, [messages]);
+
+  // The list's box changes size when something appears or goes below or above it: keep the
+  // newest message in view if the reader was at the bottom.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
 
   const loadOlder = () =>
     onLoadOlder(() => {
@@ -109,7 +123,7 @@ function MessageItems({
   list: Msg[];
   me: Me;
   canDeleteAny: boolean;
-  onDelete: (id: string) => void;
+  onDelete: (m: Msg) => void;
   onReport: (m: Msg) => void;
 }) {
   let prev: Msg | undefined;
@@ -153,7 +167,7 @@ function MessageItems({
                 </button>
               )}
               {(canDeleteAny || mine) && (
-                <button type="button" className="msg-action msg-delete" aria-label="Delete message" title="Delete message" onClick={() => onDelete(m.id)}>
+                <button type="button" className="msg-action msg-delete" aria-label="Delete message" title="Delete message" onClick={() => onDelete(m)}>
                   <Icon name="trash" size={14} />
                 </button>
               )}

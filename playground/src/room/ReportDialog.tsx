@@ -15,10 +15,13 @@ export function ReportDialog({ message, onClose, onReported }: { message: Msg; o
   const [errors, setErrors] = useState<FormErrors>({ byField: {} });
   const [busy, setBusy] = useState(false);
   const dialog = useRef<HTMLDialogElement>(null);
+  const reasonInput = useRef<HTMLTextAreaElement>(null);
 
   useEffect(() => {
     const d = dialog.current;
     if (d && !d.open) d.showModal();
+    // showModal() focuses the first control (the close button): start in the first field.
+    reasonInput.current?.focus();
   }, []);
 
   const submit = async (e: FormEvent) => {
@@ -47,7 +50,7 @@ export function ReportDialog({ message, onClose, onReported }: { message: Msg; o
   };
 
   return (
-    <dialog ref={dialog} className="dialog" onCancel={onClose} aria-labelledby="report-title">
+    <dialog ref={dialog} className="dialog" onCancel={onClose} onClose={onClose} aria-labelledby="report-title">
       <form onSubmit={submit} noValidate aria-label="Report message">
         <div className="dialog-head">
           <h2 id="report-title">Report message</h2>
@@ -66,7 +69,7 @@ export function ReportDialog({ message, onClose, onReported }: { message: Msg; o
             maxLength={500}
             value={reason}
             onChange={(e) => setReason(e.target.value)}
-            autoFocus
+            ref={reasonInput}
             placeholder="e.g. spam, insults, off topic"
             aria-invalid={!!errors.byField.reason}
             aria-describedby={errors.byField.reason ? 'report-reason-error' : undefined}

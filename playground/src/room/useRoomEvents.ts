@@ -9,7 +9,7 @@ import type { RoomEventsLiveSubscription } from '../gql/graphql';
 import { RoomEventsSubscription } from '../operations';
 import type { Me } from '../Shell';
 import { formatDateTime } from '../util';
-import type { Ended } from './ended';
+import { removedEnded, type Ended } from './ended';
 
 export type RoomEvent = RoomEventsLiveSubscription['roomEvents'];
 
@@ -60,8 +60,8 @@ export function applyRoomEvent(ev: RoomEvent, fx: RoomEventEffects): void {
       if (ev.ban.user.id === me.id) {
         fx.onEnded({
           code: 'BANNED',
-          title: `You were banned from ${roomName}`,
-          detail: `Banned by ${ev.ban.bannedBy.username}${ev.ban.reason ? ` — reason: ${ev.ban.reason}` : ''}.`,
+          title: 'You are banned from this room',
+          ejection: { by: ev.ban.bannedBy, reason: ev.ban.reason ?? null, expiresAt: ev.ban.expiresAt ?? null },
         });
         return;
       }
@@ -71,7 +71,7 @@ export function applyRoomEvent(ev: RoomEvent, fx: RoomEventEffects): void {
       break;
     case 'MemberRemoved':
       if (ev.user.id === me.id) {
-        fx.onEnded({ code: 'FORBIDDEN', title: `You were removed from ${roomName}`, detail: `Removed by ${ev.by.username}.` });
+        fx.onEnded(removedEnded(roomName, { by: ev.by, reason: ev.reason ?? null, expiresAt: null }));
         return;
       }
       break;
