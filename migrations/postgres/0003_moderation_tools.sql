@@ -10,8 +10,6 @@ ALTER TABLE rooms ADD COLUMN blocked_terms TEXT NOT NULL DEFAULT '[]';
 
 ALTER TABLE memberships ADD COLUMN last_posted_at TIMESTAMPTZ;
 
-CREATE INDEX messages_by_author ON messages (room_id, author_id, created_at);
-
 CREATE TABLE moderation_log (
     id         UUID PRIMARY KEY,
     room_id    UUID NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,

@@ -13,9 +13,6 @@ ALTER TABLE rooms ADD COLUMN blocked_terms TEXT NOT NULL DEFAULT '[]';
 -- When the member last posted under slow mode (claimed atomically, so every node counts).
 ALTER TABLE memberships ADD COLUMN last_posted_at INTEGER;
 
--- A ban's purge erases one author's recent messages in a room.
-CREATE INDEX messages_by_author ON messages (room_id, author_id, created_at);
-
 CREATE TABLE moderation_log (
     id         TEXT PRIMARY KEY,
     room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,

@@ -38,6 +38,10 @@ macro_rules! store_impl {
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
             type Decode<T> = fn(&Row) -> Result<T, sqlx::Error>;
 
+            /// How far a message's time may trail the time of the one stored after it (a
+            /// message waits for its store call at most the pools' acquire timeouts).
+            const PURGE_SLACK: chrono::Duration = chrono::Duration::minutes(5);
+
             /// `sql` with `id` as `$1`.
             fn by_id(sql: &str, id: uuid::Uuid) -> Query<'_> {
                 sqlx::query(sql).bind(DbId(id))
@@ -562,8 +566,16 @@ macro_rules! store_impl {
                     Self::record(&mut tx, &audit(ModerationAction::MemberBanned, reason)).await?;
                     let mut purged = Vec::new();
                     if let Some(since) = purge_since {
-                        let sql = "DELETE FROM messages WHERE room_id = $1 AND author_id = $2 AND created_at >= $3 RETURNING id, seq";
-                        let q = by_pair(sql, room, user).bind(DbTime(since));
+                        // No index on authors or times (it would cost every message insert):
+                        // the window is found from the newest message backwards along the
+                        // room's sequence, whose order follows the clock to within the time a
+                        // message can wait to be stored (far less than PURGE_SLACK).
+                        let sql = "SELECT seq FROM messages WHERE room_id = $1 AND created_at < $2 ORDER BY seq DESC LIMIT 1";
+                        let q = by_id(sql, room.0).bind(DbTime(since - PURGE_SLACK));
+                        let floor = optional(q, &mut *tx, |r| r.int("seq")).await?.unwrap_or(0);
+                        let sql = "DELETE FROM messages WHERE room_id = $1 AND author_id = $2 AND seq > $4 \
+                             AND created_at >= $3 RETURNING id, seq";
+                        let q = by_pair(sql, room, user).bind(DbTime(since)).bind(floor);
                         let mut rows = all(q, &mut *tx, |r| Ok((r.int("seq")?, MessageId(r.uuid("id")?)))).await?;
                         rows.sort_unstable_by_key(|(seq, _)| *seq);
                         purged = rows.into_iter().map(|(_, id)| id).collect();
