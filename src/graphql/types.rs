@@ -273,6 +273,11 @@ impl Room {
         let last = rooms.last_message(viewer, self.0.id).await.gql()?;
         Ok(last.map(|m| Message(Arc::new(m))))
     }
+    /// The viewer's own ban in this room (who, why, until when); null when not banned.
+    async fn viewer_ban(&self, ctx: &Context<'_>) -> Result<Option<Ban>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        Ok(rooms.viewer_ban(viewer, self.0.id).await.gql()?.map(Ban))
+    }
     /// The viewer's role; null when the viewer is not a member.
     async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<RoleGql>> {
         let (rooms, _) = request_scope(ctx)?;

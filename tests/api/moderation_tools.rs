@@ -681,3 +681,43 @@ async fn every_banned_refusal_says_who_why_and_until_when() {
     assert_eq!(extension(&permanent, "reason"), Value::Null);
     assert_eq!(extension(&permanent, "expiresAt"), Value::Null);
 }
+
+/// A banned user can see the room in the list and, on it, their own ban; no one else's.
+#[tokio::test]
+async fn room_viewer_ban_shows_the_viewers_own_ban_while_it_holds() {
+    // Arrange
+    let clock = ManualClock::new();
+    let app = spawn_with_clock(Arc::new(clock.clone()), |_| {}).await;
+    let c = cast(&app, "PUBLIC").await;
+    ban(&app, &c.admin, &c.room, &c.member.id, Some(60), None)
+        .await
+        .ok();
+    let query = "query($r: ID!) { room(id: $r) { viewerBan { reason expiresAt bannedBy { id } user { id } } } }";
+    let view = |who: Option<&Session>| {
+        let token = who.map(|w| w.token.clone());
+        let app = &app;
+        let vars = json!({"r": c.room});
+        async move { app.post(token.as_deref(), query, vars).await }
+    };
+
+    // Act
+    let banned = view(Some(&c.member)).await;
+    let admin = view(Some(&c.admin)).await;
+    let anonymous = view(None).await;
+    clock.advance(Duration::seconds(60));
+    let after = view(Some(&c.member)).await;
+
+    // Assert
+    let ban_seen = &banned.ok()["room"]["viewerBan"];
+    assert_eq!(ban_seen["reason"], "spam");
+    assert_eq!(ban_seen["bannedBy"]["id"], c.admin.id.as_str());
+    assert_eq!(ban_seen["user"]["id"], c.member.id.as_str());
+    assert!(ban_seen["expiresAt"].is_string());
+    assert_eq!(admin.ok()["room"]["viewerBan"], Value::Null);
+    assert_eq!(anonymous.ok()["room"]["viewerBan"], Value::Null);
+    assert_eq!(
+        after.ok()["room"]["viewerBan"],
+        Value::Null,
+        "over when its time is up"
+    );
+}

@@ -138,6 +138,21 @@ impl RoomService {
         Ok(bans)
     }
 
+    /// The viewer's own ban in the room while it holds (who, why, until when); None when
+    /// they are not banned, or anonymous. Only about the viewer, so no permission beyond
+    /// seeing the room.
+    pub async fn viewer_ban(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Option<Ban>> {
+        let Some(user) = viewer.user_id() else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .ban_of(room, user)
+            .await?
+            .filter(|ban| ban.expires_at.is_none_or(|until| until > now)))
+    }
+
     pub async fn join_requests(
         &self,
         viewer: &Viewer,
