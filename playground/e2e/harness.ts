@@ -182,3 +182,27 @@ export async function apiUser(baseUrl: string, username: string): Promise<{ toke
 export function roomIdOf(page: Page): string {
   return decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
 }
+
+/** A fresh server plus one signed-up browser user per name (in their own contexts), all
+ * stopped and closed when the test `t` ends. */
+export async function browserUsers(
+  browser: Browser,
+  t: { after: (fn: () => Promise<void>) => void },
+  ...names: string[]
+): Promise<{ srv: Server; pages: Page[] }> {
+  const srv = await startServer();
+  t.after(() => srv.stop());
+  const pages: Page[] = [];
+  for (const name of names) {
+    const { context, page } = await newUserPage(browser);
+    t.after(() => context.close());
+    await signUp(page, srv.url, name);
+    pages.push(page);
+  }
+  return { srv, pages };
+}
+
+/** The room's side panel (members, settings and the admin tabs). */
+export function panelOf(page: Page) {
+  return page.getByRole('complementary', { name: 'Room details' });
+}

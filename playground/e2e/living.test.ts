@@ -7,20 +7,18 @@ import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
   apiUser,
+  browserUsers,
+  panelOf,
   createRoom,
   gql,
   launchBrowser,
   manageMember,
   messages,
-  newUserPage,
   openAndJoin,
   roomIdOf,
   roomItem,
   screenshot,
   sendMessage,
-  signUp,
-  startServer,
-  type Server,
 } from './harness';
 
 let browser: Browser;
@@ -31,26 +29,8 @@ after(async () => {
   await browser?.close();
 });
 
-/** A server plus one signed-up browser user per name. */
-async function browserUsers(t: { after: (fn: () => Promise<void>) => void }, ...names: string[]): Promise<{ srv: Server; pages: Page[] }> {
-  const srv = await startServer();
-  t.after(() => srv.stop());
-  const pages: Page[] = [];
-  for (const name of names) {
-    const { context, page } = await newUserPage(browser);
-    t.after(() => context.close());
-    await signUp(page, srv.url, name);
-    pages.push(page);
-  }
-  return { srv, pages };
-}
-
 async function tokenOf(page: Page): Promise<string> {
   return (await page.evaluate(() => localStorage.getItem('roomcast.token')))!;
-}
-
-function panelOf(page: Page) {
-  return page.getByRole('complementary', { name: 'Room details' });
 }
 
 /** The banned view's heading and facts, read in one go (no waiting: they must come with the view). */
@@ -90,7 +70,7 @@ const DURATIONS = [3600, 86_400, 604_800, 2_592_000];
 
 describe('roomcast playground: living with moderation', () => {
   test('a ban shows its reason, who banned and until when, every time (20 bans in a row)', async (t) => {
-    const { srv, pages } = await browserUsers(t, 'bob');
+    const { srv, pages } = await browserUsers(browser, t, 'bob');
     const [b] = pages;
     // alice moderates through the API: the banned user's view is what is under test.
     const alice = await apiUser(srv.url, 'alice');
@@ -156,7 +136,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('the owner\'s Leave explains that ownership must be transferred first, with a shortcut to do it', async (t) => {
-    const { srv, pages } = await browserUsers(t, 'alice');
+    const { srv, pages } = await browserUsers(browser, t, 'alice');
     const [a] = pages;
     await createRoom(a, 'owned-room', 'PUBLIC');
     const bob = await apiUser(srv.url, 'bob');
@@ -188,7 +168,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('deleting a message asks first (Esc keeps it, Enter deletes); banners never cover the newest message; a kick says why', async (t) => {
-    const { pages } = await browserUsers(t, 'alice', 'bob');
+    const { pages } = await browserUsers(browser, t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'tidy-room', 'PUBLIC');
     // Opening a room puts the cursor in the composer.
@@ -247,7 +227,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('field errors use the form\'s words: the member limit, max uses; inputs in error are marked', async (t) => {
-    const { pages } = await browserUsers(t, 'alice');
+    const { pages } = await browserUsers(browser, t, 'alice');
     const [a] = pages;
     const apiNames = /maxUsers|maxUses|slowModeSeconds|expiresInSeconds|durationSeconds|deleteMessagesSeconds/;
 

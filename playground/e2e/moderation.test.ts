@@ -6,18 +6,17 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import {
   apiUser,
+  browserUsers,
+  panelOf,
   createRoom,
   gql,
   launchBrowser,
   manageMember,
   messages,
-  newUserPage,
   openAndJoin,
   roomIdOf,
   screenshot,
   sendMessage,
-  signUp,
-  startServer,
   type Server,
 } from './harness';
 
@@ -29,20 +28,6 @@ after(async () => {
   await browser?.close();
 });
 
-/** A server plus one signed-up browser user per name. */
-async function browserUsers(t: { after: (fn: () => Promise<void>) => void }, ...names: string[]): Promise<{ srv: Server; pages: Page[] }> {
-  const srv = await startServer();
-  t.after(() => srv.stop());
-  const pages: Page[] = [];
-  for (const name of names) {
-    const { context, page } = await newUserPage(browser);
-    t.after(() => context.close());
-    await signUp(page, srv.url, name);
-    pages.push(page);
-  }
-  return { srv, pages };
-}
-
 /** An API-only user who joins the room and posts `bodies` in order. */
 async function apiPoster(srv: Server, username: string, roomId: string, bodies: string[]): Promise<{ token: string; id: string }> {
   const user = await apiUser(srv.url, username);
@@ -50,10 +35,6 @@ async function apiPoster(srv: Server, username: string, roomId: string, bodies: 
   for (const body of bodies)
     await gql(srv.url, user.token, 'mutation($r: ID!, $b: String!) { sendMessage(roomId: $r, body: $b) { id } }', { r: roomId, b: body });
   return user;
-}
-
-function panelOf(page: Page) {
-  return page.getByRole('complementary', { name: 'Room details' });
 }
 
 /** Open the admin panel (if closed) on one of its tabs. */
@@ -66,7 +47,7 @@ async function openTab(page: Page, tab: RegExp | string) {
 
 describe('roomcast playground: moderation', () => {
   test('a timed ban with a purge removes the banned user\'s recent messages from open views', async (t) => {
-    const { srv, pages } = await browserUsers(t, 'alice', 'carol');
+    const { srv, pages } = await browserUsers(browser, t, 'alice', 'carol');
     const [a, c] = pages;
     await createRoom(a, 'purge-room', 'PUBLIC');
     await openAndJoin(c, 'purge-room');
@@ -109,7 +90,7 @@ describe('roomcast playground: moderation', () => {
   });
 
   test('slow mode refuses a second message with a live countdown', async (t) => {
-    const { pages } = await browserUsers(t, 'alice', 'bob');
+    const { pages } = await browserUsers(browser, t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'slow-room', 'PUBLIC');
     await openAndJoin(b, 'slow-room');
@@ -152,7 +133,7 @@ describe('roomcast playground: moderation', () => {
   });
 
   test('a reported message shows up live for the admin; "Resolve and delete message" removes it everywhere', async (t) => {
-    const { srv, pages } = await browserUsers(t, 'alice', 'bob');
+    const { srv, pages } = await browserUsers(browser, t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'report-room', 'PUBLIC');
     await openAndJoin(b, 'report-room');
@@ -193,7 +174,7 @@ describe('roomcast playground: moderation', () => {
   });
 
   test('an invite link admits a user to a private room', async (t) => {
-    const { srv, pages } = await browserUsers(t, 'alice', 'bob');
+    const { srv, pages } = await browserUsers(browser, t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'hideout', 'PRIVATE', 'Secret plans');
     await a.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.url });
