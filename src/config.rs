@@ -64,6 +64,10 @@ pub struct Config {
     /// The most members any room may have; also the upper bound of `maxUsers`.
     #[arg(long, env = "ROOMCAST_MAX_USERS_CAP", default_value_t = 10_000)]
     pub max_users_cap: i64,
+    /// Seconds a user stays online in a room after their last feed of it closed (0–300), so a
+    /// reload does not show them leaving and coming back.
+    #[arg(long, env = "ROOMCAST_PRESENCE_GRACE_SECONDS", default_value_t = crate::domain::rooms::PRESENCE_GRACE_SECONDS, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub presence_grace_seconds: u64,
     /// Per-room live buffer (messages); a subscriber further behind is caught up from storage.
     #[arg(long, env = "ROOMCAST_BROADCAST_CAPACITY", default_value_t = 1024)]
     pub broadcast_capacity: usize,
@@ -258,6 +262,7 @@ impl fmt::Debug for Config {
             .field("playground_dir", &self.playground_dir)
             .field("init_timeout_ms", &self.init_timeout_ms)
             .field("max_users_cap", &self.max_users_cap)
+            .field("presence_grace_seconds", &self.presence_grace_seconds)
             .field("broadcast_capacity", &self.broadcast_capacity)
             .field("max_operations_per_socket", &self.max_operations_per_socket)
             .field("max_response_bytes", &self.max_response_bytes)

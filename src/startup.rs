@@ -145,6 +145,7 @@ impl App {
             bus,
             RoomRules {
                 max_users_cap: config.max_users_cap,
+                presence_grace: chrono::Duration::seconds(config.presence_grace_seconds as i64),
             },
             tasks.clone(),
             shutdown.clone(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use super::Bus;
-use crate::domain::model::{Message, Revocation, RoomEvent};
+use crate::domain::model::{Message, PresenceNote, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 struct RoomChannels {
@@ -28,6 +28,8 @@ pub struct LocalBus {
     rooms: Mutex<HashMap<RoomId, RoomChannels>>,
     /// One channel for the whole node: revocations are rare and every socket listens.
     revocations: broadcast::Sender<Arc<Revocation>>,
+    /// Likewise for presence notes (a handful per second per node).
+    presence: broadcast::Sender<Arc<PresenceNote>>,
 }
 
 impl LocalBus {
@@ -36,6 +38,7 @@ impl LocalBus {
             capacity: capacity.max(1),
             rooms: Mutex::new(HashMap::new()),
             revocations: broadcast::channel(256).0,
+            presence: broadcast::channel(4096).0,
         }
     }
 
@@ -110,5 +113,19 @@ impl Bus for LocalBus {
 
     fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>> {
         self.revocations.subscribe()
+    }
+
+    fn publish_event_here(&self, event: Arc<RoomEvent>) {
+        self.publish_event(event);
+    }
+
+    fn publish_presence(&self, note: Arc<PresenceNote>) {
+        if self.presence.send(note).is_err() {
+            tracing::trace!("no presence listener");
+        }
+    }
+
+    fn subscribe_presence(&self) -> broadcast::Receiver<Arc<PresenceNote>> {
+        self.presence.subscribe()
     }
 }

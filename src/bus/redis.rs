@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use super::local::LocalBus;
 use super::Bus;
 use crate::config::redact_url;
-use crate::domain::model::{Message, Revocation, RoomEvent};
+use crate::domain::model::{Message, PresenceNote, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 const CHANNEL_PREFIX: &str = "roomcast:room:";
@@ -42,6 +42,8 @@ const CHANNEL_PATTERN: &str = "roomcast:room:*";
 const RESYNC_CHANNEL: &str = "roomcast:resync";
 /// Revoked credentials, for every node.
 const REVOCATION_CHANNEL: &str = "roomcast:revocations";
+/// Which node holds which seats (presence), for every node.
+const PRESENCE_CHANNEL: &str = "roomcast:presence";
 /// Items waiting to be published; beyond this they are delivered locally only.
 const OUTBOX_CAPACITY: usize = 8192;
 /// Most items sent to Redis in one pipeline.
@@ -78,6 +80,7 @@ enum Outgoing<'a> {
     Message(&'a Message),
     Event(&'a RoomEvent),
     Revocation(&'a Revocation),
+    Presence(&'a PresenceNote),
 }
 
 #[derive(Deserialize)]
@@ -87,6 +90,7 @@ enum Incoming {
     // Boxed: an event (a room with its settings) is far larger than the other kinds.
     Event(Box<RoomEvent>),
     Revocation(Revocation),
+    Presence(PresenceNote),
 }
 
 /// An item in a form this node can still deliver itself if Redis will not take it.
@@ -94,6 +98,7 @@ enum Item {
     Message(Arc<Message>),
     Event(Arc<RoomEvent>),
     Revocation(Arc<Revocation>),
+    Presence(Arc<PresenceNote>),
 }
 
 struct Publish {
@@ -139,6 +144,7 @@ impl Shared {
             Item::Message(m) => self.local().publish_message(m),
             Item::Event(e) => self.local().publish_event(e),
             Item::Revocation(r) => self.local().publish_revocation(r),
+            Item::Presence(p) => self.local().publish_presence(p),
         }
     }
 }
@@ -262,6 +268,19 @@ impl Bus for RedisBus {
         self.shared.local().subscribe_revocations()
     }
 
+    fn publish_event_here(&self, event: Arc<RoomEvent>) {
+        self.shared.local().publish_event(event);
+    }
+
+    fn publish_presence(&self, note: Arc<PresenceNote>) {
+        let encoded = serde_json::to_string(&Outgoing::Presence(&note));
+        self.enqueue(PRESENCE_CHANNEL.to_owned(), encoded, Item::Presence(note));
+    }
+
+    fn subscribe_presence(&self) -> broadcast::Receiver<Arc<PresenceNote>> {
+        self.shared.local().subscribe_presence()
+    }
+
     fn subscribe_messages(&self, room: RoomId) -> broadcast::Receiver<Arc<Message>> {
         self.shared.local().subscribe_messages(room)
     }
@@ -300,6 +319,7 @@ fn dispatch(shared: &Shared, msg: &redis::Msg) {
         Ok(Incoming::Message(m)) => shared.local().publish_message(Arc::new(m)),
         Ok(Incoming::Event(e)) => shared.local().publish_event(Arc::new(*e)),
         Ok(Incoming::Revocation(r)) => shared.local().publish_revocation(Arc::new(r)),
+        Ok(Incoming::Presence(p)) => shared.local().publish_presence(Arc::new(p)),
         Err(e) => tracing::warn!(
             channel = %msg.get_channel_name(),
             error = %e,
@@ -321,7 +341,7 @@ async fn subscribe(client: &Client) -> anyhow::Result<redis::aio::PubSub> {
         .context("subscribing")?;
     timeout(
         IO_TIMEOUT,
-        pubsub.subscribe(&[RESYNC_CHANNEL, REVOCATION_CHANNEL]),
+        pubsub.subscribe(&[RESYNC_CHANNEL, REVOCATION_CHANNEL, PRESENCE_CHANNEL]),
     )
     .await
     .context("timed out subscribing")?

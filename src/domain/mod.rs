@@ -12,6 +12,7 @@ pub mod permissions;
 #[cfg(test)]
 mod permissions_model;
 pub mod ports;
+pub mod presence;
 pub mod recent;
 pub mod rooms;
 pub mod session;

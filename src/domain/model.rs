@@ -212,6 +212,25 @@ pub enum Revocation {
     Session { token_hash: String },
 }
 
+/// What a node tells the others about the seats it holds (see `domain::presence`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresenceNote {
+    /// `node` started (`online`) or stopped holding `user`'s seat in a room.
+    Seat {
+        node: uuid::Uuid,
+        room_id: RoomId,
+        user: User,
+        online: bool,
+    },
+    /// Every seat `node` holds; sent every beat, it also proves the node alive.
+    Beat {
+        node: uuid::Uuid,
+        seats: Vec<(RoomId, User)>,
+    },
+    /// `node` has just started: the others send their beats now.
+    Hello { node: uuid::Uuid },
+}
+
 /// Something that happened to a room, other than a message being posted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoomEvent {
@@ -271,6 +290,13 @@ pub enum RoomEvent {
         announced: bool,
         origin: uuid::Uuid,
     },
+    /// `user` came online in the room or went offline. Worked out by every node from the
+    /// presence notes, and delivered on that node only (never published).
+    PresenceChanged {
+        room_id: RoomId,
+        user: User,
+        online: bool,
+    },
 }
 
 impl RoomEvent {
@@ -287,6 +313,7 @@ impl RoomEvent {
             | RoomEvent::MessagesPurged { room_id, .. }
             | RoomEvent::ReadMarkerMoved { room_id, .. }
             | RoomEvent::TypingChanged { room_id, .. }
+            | RoomEvent::PresenceChanged { room_id, .. }
             | RoomEvent::RoomDeleted { room_id } => *room_id,
             RoomEvent::MessageReported(r) | RoomEvent::ReportDecided(r) => r.room_id,
             RoomEvent::MemberBanned(b) => b.room_id,

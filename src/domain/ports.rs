@@ -15,8 +15,8 @@ use tokio::sync::broadcast;
 
 use super::model::{
     Ban, CreateRoom, Invite, JoinRequest, Membership, Message, ModerationAction, ModerationEntry,
-    Report, ReportStatus, Revocation, Role, Room, RoomAccess, RoomEvent, Timestamp, UpdateRoom,
-    User,
+    PresenceNote, Report, ReportStatus, Revocation, Role, Room, RoomAccess, RoomEvent, Timestamp,
+    UpdateRoom, User,
 };
 use super::session::SessionTimes;
 use super::terms::BlockedTerms;
@@ -459,4 +459,12 @@ pub trait Bus: Send + Sync + 'static {
     /// Revocations from any node. A receiver that lags or is closed (the bus was reset)
     /// has missed some: its owner must re-check its credential in the store.
     fn subscribe_revocations(&self) -> broadcast::Receiver<Arc<Revocation>>;
+    /// Delivers an event to this node's subscribers only (what every node works out for
+    /// itself, such as presence changes).
+    fn publish_event_here(&self, event: Arc<RoomEvent>);
+    /// Tells every node (this one too) about the seats this node holds.
+    fn publish_presence(&self, note: Arc<PresenceNote>);
+    /// Presence notes from every node. A receiver that lags has missed some: the next beats
+    /// put it right.
+    fn subscribe_presence(&self) -> broadcast::Receiver<Arc<PresenceNote>>;
 }

@@ -183,6 +183,12 @@ impl Room {
     async fn member_count(&self) -> i64 {
         self.0.member_count
     }
+    /// How many users have the room's messages or events open now, on any node (anyone who
+    /// may read the room, members or not).
+    async fn online_count(&self, ctx: &Context<'_>) -> i64 {
+        ctx.data::<crate::domain::rooms::RoomService>()
+            .map_or(0, |rooms| rooms.online_count(self.0.id) as i64)
+    }
     async fn owner(&self) -> User {
         User(self.0.owner.clone())
     }
@@ -351,6 +357,12 @@ impl Member {
     }
     async fn joined_at(&self) -> DateTime<Utc> {
         self.0.joined_at
+    }
+    /// Whether the member has the room's messages or events open now, on any node. Going
+    /// offline is shown after a grace period (`--presence-grace-seconds`, 5 by default).
+    async fn online(&self, ctx: &Context<'_>) -> bool {
+        ctx.data::<crate::domain::rooms::RoomService>()
+            .is_ok_and(|rooms| rooms.is_online(self.0.room_id, self.0.user.id))
     }
     /// Whether the member is muted now (a timed mute whose time is up no longer counts).
     async fn muted(&self, ctx: &Context<'_>) -> bool {
@@ -687,6 +699,15 @@ pub struct TypingChanged {
     pub typing: bool,
 }
 
+/// A user came online in the room (opened its messages or events) or went offline (the
+/// grace period after their last feed closed ran out, or their node stopped).
+#[derive(SimpleObject)]
+pub struct PresenceChanged {
+    pub room_id: ID,
+    pub user: User,
+    pub online: bool,
+}
+
 /// A member's read marker moved forward.
 #[derive(SimpleObject)]
 pub struct ReadMarkerMoved {
@@ -715,6 +736,7 @@ pub enum RoomEvent {
     ReportDecided(ReportDecided),
     ReadMarkerMoved(ReadMarkerMoved),
     TypingChanged(TypingChanged),
+    PresenceChanged(PresenceChanged),
 }
 
 fn id<T: ToString>(v: T) -> ID {
@@ -794,6 +816,15 @@ impl From<&model::RoomEvent> for RoomEvent {
                 room_id: id(room_id),
                 user: User(user),
                 typing: until.is_some(),
+            }),
+            E::PresenceChanged {
+                room_id,
+                user,
+                online,
+            } => Self::PresenceChanged(PresenceChanged {
+                room_id: id(room_id),
+                user: User(user),
+                online,
             }),
             E::ReadMarkerMoved { room_id, user, seq } => Self::ReadMarkerMoved(ReadMarkerMoved {
                 room_id: id(room_id),

@@ -99,6 +99,8 @@ impl Drop for RedisServer {
 struct Cluster {
     nodes: Vec<TestApp>,
     redis: RedisServer,
+    /// The nodes' database.
+    db: String,
 }
 
 /// `n` nodes on one new database and one new Redis.
@@ -121,7 +123,7 @@ async fn cluster_with_clock(n: usize, clock: roomcast::domain::clock::SharedCloc
             .await,
         );
     }
-    Cluster { nodes, redis }
+    Cluster { nodes, redis, db }
 }
 
 /// A message subscription to `room` on `node` from now on, registered.
@@ -658,4 +660,175 @@ async fn a_session_kept_on_one_node_ends_when_a_logout_on_another_reaches_it() {
         b.post(Some(&alice.token), me, json!({})).await.code(),
         "UNAUTHENTICATED"
     );
+}
+
+const PRESENCE_EVENTS: &str = "subscription($r: ID!) { roomEvents(roomId: $r) { __typename \
+    ... on PresenceChanged { user { id } online } } }";
+
+fn presence_of(user: &Session, online: bool) -> Value {
+    json!({"__typename": "PresenceChanged", "user": {"id": user.id}, "online": online})
+}
+
+/// The next presence change of `user` on the watcher's "e" feed (others are skipped: the
+/// watcher's own arrival, and any other reader's).
+async fn next_presence_of(ws: &mut WsClient, user: &Session) -> Value {
+    loop {
+        let event = ws.next_data("e").await["roomEvents"].clone();
+        if event["user"]["id"] == user.id.as_str() {
+            return event;
+        }
+    }
+}
+
+/// `who`'s Member.online and the room's onlineCount, as `node` sees them.
+async fn online_on(node: &TestApp, asker: &Session, room: &str, who: &Session) -> (bool, i64) {
+    let r = node
+        .post(
+            Some(&asker.token),
+            "query($r: ID!) { room(id: $r) { onlineCount members { user { id } online } } }",
+            json!({"r": room}),
+        )
+        .await;
+    let room = &r.ok()["room"];
+    let online = room["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .any(|m| m["user"]["id"] == who.id.as_str() && m["online"] == true);
+    (online, room["onlineCount"].as_i64().expect("count"))
+}
+
+/// Presence crosses nodes: a feed opened on A makes its user online on B (event and
+/// fields); closing it there shows them offline on B after the grace period, once.
+#[tokio::test]
+async fn presence_crosses_nodes_and_goes_offline_after_the_grace_period() {
+    // Arrange
+    let clock = roomcast::domain::clock::ManualClock::new();
+    let c = cluster_with_clock(2, std::sync::Arc::new(clock.clone())).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let member = a.register(&uname("member")).await;
+    let room = a.create_room(&owner, "presence", "PUBLIC").await;
+    a.join(&member, &room).await.ok();
+    let mut watcher = b.ws(Some(&owner.token)).await.with_presence();
+    watcher
+        .subscribe("e", PRESENCE_EVENTS, json!({"r": room}))
+        .await;
+    assert_eq!(
+        next_presence_of(&mut watcher, &owner).await,
+        presence_of(&owner, true)
+    );
+
+    // Act
+    let mut ws = a.ws(Some(&member.token)).await;
+    ws.subscribe_messages("m", &room, None).await;
+
+    // Assert
+    assert_eq!(
+        next_presence_of(&mut watcher, &member).await,
+        presence_of(&member, true)
+    );
+    assert_eq!(online_on(b, &owner, &room, &member).await, (true, 2));
+
+    // Act: the feed on A closes; the grace period passes on the nodes' clock.
+    drop(ws);
+    a.feeds_open(0, 0).await;
+    clock.advance(chrono::Duration::seconds(5));
+
+    // Assert
+    assert_eq!(
+        next_presence_of(&mut watcher, &member).await,
+        presence_of(&member, false)
+    );
+    assert_eq!(online_on(b, &owner, &room, &member).await, (false, 1));
+}
+
+/// A roomcast server in a process of its own, so that it can be killed with SIGKILL (no
+/// shutdown, no goodbye to the other nodes).
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+impl Process {
+    fn start(database_url: &str, redis_url: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roomcast"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--database-url", database_url, "--redis-url", redis_url])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the roomcast binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reads its first line");
+        let addr = line
+            .trim()
+            .strip_prefix("roomcast listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Self { child, addr }
+    }
+
+    async fn ws(&self, token: &str) -> WsClient {
+        let mut ws = WsClient::connect(&format!("ws://{}/graphql", self.addr)).await;
+        ws.send(json!({"type": "connection_init", "payload": {"token": token}}))
+            .await;
+        assert_eq!(ws.next_json().await["type"], "connection_ack");
+        ws
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A node killed with SIGKILL says nothing to anyone: the other nodes notice its silence
+/// and drop its users' presence within the grace period plus a few seconds.
+#[tokio::test]
+async fn a_node_killed_with_sigkill_stops_counting_its_users_online() {
+    // Arrange: node A in this process, node P in its own, on one database and one Redis.
+    let c = cluster(1).await;
+    let a = &c.nodes[0];
+    let owner = a.register(&uname("owner")).await;
+    let member = a.register(&uname("member")).await;
+    let room = a.create_room(&owner, "presence", "PUBLIC").await;
+    a.join(&member, &room).await.ok();
+    let mut p = Process::start(&c.db, &c.redis.url());
+    let mut watcher = a.ws(Some(&owner.token)).await.with_presence();
+    watcher
+        .subscribe("e", PRESENCE_EVENTS, json!({"r": room}))
+        .await;
+    assert_eq!(
+        next_presence_of(&mut watcher, &owner).await,
+        presence_of(&owner, true)
+    );
+    let mut ws = p.ws(&member.token).await;
+    ws.subscribe_messages("m", &room, None).await;
+    assert_eq!(
+        next_presence_of(&mut watcher, &member).await,
+        presence_of(&member, true)
+    );
+
+    // Act
+    let killed = std::time::Instant::now();
+    p.child.kill().expect("SIGKILL");
+    p.child.wait().expect("reaped");
+
+    // Assert: dropped within the grace period (5 s) plus a few seconds.
+    assert_eq!(
+        next_presence_of(&mut watcher, &member).await,
+        presence_of(&member, false)
+    );
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(5 + 4), "took {took:?}");
+    assert_eq!(online_on(a, &owner, &room, &member).await, (false, 1));
+    drop(ws);
 }

@@ -402,6 +402,10 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A minimal graphql-ws client: sends JSON messages, reads JSON messages, sees close codes.
 pub struct WsClient {
     pub socket: Socket,
+    /// Whether `next_for` returns `PresenceChanged` room events. They arrive whenever anyone
+    /// opens or closes a feed of the room, so only the tests about presence ask for them
+    /// (`with_presence`); the others read past them.
+    pub presence: bool,
 }
 
 /// What a read from the socket produced.
@@ -427,7 +431,16 @@ impl WsClient {
         let (socket, _resp) = tokio_tungstenite::connect_async(request)
             .await
             .expect("ws connects");
-        Self { socket }
+        Self {
+            socket,
+            presence: false,
+        }
+    }
+
+    /// This client's `next_for` also returns presence changes.
+    pub fn with_presence(mut self) -> Self {
+        self.presence = true;
+        self
     }
 
     pub async fn send(&mut self, value: Value) {
@@ -560,6 +573,11 @@ impl WsClient {
                 }
                 Some("pong") => continue,
                 _ => {}
+            }
+            let presence_change =
+                msg["payload"]["data"]["roomEvents"]["__typename"] == "PresenceChanged";
+            if presence_change && !self.presence {
+                continue;
             }
             if msg["id"] == id {
                 return (

@@ -10,6 +10,7 @@ mod moderation;
 mod moderation_tools;
 mod persisted_queries;
 mod persistence;
+mod presence;
 mod read_markers;
 mod reports_invites;
 mod rooms;

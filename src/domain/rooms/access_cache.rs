@@ -40,7 +40,8 @@ fn changed_by(event: &RoomEvent) -> Forget<UserId> {
         | RoomEvent::MessageReported(_)
         | RoomEvent::ReportDecided(_)
         | RoomEvent::ReadMarkerMoved { .. }
-        | RoomEvent::TypingChanged { .. } => Forget::Nothing,
+        | RoomEvent::TypingChanged { .. }
+        | RoomEvent::PresenceChanged { .. } => Forget::Nothing,
         RoomEvent::RoomUpdated(_) | RoomEvent::RoomDeleted { .. } => Forget::All,
     }
 }

@@ -111,7 +111,8 @@ impl RoomService {
         room: RoomId,
         after: Option<MessageCursor>,
     ) -> DomainResult<Feed<Arc<Message>>> {
-        let user = viewer.require()?.id;
+        let me = viewer.require()?;
+        let user = me.id;
         // Subscribe before reading the store, so nothing published in between is missed.
         let mut live = self.bus.subscribe_messages(room);
         let mut events = events_of(self.bus.subscribe_events(room));
@@ -124,8 +125,10 @@ impl RoomService {
         let this = self.clone();
 
         let stats = self.feeds.clone();
+        let seat = self.seat(room, me);
         let stream = async_stream::stream! {
             let _open = OpenFeed::new(&stats, |s| &s.open);
+            let _seat = seat;
             // The order (replay, live, gaps, lag) is the sequencer's; this loop moves
             // messages. First it replays what was posted after the cursor.
             let mut sequence = Sequencer::starting_after(start);
@@ -220,7 +223,8 @@ impl RoomService {
         viewer: &Viewer,
         room: RoomId,
     ) -> DomainResult<Feed<Arc<RoomEvent>>> {
-        let user = viewer.require()?.id;
+        let me = viewer.require()?;
+        let user = me.id;
         let mut events = self.bus.subscribe_events(room);
         let access = self.authorized(viewer, room, Action::ReadMessages).await?;
         let mut role = access.membership.map(|m| m.role);
@@ -229,8 +233,10 @@ impl RoomService {
         let this = self.clone();
 
         let stats = self.feeds.clone();
+        let seat = self.seat(room, me);
         let stream = async_stream::stream! {
             let _open = OpenFeed::new(&stats, |s| &s.events_open);
+            let _seat = seat;
             loop {
                 let recheck = match events.recv().await {
                     Ok(event) => {

@@ -42,6 +42,7 @@ mod lifecycle;
 mod membership;
 mod messages;
 mod moderation;
+mod presence;
 mod reading;
 mod reports;
 mod sequence;
@@ -52,12 +53,19 @@ mod typing;
 pub struct RoomRules {
     /// The most members any room may have (and the upper bound of `maxUsers`).
     pub max_users_cap: i64,
+    /// How long a user stays online after their last feed of a room closed (so a reload
+    /// does not flicker).
+    pub presence_grace: chrono::Duration,
 }
+
+/// The default of `--presence-grace-seconds`.
+pub const PRESENCE_GRACE_SECONDS: u64 = 5;
 
 impl Default for RoomRules {
     fn default() -> Self {
         Self {
             max_users_cap: 10_000,
+            presence_grace: chrono::Duration::seconds(PRESENCE_GRACE_SECONDS as i64),
         }
     }
 }
@@ -86,6 +94,8 @@ pub struct RoomService {
     access: Arc<access_cache::AccessCache>,
     /// Who is typing, as this node knows it.
     typing: Arc<typing::Typing>,
+    /// Who is online where, as this node knows it.
+    presence: Arc<presence::Presence>,
 }
 
 /// How live feeds keep up, since start (read by `/metrics`).
@@ -130,6 +140,8 @@ enum Expiring {
     Mute(RoomId, UserId),
     Ban(RoomId, UserId),
     Typing(RoomId, UserId),
+    /// The grace period after a user's last feed of a room closed.
+    Presence(RoomId, UserId),
 }
 
 /// The deadlines of timed mutes and bans, and the wake-up of the one task that lifts them.
@@ -169,6 +181,7 @@ impl RoomService {
         let service = Self {
             access: Arc::new(access_cache::AccessCache::new(bus.clone())),
             typing: Arc::new(typing::Typing::new(bus.clone())),
+            presence: Arc::new(presence::Presence::new()),
             store,
             bus,
             rules: Arc::new(rules),
@@ -183,6 +196,10 @@ impl RoomService {
         service
             .tasks
             .spawn(async move { expirer.lift_when_due().await });
+        let presence = service.clone();
+        service
+            .tasks
+            .spawn(async move { presence.keep_presence().await });
         service
     }
 
@@ -238,6 +255,10 @@ impl RoomService {
                     }
                     Expiring::Typing(room, user) => {
                         self.lapse_typing(room, user).await;
+                        Ok(())
+                    }
+                    Expiring::Presence(room, user) => {
+                        self.lapse_presence(room, user);
                         Ok(())
                     }
                 };
