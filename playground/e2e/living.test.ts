@@ -113,7 +113,7 @@ describe('roomcast playground: living with moderation', () => {
       shown++;
       if (i === 20) await screenshot(b, '14-banned-live-bob');
 
-      // Opening the room again says the same (the refusal to read it carries the ban), and
+      // Opening the room again says the same (the room comes with the viewer's ban), and
       // offers no "Join room".
       if (i % 4 === 0) {
         await b.getByRole('button', { name: 'Back to rooms' }).click();
@@ -133,6 +133,46 @@ describe('roomcast playground: living with moderation', () => {
     }
     assert.equal(shown, 20);
     console.log(`${shown}/20 bans shown with who, why and until when, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  test('a ban that lands before the live connection is up still ends the view as banned, with who and why (5 rounds)', async (t) => {
+    const { srv, pages } = await browserUsers(browser, t, 'bob');
+    const [b] = pages;
+    const alice = await apiUser(srv.url, 'alice');
+    const roomId = (
+      await gql<{ createRoom: { id: string } }>(srv.url, alice.token, 'mutation { createRoom(input: { name: "early-ban", type: PUBLIC }) { id } }')
+    ).createRoom.id;
+    const bob = { token: await tokenOf(b), id: (await gql<{ viewer: { id: string } }>(srv.url, await tokenOf(b), '{ viewer { id } }')).viewer.id };
+    await gql(srv.url, alice.token, 'mutation($r: ID!) { sendMessage(roomId: $r, body: "before the ban") { id } }', { r: roomId });
+    // Every WebSocket of bob's page waits at this gate before it reaches the server: the
+    // history (HTTP) arrives, the ban lands, and only then does the first graphql-ws
+    // connection come up — and with it the room's reload and the feeds' BANNED errors, in
+    // either order.
+    let open: () => void = () => {};
+    let gate = Promise.resolve();
+    await b.routeWebSocket(/\/graphql/, async (ws) => {
+      await gate;
+      ws.connectToServer();
+    });
+    for (let i = 1; i <= 5; i++) {
+      gate = new Promise<void>((r) => (open = r));
+      await gql(srv.url, bob.token, 'mutation($r: ID!) { joinRoom(roomId: $r) { role } }', { r: roomId });
+      await b.goto(`${srv.url}/rooms/${encodeURIComponent(roomId)}`);
+      await messages(b, 'before the ban').waitFor();
+      const reason = `early ban #${i}`;
+      const { banUser } = await gql<{ banUser: { expiresAt: string } }>(srv.url, alice.token, BAN, { r: roomId, u: bob.id, reason, d: 3600 });
+      open();
+      const ended = b.getByTestId('room-ended');
+      await ended.waitFor();
+      assert.equal(await ended.getAttribute('data-code'), 'BANNED', `round ${i}`);
+      const facts = await banFacts(ended.getByTestId('banned'));
+      assert.equal(facts.by, 'alice', `round ${i}: who`);
+      assert.equal(facts.reason, reason, `round ${i}: why`);
+      assert.equal(Date.parse(facts.expiresAt!), Date.parse(banUser.expiresAt), `round ${i}: until when`);
+      assert.equal(await b.getByRole('button', { name: 'Join room' }).count(), 0);
+      if (i === 5) await screenshot(b, '14-banned-early-bob');
+      await gql(srv.url, alice.token, 'mutation($r: ID!, $u: ID!) { unbanUser(roomId: $r, userId: $u) }', { r: roomId, u: bob.id });
+    }
   });
 
   test('the owner\'s Leave explains that ownership must be transferred first, with a shortcut to do it', async (t) => {

@@ -5,8 +5,8 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { useQuery } from 'urql';
 import type { Clients } from './client';
 import type { Me } from './Shell';
-import type { RoomSummaryFieldsFragment } from './gql/graphql';
-import { RoomAdminQuery, RoomBanCheckQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
+import type { RoomQuery as RoomQueryResult } from './gql/graphql';
+import { RoomAdminQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
 import { toAppError, type AppError } from './errors';
 import { Alert, Spinner } from './ui';
 import { isAdmin } from './util';
@@ -22,8 +22,20 @@ import { Composer } from './room/Composer';
 import { ReportDialog } from './room/ReportDialog';
 import { DeleteMessageDialog } from './room/DeleteMessageDialog';
 import { BannedCard } from './room/BannedCard';
+import { TypingIndicator, useTypists } from './room/typing';
+import { useMarkRead } from './room/useMarkRead';
 
-type Room = RoomSummaryFieldsFragment;
+type Room = NonNullable<RoomQueryResult['room']>;
+type Ban = NonNullable<Room['viewerBan']>;
+
+/** The viewer's ban as the banned view shows it. */
+function bannedEnded(ban: Ban): Ended {
+  return {
+    code: 'BANNED',
+    title: 'You are banned from this room',
+    ejection: { by: ban.bannedBy, reason: ban.reason ?? null, expiresAt: ban.expiresAt ?? null },
+  };
+}
 
 export type { Ended };
 
@@ -44,27 +56,18 @@ export function RoomView({
   const [ended, setEnded] = useState<Ended | null>(null);
   const room = data?.room ?? null;
   const member = !!room?.viewerRole;
-  // A banned user still sees the room (and so would be offered "Join room"): ask whether
-  // they may read it. Its BANNED refusal says who banned them, why and until when.
-  const [banCheck, refetchBanCheck] = useQuery({
-    query: RoomBanCheckQuery,
-    variables: { roomId },
-    pause: !room || member || !!ended,
-    requestPolicy: 'network-only',
-  });
+  // A banned user still sees the room (and so would be offered "Join room"): the room
+  // comes with the viewer's own ban, which says who banned them, why and until when.
+  const viewerBan = room?.viewerBan ?? null;
   const reloadRoom = useCallback(() => refetchRoom({ requestPolicy: 'network-only' }), [refetchRoom]);
 
   // While not a member (e.g. waiting for a join request to be approved, or for a ban to
   // end), poll.
-  const loaded = !!room;
   useEffect(() => {
     if (member || ended) return;
-    const t = setInterval(() => {
-      reloadRoom();
-      if (loaded) refetchBanCheck({ requestPolicy: 'network-only' });
-    }, 3000);
+    const t = setInterval(reloadRoom, 3000);
     return () => clearInterval(t);
-  }, [member, ended, loaded, reloadRoom, refetchBanCheck]);
+  }, [member, ended, reloadRoom]);
 
   // A ban's (or a kick's) feed errors and its event race each other: keep whichever says
   // more (see mergeEnded), not just the first.
@@ -76,18 +79,30 @@ export function RoomView({
     [onRoomsChanged],
   );
 
-  if (ended) {
+  // The chat was open and a reload of the room (e.g. on the first graphql-ws connection)
+  // says the viewer is banned now. That reload unmounts the chat, and with it the live
+  // feeds whose BANNED errors would have ended the view: end it here instead, with what the
+  // ban says (from this very render, so the join screen never shows in between).
+  const wasMember = useRef(false);
+  if (member) wasMember.current = true;
+  const bannedNow = !!viewerBan && !member && wasMember.current;
+  useEffect(() => {
+    if (viewerBan && bannedNow) end(bannedEnded(viewerBan));
+  }, [viewerBan, bannedNow, end]);
+  const shownEnded = ended ?? (viewerBan && bannedNow ? bannedEnded(viewerBan) : null);
+
+  if (shownEnded) {
     return (
-      <section className="room ended-view" data-testid="room-ended" data-code={ended.code}>
-        {ended.code === 'BANNED' ? (
-          <BannedCard roomName={room?.name ?? ''} ejection={ended.ejection} onClose={onClose} />
+      <section className="room ended-view" data-testid="room-ended" data-code={shownEnded.code}>
+        {shownEnded.code === 'BANNED' ? (
+          <BannedCard roomName={room?.name ?? ''} ejection={shownEnded.ejection} onClose={onClose} />
         ) : (
           <div className="empty-state" role="status">
             <div className="empty-icon">
-              <Icon name={ended.code === 'NOT_FOUND' ? 'trash' : 'door'} size={40} />
+              <Icon name={shownEnded.code === 'NOT_FOUND' ? 'trash' : 'door'} size={40} />
             </div>
-            <h2>{ended.title}</h2>
-            {ended.detail && <p className="muted">{ended.detail}</p>}
+            <h2>{shownEnded.title}</h2>
+            {shownEnded.detail && <p className="muted">{shownEnded.detail}</p>}
             <button type="button" className="btn btn-primary" onClick={onClose}>
               Back to rooms
             </button>
@@ -132,24 +147,12 @@ export function RoomView({
   }
 
   if (!room.viewerRole) {
-    const refusal = banCheck.error ? toAppError(banCheck.error) : null;
-    if (refusal?.code === 'BANNED') {
+    if (viewerBan) {
       return (
         <section className="room">
           <RoomHeader room={room} onClose={onClose} />
           <div className="join-panel">
-            <BannedCard roomName={room.name} ejection={refusal.ejection} onClose={onClose} />
-          </div>
-        </section>
-      );
-    }
-    if (!banCheck.data && !banCheck.error) {
-      // Not known yet whether this viewer is banned: offer nothing until it is.
-      return (
-        <section className="room">
-          <RoomHeader room={room} onClose={onClose} />
-          <div className="center-screen">
-            <Spinner label="Loading room" />
+            <BannedCard roomName={room.name} ejection={bannedEnded(viewerBan).ejection} onClose={onClose} />
           </div>
         </section>
       );
@@ -227,6 +230,7 @@ function ChatRoom({
   }, []);
 
   const messages = useRoomMessages({ roomId, clients, onFatal: fail, onStreamEnded: reloadRoom });
+  const { typists, onTyping } = useTypists();
   useRoomEvents({
     roomId,
     clients,
@@ -236,6 +240,8 @@ function ChatRoom({
     onEnded,
     onMessagesDeleted: messages.remove,
     onNotice: setNotice,
+    onSystem: messages.addSystem,
+    onTyping,
     reloadRoom,
     reloadMembers,
     reloadAdmin,
@@ -243,6 +249,14 @@ function ChatRoom({
     onRoomsChanged,
   });
   const list = useRef<MessageListHandle>(null);
+  const onSeen = useMarkRead(roomId);
+
+  // A message from someone who was typing: they have stopped (the server says so too,
+  // but that event may come later or, across nodes, not at all).
+  const newest = messages.list[messages.list.length - 1];
+  useEffect(() => {
+    if (newest && newest.author.id !== me.id) onTyping(newest.author, false);
+  }, [newest, me.id, onTyping]);
 
   const onSent = (m: Msg) => {
     list.current?.stickToBottom();
@@ -264,7 +278,10 @@ function ChatRoom({
         </RoomHeader>
         <MessageList
           ref={list}
+          roomName={room.name}
           messages={messages.list}
+          system={messages.system}
+          onSeen={onSeen}
           initialLoaded={messages.initialLoaded}
           hasOlder={messages.hasOlder}
           loadingOlder={messages.loadingOlder}
@@ -274,6 +291,7 @@ function ChatRoom({
           onDelete={setDeleting}
           onReport={setReporting}
         />
+        <TypingIndicator typists={typists} />
         {/* Banners sit in the flow between the newest message and the composer, so they
             never cover a message (the list keeps its bottom in view as they come and go). */}
         {(messages.liveProblem || notice) && (

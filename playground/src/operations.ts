@@ -152,10 +152,21 @@ export const RoomsQuery = graphql(`
   }
 `);
 
+// `viewerBan` comes with the room itself: a banned user still sees the room (and would
+// otherwise be offered "Join room"), and one answer says both that the viewer is no longer
+// a member and that a ban (who, why, until when) is why.
 export const RoomQuery = graphql(`
   query Room($id: ID!) {
     room(id: $id) {
       ...RoomSummaryFields
+      viewerBan {
+        reason
+        expiresAt
+        bannedBy {
+          id
+          username
+        }
+      }
     }
   }
 `);
@@ -169,19 +180,6 @@ export const RoomMessagesQuery = graphql(`
       pageInfo {
         hasPreviousPage
         startCursor
-        endCursor
-      }
-    }
-  }
-`);
-
-// Asked about a room the viewer is not a member of. A banned user still sees the room
-// itself (and would be offered "Join room"), but reading it is refused with BANNED, whose
-// extensions say who banned them, why and until when.
-export const RoomBanCheckQuery = graphql(`
-  query RoomBanCheck($roomId: ID!) {
-    messages(roomId: $roomId, last: 1) {
-      pageInfo {
         endCursor
       }
     }
@@ -489,6 +487,20 @@ export const SendMessageMutation = graphql(`
   }
 `);
 
+export const SetTypingMutation = graphql(`
+  mutation SetTyping($roomId: ID!, $typing: Boolean!) {
+    setTyping(roomId: $roomId, typing: $typing)
+  }
+`);
+
+export const MarkReadMutation = graphql(`
+  mutation MarkRead($roomId: ID!, $cursor: String!) {
+    markRead(roomId: $roomId, cursor: $cursor) {
+      lastReadCursor
+    }
+  }
+`);
+
 export const DeleteMessageMutation = graphql(`
   mutation DeleteMessage($messageId: ID!) {
     deleteMessage(messageId: $messageId)
@@ -611,6 +623,22 @@ export const RoomEventsSubscription = graphql(`
       ... on ReportDecided {
         report {
           ...ReportFields
+        }
+      }
+      ... on ReadMarkerMoved {
+        roomId
+        cursor
+        user {
+          id
+          username
+        }
+      }
+      ... on TypingChanged {
+        roomId
+        typing
+        user {
+          id
+          username
         }
       }
     }

@@ -3,14 +3,21 @@
 // content, slow mode (with a live countdown; Send is disabled until it reaches 0), or an
 // announcement room where only admins post (then the composer is replaced by that notice).
 // Enter sends (Shift+Enter: a new line); the box has the focus when the room opens.
+// Typing tells the room (`setTyping`, at most once every 2 s while it goes on; stopped
+// when the box is emptied or the room closed; sending a message stops it on the server).
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useClient } from 'urql';
 import type { PostingPolicy, Role } from '../gql/graphql';
-import { RoomQuery, SendMessageMutation } from '../operations';
+import { RoomQuery, SendMessageMutation, SetTypingMutation } from '../operations';
 import { toAppError, type AppError } from '../errors';
 import { formatDateTime, formatDuration } from '../util';
 import { Icon } from '../icons';
 import type { Msg } from './useRoomMessages';
+
+/** Repeating setTyping(true) sooner than this announces nothing new (the server's rule). */
+const TYPING_EVERY_MS = 2000;
+/** The server forgets a typist this long after their last setTyping(true). */
+const TYPING_LAPSE_MS = 6000;
 
 /** A refusal that lifts by itself: count down to the time a send can succeed. */
 interface Wait {
@@ -75,6 +82,34 @@ export function Composer({
     return () => clearInterval(t);
   }, [wait]);
 
+  // When this viewer last said they were typing (0: they are not, as far as the room knows).
+  const typingSince = useRef(0);
+  const canAnnounce = !muted && !locked;
+  /** Tell the room whether the viewer is typing, from what the box holds now. */
+  const announceTyping = (text: string) => {
+    if (!canAnnounce) return;
+    const now = Date.now();
+    if (text.trim()) {
+      if (now - typingSince.current < TYPING_EVERY_MS) return;
+      typingSince.current = now;
+      // Best effort: a refusal here is of no interest (sending says why, should it fail).
+      void client.mutation(SetTypingMutation, { roomId, typing: true }).toPromise();
+    } else if (typingSince.current) {
+      typingSince.current = 0;
+      void client.mutation(SetTypingMutation, { roomId, typing: false }).toPromise();
+    }
+  };
+  // Leaving the room (or the page) while typing: stop at once rather than 6 s later.
+  useEffect(
+    () => () => {
+      if (typingSince.current && Date.now() - typingSince.current < TYPING_LAPSE_MS) {
+        typingSince.current = 0;
+        void client.mutation(SetTypingMutation, { roomId, typing: false }).toPromise();
+      }
+    },
+    [client, roomId],
+  );
+
   // Slow mode switched off meanwhile: its wait no longer holds.
   useEffect(() => {
     if (!slowMode) setWait((w) => (w?.slowMode ? null : w));
@@ -99,6 +134,8 @@ export function Composer({
     const text = body.trim();
     if (!text || wait) return;
     setBody('');
+    // Sending ends typing on the server; the next keystroke says so again.
+    typingSince.current = 0;
     setPending((n) => n + 1);
     queue.current = queue.current.then(async () => {
       const res = await client.mutation(SendMessageMutation, { roomId, body: text }).toPromise();
@@ -180,7 +217,10 @@ export function Composer({
           placeholder="Write a message…"
           value={body}
           maxLength={4000}
-          onChange={(e) => setBody(e.target.value)}
+          onChange={(e) => {
+            setBody(e.target.value);
+            announceTyping(e.target.value);
+          }}
           onKeyDown={onKey}
           aria-invalid={err && !wait ? true : undefined}
           aria-describedby={wait || err ? 'composer-error' : undefined}

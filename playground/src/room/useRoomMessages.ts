@@ -1,6 +1,8 @@
 // The messages of one room: the newest page of history, older pages on demand, and the
 // live `roomMessages` subscription, which resumes after the last cursor seen (also after
-// a reconnect). Messages are kept in `seq` order and de-duplicated by id.
+// a reconnect). Messages are kept in `seq` order and de-duplicated by id. The timeline's
+// system lines (joins, bans…) live here too, so they fall in with the messages in the
+// order both arrived.
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { useClient } from 'urql';
 import type { Clients } from '../client';
@@ -11,15 +13,43 @@ import { toAppError } from '../errors';
 
 export type Msg = MessageFieldsFragment;
 
+/**
+ * A line in the timeline that is not a message: someone joined, left, was removed or
+ * banned or unbanned, the room was renamed, messages were purged. It stands after the
+ * newest message known when it arrived (`afterSeq`), so lines and messages read in the
+ * order they arrived.
+ */
+export interface SystemLine {
+  id: string;
+  kind: 'join' | 'leave' | 'kick' | 'ban' | 'unban' | 'rename' | 'purge';
+  text: string;
+  /** When it arrived (RFC 3339): events carry no time of their own. */
+  at: string;
+  /** The `seq` of the newest message known when it arrived; -Infinity: none yet. */
+  afterSeq: number;
+}
+
+export type NewSystemLine = Pick<SystemLine, 'kind' | 'text'>;
+
 interface MsgState {
   list: Msg[];
   deleted: Set<string>;
+  system: SystemLine[];
 }
 
-type MsgAction = { type: 'add'; msgs: Msg[] } | { type: 'delete'; ids: string[] };
+type MsgAction = { type: 'add'; msgs: Msg[] } | { type: 'delete'; ids: string[] } | { type: 'system'; line: NewSystemLine };
+
+let systemIds = 0;
 
 function msgReducer(state: MsgState, action: MsgAction): MsgState {
   switch (action.type) {
+    case 'system': {
+      // Messages and events come on two feeds; both go through this reducer, so the
+      // newest message here is the newest that had arrived before this event.
+      const afterSeq = state.list.length ? state.list[state.list.length - 1].seq : -Infinity;
+      const line: SystemLine = { ...action.line, id: `sys-${++systemIds}`, at: new Date().toISOString(), afterSeq };
+      return { ...state, system: [...state.system, line] };
+    }
     case 'add': {
       const byId = new Map(state.list.map((m) => [m.id, m]));
       let changed = false;
@@ -35,7 +65,7 @@ function msgReducer(state: MsgState, action: MsgAction): MsgState {
     case 'delete': {
       const deleted = new Set(state.deleted);
       for (const id of action.ids) deleted.add(id);
-      return { list: state.list.filter((m) => !deleted.has(m.id)), deleted };
+      return { ...state, list: state.list.filter((m) => !deleted.has(m.id)), deleted };
     }
   }
 }
@@ -60,6 +90,10 @@ export interface RoomMessages {
   add: (msgs: Msg[]) => void;
   /** Drop messages and ignore them should they come again. */
   remove: (ids: string[]) => void;
+  /** Lines that are not messages (joins, bans, renames…), in arrival order. */
+  system: SystemLine[];
+  /** Add a line after the newest message known now. */
+  addSystem: (line: NewSystemLine) => void;
   /** Why history or live updates are not working right now, for a warning. */
   liveProblem: string | null;
   dismissLiveProblem: () => void;
@@ -79,7 +113,7 @@ export function useRoomMessages({
   onStreamEnded: () => void;
 }): RoomMessages {
   const client = useClient();
-  const [state, dispatch] = useReducer(msgReducer, { list: [], deleted: new Set<string>() });
+  const [state, dispatch] = useReducer(msgReducer, { list: [], deleted: new Set<string>(), system: [] });
   const [initialLoaded, setInitialLoaded] = useState(false);
   const [older, setOlder] = useState<Older>({ hasMore: false, cursor: null, loading: false });
   const [liveProblem, setLiveProblem] = useState<string | null>(null);
@@ -192,6 +226,7 @@ export function useRoomMessages({
   const add = useCallback((msgs: Msg[]) => dispatch({ type: 'add', msgs }), []);
   const remove = useCallback((ids: string[]) => dispatch({ type: 'delete', ids }), []);
   const dismissLiveProblem = useCallback(() => setLiveProblem(null), []);
+  const addSystem = useCallback((line: NewSystemLine) => dispatch({ type: 'system', line }), []);
 
   return {
     list: state.list,
@@ -201,6 +236,8 @@ export function useRoomMessages({
     loadOlder,
     add,
     remove,
+    system: state.system,
+    addSystem,
     liveProblem,
     dismissLiveProblem,
   };
