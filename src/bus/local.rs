@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use super::Bus;
-use crate::domain::model::{Message, PresenceNote, Revocation, RoomEvent};
+use crate::domain::model::{Message, Notice, PresenceNote, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 struct RoomChannels {
@@ -30,6 +30,9 @@ pub struct LocalBus {
     revocations: broadcast::Sender<Arc<Revocation>>,
     /// Likewise for presence notes (a handful per second per node).
     presence: broadcast::Sender<Arc<PresenceNote>>,
+    /// Likewise for the viewers' notices (memberships granted, requests turned down, rooms
+    /// listed).
+    notices: broadcast::Sender<Arc<Notice>>,
 }
 
 impl LocalBus {
@@ -39,6 +42,7 @@ impl LocalBus {
             rooms: Mutex::new(HashMap::new()),
             revocations: broadcast::channel(256).0,
             presence: broadcast::channel(4096).0,
+            notices: broadcast::channel(1024).0,
         }
     }
 
@@ -127,5 +131,15 @@ impl Bus for LocalBus {
 
     fn subscribe_presence(&self) -> broadcast::Receiver<Arc<PresenceNote>> {
         self.presence.subscribe()
+    }
+
+    fn publish_notice(&self, notice: Arc<Notice>) {
+        if self.notices.send(notice).is_err() {
+            tracing::trace!("no viewer feed listening");
+        }
+    }
+
+    fn subscribe_notices(&self) -> broadcast::Receiver<Arc<Notice>> {
+        self.notices.subscribe()
     }
 }

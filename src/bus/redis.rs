@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use super::local::LocalBus;
 use super::Bus;
 use crate::config::redact_url;
-use crate::domain::model::{Message, PresenceNote, Revocation, RoomEvent};
+use crate::domain::model::{Message, Notice, PresenceNote, Revocation, RoomEvent};
 use crate::domain::values::RoomId;
 
 const CHANNEL_PREFIX: &str = "roomcast:room:";
@@ -44,6 +44,8 @@ const RESYNC_CHANNEL: &str = "roomcast:resync";
 const REVOCATION_CHANNEL: &str = "roomcast:revocations";
 /// Which node holds which seats (presence), for every node.
 const PRESENCE_CHANNEL: &str = "roomcast:presence";
+/// What viewers' own feeds hear beyond their rooms, for every node.
+const NOTICE_CHANNEL: &str = "roomcast:notices";
 /// Items waiting to be published; beyond this they are delivered locally only.
 const OUTBOX_CAPACITY: usize = 8192;
 /// Most items sent to Redis in one pipeline.
@@ -81,6 +83,7 @@ enum Outgoing<'a> {
     Event(&'a RoomEvent),
     Revocation(&'a Revocation),
     Presence(&'a PresenceNote),
+    Notice(&'a Notice),
 }
 
 #[derive(Deserialize)]
@@ -91,6 +94,7 @@ enum Incoming {
     Event(Box<RoomEvent>),
     Revocation(Revocation),
     Presence(PresenceNote),
+    Notice(Box<Notice>),
 }
 
 /// An item in a form this node can still deliver itself if Redis will not take it.
@@ -99,6 +103,7 @@ enum Item {
     Event(Arc<RoomEvent>),
     Revocation(Arc<Revocation>),
     Presence(Arc<PresenceNote>),
+    Notice(Arc<Notice>),
 }
 
 struct Publish {
@@ -145,6 +150,7 @@ impl Shared {
             Item::Event(e) => self.local().publish_event(e),
             Item::Revocation(r) => self.local().publish_revocation(r),
             Item::Presence(p) => self.local().publish_presence(p),
+            Item::Notice(n) => self.local().publish_notice(n),
         }
     }
 }
@@ -281,6 +287,15 @@ impl Bus for RedisBus {
         self.shared.local().subscribe_presence()
     }
 
+    fn publish_notice(&self, notice: Arc<Notice>) {
+        let encoded = serde_json::to_string(&Outgoing::Notice(&notice));
+        self.enqueue(NOTICE_CHANNEL.to_owned(), encoded, Item::Notice(notice));
+    }
+
+    fn subscribe_notices(&self) -> broadcast::Receiver<Arc<Notice>> {
+        self.shared.local().subscribe_notices()
+    }
+
     fn subscribe_messages(&self, room: RoomId) -> broadcast::Receiver<Arc<Message>> {
         self.shared.local().subscribe_messages(room)
     }
@@ -320,6 +335,7 @@ fn dispatch(shared: &Shared, msg: &redis::Msg) {
         Ok(Incoming::Event(e)) => shared.local().publish_event(Arc::new(*e)),
         Ok(Incoming::Revocation(r)) => shared.local().publish_revocation(Arc::new(r)),
         Ok(Incoming::Presence(p)) => shared.local().publish_presence(Arc::new(p)),
+        Ok(Incoming::Notice(n)) => shared.local().publish_notice(Arc::new(*n)),
         Err(e) => tracing::warn!(
             channel = %msg.get_channel_name(),
             error = %e,
@@ -341,7 +357,12 @@ async fn subscribe(client: &Client) -> anyhow::Result<redis::aio::PubSub> {
         .context("subscribing")?;
     timeout(
         IO_TIMEOUT,
-        pubsub.subscribe(&[RESYNC_CHANNEL, REVOCATION_CHANNEL, PRESENCE_CHANNEL]),
+        pubsub.subscribe(&[
+            RESYNC_CHANNEL,
+            REVOCATION_CHANNEL,
+            PRESENCE_CHANNEL,
+            NOTICE_CHANNEL,
+        ]),
     )
     .await
     .context("timed out subscribing")?

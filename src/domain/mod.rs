@@ -2,6 +2,7 @@
 //! of GraphQL, HTTP or SQL; it talks to storage and fan-out through the `Store` and `Bus`
 //! traits it owns (`ports`).
 
+pub mod activity;
 pub mod clock;
 pub mod error;
 pub mod expiry;

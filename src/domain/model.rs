@@ -2,6 +2,8 @@
 //! join requests and the events a room emits. Plain data, serialisable so the `Bus` can carry
 //! it between nodes; no GraphQL or SQL types here.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -229,6 +231,68 @@ pub enum PresenceNote {
     },
     /// `node` has just started: the others send their beats now.
     Hello { node: uuid::Uuid },
+}
+
+/// How a user came to be a member of a room (what their own feed is told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Admission {
+    /// They created the room.
+    Created,
+    /// They joined a public room, or by an invite.
+    Joined,
+    /// An admin approved their request.
+    Approved,
+    /// An admin added them.
+    Added,
+}
+
+/// What the viewers' own feeds (`viewerEvents`) need to hear beyond the rooms they are in:
+/// one channel for the whole cluster, each feed keeps what is about its viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// `user` became a member of `room`.
+    Admitted {
+        room: Room,
+        user: UserId,
+        how: Admission,
+    },
+    /// An admin turned down `user`'s request to join.
+    Rejected {
+        room_id: RoomId,
+        name: String,
+        user: UserId,
+    },
+    /// A room anyone may see in `rooms` (public or restricted, or one that just stopped
+    /// being so) was created, changed or deleted.
+    Listed { room_id: RoomId },
+}
+
+/// What a viewer's own feed (`viewerEvents`) tells them.
+#[derive(Debug, Clone)]
+pub enum ViewerEvent {
+    /// A room of theirs changed: new messages, or their unread count moved.
+    RoomActivity {
+        room: Room,
+        unread: i64,
+        last: Option<Arc<Message>>,
+    },
+    JoinRequestApproved(Room),
+    JoinRequestRejected {
+        room_id: RoomId,
+        name: String,
+    },
+    AddedToRoom(Room),
+    /// Kicked or banned.
+    RemovedFromRoom {
+        room_id: RoomId,
+        name: String,
+        reason: Option<String>,
+        by: Option<User>,
+        banned: bool,
+    },
+    /// A room they may see in `rooms` was created, changed or deleted (or they joined or
+    /// left one themselves, elsewhere).
+    RoomListChanged(RoomId),
 }
 
 /// Something that happened to a room, other than a message being posted.

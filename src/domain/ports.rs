@@ -15,8 +15,8 @@ use tokio::sync::broadcast;
 
 use super::model::{
     Ban, CreateRoom, Invite, JoinRequest, Membership, Message, ModerationAction, ModerationEntry,
-    PresenceNote, Report, ReportStatus, Revocation, Role, Room, RoomAccess, RoomEvent, Timestamp,
-    UpdateRoom, User,
+    Notice, PresenceNote, Report, ReportStatus, Revocation, Role, Room, RoomAccess, RoomEvent,
+    Timestamp, UpdateRoom, User,
 };
 use super::session::SessionTimes;
 use super::terms::BlockedTerms;
@@ -379,6 +379,15 @@ pub trait Store: Send + Sync + 'static {
         seq: i64,
     ) -> StoreResult<(Membership, bool)>;
     /// Messages by others after `user`'s read marker; None when they are not a member.
+    /// The rooms `user` is a member of (at most `limit`, oldest first; only `only` when
+    /// given), each with where the user has read up to, read together with the room's
+    /// `last_seq` (which the unread count covers).
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        only: Option<RoomId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Room, ReadState)>>;
     async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>>;
 
     // --- bans and join requests
@@ -449,6 +458,14 @@ pub trait Store: Send + Sync + 'static {
 /// `Bus`; live feeds subscribe per room. A bus may drop or reorder items (lag, reconnects):
 /// feeds repair that from the store using message sequence numbers, so the bus never has to
 /// be reliable.
+/// Where a member has read up to in a room, and how many messages by others follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadState {
+    /// The read marker (a message seq; 0 before the first `markRead`).
+    pub read_seq: i64,
+    pub unread: i64,
+}
+
 pub trait Bus: Send + Sync + 'static {
     fn publish_message(&self, message: Arc<Message>);
     fn publish_event(&self, event: Arc<RoomEvent>);
@@ -467,4 +484,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Presence notes from every node. A receiver that lags has missed some: the next beats
     /// put it right.
     fn subscribe_presence(&self) -> broadcast::Receiver<Arc<PresenceNote>>;
+    /// Tells every node's viewer feeds (see `Notice`).
+    fn publish_notice(&self, notice: Arc<Notice>);
+    /// Notices from every node. A receiver that lags has missed some: its feed re-reads
+    /// the viewer's rooms.
+    fn subscribe_notices(&self) -> broadcast::Receiver<Arc<Notice>>;
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Result, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
 use super::error::{to_gql, GqlResultExt};
-use super::types::{Message, RoomEvent};
+use super::types::{Message, RoomEvent, ViewerEvent};
 use super::{parse_message_cursor, request_scope};
 use crate::domain::values::RoomId;
 
@@ -38,5 +38,17 @@ impl SubscriptionRoot {
         let room = RoomId::parse(&room_id).gql()?;
         let feed = rooms.event_feed(viewer, room).await.gql()?;
         Ok(feed.map(|item| item.map(|e| RoomEvent::from(&*e)).map_err(to_gql)))
+    }
+
+    /// The signed-in viewer's own feed: activity in their rooms (unread count and newest
+    /// message), requests approved or turned down, being added or removed, and changes to
+    /// the room list. One subscription replaces polling `rooms`.
+    async fn viewer_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Result<ViewerEvent>>> {
+        let (rooms, viewer) = request_scope(ctx)?;
+        let feed = rooms.viewer_feed(viewer).await.gql()?;
+        Ok(feed.map(|item| item.map(ViewerEvent::from).map_err(to_gql)))
     }
 }

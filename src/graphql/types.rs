@@ -717,6 +717,101 @@ pub struct ReadMarkerMoved {
     pub cursor: String,
 }
 
+/// A room of the viewer's changed: new messages, or their unread count moved. Sent at most
+/// every 250 ms per room with the latest state. Ask for the count and the newest message
+/// here: `room`'s own `unreadCount` and `lastMessage` would each read storage.
+#[derive(SimpleObject)]
+pub struct RoomActivity {
+    pub room: Room,
+    pub unread_count: i64,
+    pub last_message: Option<Message>,
+}
+
+/// An admin approved the viewer's request to join.
+#[derive(SimpleObject)]
+pub struct JoinRequestApproved {
+    pub room: Room,
+}
+
+/// An admin turned down the viewer's request to join.
+#[derive(SimpleObject)]
+pub struct JoinRequestRejected {
+    pub room_id: ID,
+    pub name: String,
+}
+
+/// An admin added the viewer to a room.
+#[derive(SimpleObject)]
+pub struct AddedToRoom {
+    pub room: Room,
+}
+
+/// The viewer was removed from a room (kicked, or banned when `banned`).
+#[derive(SimpleObject)]
+pub struct RemovedFromRoom {
+    pub room_id: ID,
+    pub name: String,
+    pub reason: Option<String>,
+    pub by: Option<User>,
+    pub banned: bool,
+}
+
+/// A room the viewer may see in `rooms` was created, changed or deleted, or the viewer
+/// joined or left one (elsewhere): read the list again.
+#[derive(SimpleObject)]
+pub struct RoomListChanged {
+    pub room_id: ID,
+}
+
+#[derive(Union)]
+pub enum ViewerEvent {
+    RoomActivity(RoomActivity),
+    JoinRequestApproved(JoinRequestApproved),
+    JoinRequestRejected(JoinRequestRejected),
+    AddedToRoom(AddedToRoom),
+    RemovedFromRoom(RemovedFromRoom),
+    RoomListChanged(RoomListChanged),
+}
+
+impl From<model::ViewerEvent> for ViewerEvent {
+    fn from(e: model::ViewerEvent) -> Self {
+        use model::ViewerEvent as E;
+        match e {
+            E::RoomActivity { room, unread, last } => Self::RoomActivity(RoomActivity {
+                room: Room(room),
+                unread_count: unread,
+                last_message: last.map(Message),
+            }),
+            E::JoinRequestApproved(room) => {
+                Self::JoinRequestApproved(JoinRequestApproved { room: Room(room) })
+            }
+            E::JoinRequestRejected { room_id, name } => {
+                Self::JoinRequestRejected(JoinRequestRejected {
+                    room_id: id(room_id),
+                    name,
+                })
+            }
+            E::AddedToRoom(room) => Self::AddedToRoom(AddedToRoom { room: Room(room) }),
+            E::RemovedFromRoom {
+                room_id,
+                name,
+                reason,
+                by,
+                banned,
+            } => Self::RemovedFromRoom(RemovedFromRoom {
+                room_id: id(room_id),
+                name,
+                reason,
+                by: by.map(User),
+                banned,
+            }),
+            E::RoomListChanged(room_id) => Self::RoomListChanged(RoomListChanged {
+                room_id: id(room_id),
+            }),
+        }
+    }
+}
+
 #[derive(Union)]
 pub enum RoomEvent {
     MemberJoined(MemberJoined),

@@ -174,6 +174,7 @@ fn help(name: &str) -> &'static str {
         "store_failures_total" => "Storage calls that failed: unavailable (no pool connection in time, database unreachable) or other.",
         "message_feeds_open" => "roomMessages feeds open.",
         "event_feeds_open" => "roomEvents feeds open.",
+        "viewer_feeds_open" => "viewerEvents feeds open.",
         "feed_catch_ups_total" => "Times a feed fell behind live fan-out and caught up from storage, by cause.",
         "feed_replayed_messages_total" => "Messages delivered from storage instead of live (replays and catch-ups).",
         "shared_renders_total" => "Shared roomMessages payloads executed (once per distinct operation and message).",
@@ -237,6 +238,7 @@ impl Metrics {
         let f = &self.feeds;
         out.single("message_feeds_open", get(&f.open));
         out.single("event_feeds_open", get(&f.events_open));
+        out.single("viewer_feeds_open", get(&f.viewer_open));
         out.family("feed_catch_ups_total");
         out.sample("feed_catch_ups_total", &[("cause", "lag")], get(&f.lagged));
         out.sample("feed_catch_ups_total", &[("cause", "gap")], get(&f.gaps));

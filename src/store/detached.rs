@@ -22,8 +22,8 @@ use crate::domain::model::{
 };
 use crate::domain::ports::{
     Audit, BanOutcome, CatchUp, DecidedReport, History, Mute, NewBan, NewInvite, NewJoinRequest,
-    NewMember, NewMessage, NewReport, NewRoom, RecordPage, ReportDecision, RoomQuery, TimedBan,
-    TimedMute,
+    NewMember, NewMessage, NewReport, NewRoom, ReadState, RecordPage, ReportDecision, RoomQuery,
+    TimedBan, TimedMute,
 };
 use crate::domain::session::SessionTimes;
 use crate::domain::terms::BlockedTerms;
@@ -253,6 +253,14 @@ impl Store for Detached {
         seq: i64,
     ) -> StoreResult<(Membership, bool)> {
         call!(self, |s| s.mark_read(room, user, seq))
+    }
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        only: Option<RoomId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Room, ReadState)>> {
+        call!(self, |s| s.member_rooms(user, only, limit))
     }
     async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>> {
         call!(self, |s| s.unread_count(room, user))

@@ -18,4 +18,5 @@ mod shared_execution;
 mod smoke;
 mod store_contract;
 mod typing;
+mod viewer_events;
 mod ws_protocol;

@@ -122,6 +122,7 @@ impl RoomService {
                 DomainError::NotFound(_) => DomainError::invite_not_found(),
                 other => other,
             })?;
-        self.admit(&access.room, user.id, None, Some(code)).await
+        self.admit(&access.room, user.id, Admission::Joined, None, Some(code))
+            .await
     }
 }

@@ -3,6 +3,15 @@
 use super::*;
 
 impl RoomService {
+    /// Tells every viewer feed that a room anyone may see in `rooms` changed (`before` and
+    /// `after` the change: a room that turned private, or stopped being so, counts too).
+    fn listed(&self, before: &Room, after: &Room) {
+        if before.room_type != RoomType::Private || after.room_type != RoomType::Private {
+            self.bus
+                .publish_notice(Arc::new(Notice::Listed { room_id: after.id }));
+        }
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn create_room(&self, viewer: &Viewer, input: CreateRoom) -> DomainResult<Room> {
         let owner = viewer.require()?;
@@ -16,6 +25,12 @@ impl RoomService {
             })
             .await?;
         tracing::info!(room_id = %room.id, "room created");
+        self.bus.publish_notice(Arc::new(Notice::Admitted {
+            room: room.clone(),
+            user: owner.id,
+            how: Admission::Created,
+        }));
+        self.listed(&room, &room);
         Ok(room)
     }
 
@@ -49,6 +64,7 @@ impl RoomService {
         );
         let updated = self.store.update_room(room, input, audit).await?;
         self.publish(RoomEvent::RoomUpdated(updated.clone()));
+        self.listed(&access.room, &updated);
         Ok(updated)
     }
 
@@ -87,11 +103,12 @@ impl RoomService {
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
     pub async fn delete_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<RoomId> {
-        self.authorized(viewer, room, Action::DeleteRoom).await?;
+        let access = self.authorized(viewer, room, Action::DeleteRoom).await?;
         if !self.store.delete_room(room).await? {
             return Err(DomainError::room_not_found());
         }
         self.publish(RoomEvent::RoomDeleted { room_id: room });
+        self.listed(&access.room, &access.room);
         tracing::info!("room deleted");
         Ok(room)
     }

@@ -5,11 +5,13 @@ use super::*;
 impl RoomService {
     /// Makes `user` a member (within the room's capacity; storage refuses a banned user in
     /// the same transaction) and announces it. `audit` when an admin admitted them;
-    /// `invite` when a code did (its use is counted in the same transaction).
+    /// `invite` when a code did (its use is counted in the same transaction). The new
+    /// member's own feed hears `how`.
     pub(super) async fn admit(
         &self,
         room: &Room,
         user: UserId,
+        how: Admission,
         audit: Option<Audit>,
         invite: Option<InviteCode>,
     ) -> DomainResult<Membership> {
@@ -23,6 +25,10 @@ impl RoomService {
         };
         let member = self.store.add_member(member, self.capacity(room)).await?;
         self.publish(RoomEvent::MemberJoined(member.clone()));
+        let mut room = room.clone();
+        room.member_count += 1;
+        self.bus
+            .publish_notice(Arc::new(Notice::Admitted { room, user, how }));
         Ok(member)
     }
 
@@ -36,7 +42,8 @@ impl RoomService {
     pub async fn join_room(&self, viewer: &Viewer, room: RoomId) -> DomainResult<Membership> {
         let access = self.authorized(viewer, room, Action::Join).await?;
         let user = viewer.require()?;
-        self.admit(&access.room, user.id, None, None).await
+        self.admit(&access.room, user.id, Admission::Joined, None, None)
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room))]
@@ -82,7 +89,8 @@ impl RoomService {
             Some(user),
             None,
         );
-        self.admit(&access.room, user, Some(audit), None).await
+        self.admit(&access.room, user, Admission::Approved, Some(audit), None)
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(room_id = %room, user_id = %user))]
@@ -92,7 +100,8 @@ impl RoomService {
         room: RoomId,
         user: UserId,
     ) -> DomainResult<bool> {
-        self.authorized(viewer, room, Action::DecideJoinRequest)
+        let access = self
+            .authorized(viewer, room, Action::DecideJoinRequest)
             .await?;
         let actor = viewer.require()?;
         let audit = self.audit(
@@ -111,6 +120,11 @@ impl RoomService {
                 "no pending join request from that user".into(),
             ));
         }
+        self.bus.publish_notice(Arc::new(Notice::Rejected {
+            room_id: room,
+            name: access.room.name,
+            user,
+        }));
         Ok(true)
     }
 
@@ -155,6 +169,7 @@ impl RoomService {
         }
         let actor = viewer.require()?;
         let audit = self.audit(actor, room, ModerationAction::MemberAdded, Some(user), None);
-        self.admit(&access.room, user, Some(audit), None).await
+        self.admit(&access.room, user, Admission::Added, Some(audit), None)
+            .await
     }
 }

@@ -18,8 +18,9 @@ use super::error::{DomainError, DomainResult};
 use super::expiry::ExpiryQueue;
 use super::identity::Viewer;
 use super::model::{
-    Ban, Invite, JoinRequest, Membership, Message, MessagePage, ModerationAction, ModerationEntry,
-    Page, Report, ReportStatus, Role, Room, RoomAccess, RoomEvent, RoomPage, RoomType, Timestamp,
+    Admission, Ban, Invite, JoinRequest, Membership, Message, MessagePage, ModerationAction,
+    ModerationEntry, Notice, Page, Report, ReportStatus, Role, Room, RoomAccess, RoomEvent,
+    RoomPage, RoomType, Timestamp,
 };
 pub use super::model::{CreateRoom, UpdateRoom};
 use super::permissions::{authorize, feed_verdict, may_see_event, Action};
@@ -47,6 +48,9 @@ mod reading;
 mod reports;
 mod sequence;
 mod typing;
+mod viewer_feed;
+
+pub use viewer_feed::MAX_WATCHED_ROOMS;
 
 /// Server-wide limits the rules depend on.
 #[derive(Debug, Clone)]
@@ -116,6 +120,8 @@ pub struct FeedStats {
     pub replayed: AtomicU64,
     /// Times an events feed fell behind and re-checked access.
     pub events_lagged: AtomicU64,
+    /// `viewerEvents` feeds open right now.
+    pub viewer_open: AtomicU64,
 }
 
 /// Counts a message feed as open until dropped.

@@ -17,7 +17,7 @@ macro_rules! store_impl {
             use $crate::domain::ports::{
                 Audit, BanOutcome, CatchUp, Conflict, DecidedReport, Entity, History, Mute, NewBan,
                 NewInvite, NewJoinRequest, NewMember, NewMessage, NewReport, NewRoom, RecordPage,
-                ReportDecision, RoomQuery, StoreError, StoreResult, TimedBan, TimedMute,
+                ReportDecision, RoomQuery, StoreError, StoreResult, TimedBan, TimedMute, ReadState,
             };
             use $crate::domain::session::SessionTimes;
             use $crate::domain::terms::BlockedTerms;
@@ -518,6 +518,25 @@ macro_rules! store_impl {
                     let member = required(Self::membership_on(&mut tx, room, user).await?, Entity::Membership)?;
                     tx.commit().await.map_err(db_err)?;
                     Ok((member, moved))
+                }
+
+                async fn member_rooms(&self, user: UserId, only: Option<RoomId>, limit: u32) -> StoreResult<Vec<(Room, ReadState)>> {
+                    // One statement, so the count and the room's last seq agree.
+                    let sql = format!(
+                        "{ROOM_COLUMNS}, vm.last_read_seq AS vm_last_read_seq, \
+                           (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id \
+                             AND m.seq > vm.last_read_seq AND m.author_id <> vm.user_id) AS vm_unread \
+                         {ROOM_FROM} JOIN memberships vm ON vm.room_id = r.id \
+                         WHERE vm.user_id = $1 AND ($2 IS NULL OR r.id = $2) \
+                         ORDER BY r.created_at, r.id LIMIT $3"
+                    );
+                    let q = by_id(&sql, user.0)
+                        .bind(only.map(|r| DbId(r.0)))
+                        .bind(i64::from(limit));
+                    all(q, self.reader(), |r| {
+                        Ok((room_from(r)?, ReadState { read_seq: r.int("vm_last_read_seq")?, unread: r.int("vm_unread")? }))
+                    })
+                    .await
                 }
 
                 async fn unread_count(&self, room: RoomId, user: UserId) -> StoreResult<Option<i64>> {
