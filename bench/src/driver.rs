@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::loadgen::{IngestReport, StepReport, Transport};
+use crate::loadgen::{Feed, IngestReport, StepReport, Transport};
 use crate::plot;
 use crate::sys;
 use crate::wsclient::Fixture;
@@ -49,6 +49,10 @@ pub enum Scenario {
     Memory,
     Connections,
     Ingest,
+    /// viewerEvents against roomMessages in one room of 1,000 members: server CPU per
+    /// message at fixed rates, and fan-out saturation with the viewer feeds held too
+    /// (roomcast only: `--targets roomcast`).
+    Viewers,
     All,
 }
 
@@ -580,6 +584,7 @@ pub fn run(opts: RunOpts) -> Result<()> {
             Scenario::Memory => memory(&ctx)?,
             Scenario::Connections => connections(&ctx)?,
             Scenario::Ingest => ingest(&ctx)?,
+            Scenario::Viewers => viewers(&ctx)?,
             Scenario::All => Vec::new(),
         };
         println!("{}", Row::header());
@@ -628,6 +633,7 @@ struct FanoutConfig {
     rooms: usize,
     conns: usize,
     start_rate: f64,
+    feed: Feed,
 }
 
 impl FanoutConfig {
@@ -642,7 +648,22 @@ impl FanoutConfig {
             rooms,
             conns: rooms * per_room,
             start_rate,
+            feed: Feed::Messages,
         }
+    }
+
+    fn with_feed(mut self, feed: Feed) -> Self {
+        self.feed = feed;
+        self.name = format!("{}, {}", self.name, feed_name(feed));
+        self
+    }
+}
+
+fn feed_name(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Messages => "roomMessages",
+        Feed::Viewer => "viewerEvents",
+        Feed::Both => "roomMessages + viewerEvents",
     }
 }
 
@@ -745,6 +766,10 @@ fn fanout_configs(
         let mut curves: Vec<(Target, usize, Vec<StepReport>)> = Vec::new();
         for run in 0..ctx.runs {
             for target in targets(ctx) {
+                // Only roomcast has viewer feeds.
+                if cfg.feed != Feed::Messages && target != Target::Roomcast {
+                    continue;
+                }
                 let label = format!("{scenario}-{}x{}-r{run}", cfg.rooms, cfg.conns / cfg.rooms);
                 eprintln!("bench: {label} {}", target.name());
                 let server = Server::start(ctx, target, &label)?;
@@ -763,7 +788,8 @@ fn fanout_configs(
                 cmd.args(["fanout", "--fixture", &fx, "--half", "--publish", publish])
                     .args(["--conns", &cfg.conns.to_string()])
                     .args(["--start-rate", &cfg.start_rate.to_string()])
-                    .args(["--server-pid", &server.pid.to_string()]);
+                    .args(["--server-pid", &server.pid.to_string()])
+                    .args(["--feed", feed_arg(cfg.feed)]);
                 if ctx.opts.smoke {
                     cmd.args([
                         "--max-steps",
@@ -870,6 +896,113 @@ fn fanout_configs(
     );
     std::fs::write(ctx.out.join(json_name), serde_json::to_string_pretty(&raw)?)?;
     Ok((rows, saturations))
+}
+
+fn feed_arg(feed: Feed) -> &'static str {
+    match feed {
+        Feed::Messages => "messages",
+        Feed::Viewer => "viewer",
+        Feed::Both => "both",
+    }
+}
+
+/// viewerEvents against roomMessages, one room of 1,000 members, on roomcast.
+///
+/// 1. Server CPU per published message at fixed rates, for each feed: every connection
+///    holds roomMessages, or viewerEvents, or both. The publish path is the same in all
+///    three, so the differences are the feeds' cost.
+/// 2. Fan-out saturation and latency with roomMessages only, and with viewerEvents held on
+///    every connection too.
+fn viewers(ctx: &Ctx) -> Result<Vec<Row>> {
+    let (per_room, rates, steps, secs) = if ctx.opts.smoke {
+        (10, [5.0, 10.0], 2, 0.5)
+    } else {
+        (1000, [10.0, 40.0], 2, 5.0)
+    };
+    let feeds = [Feed::Messages, Feed::Viewer, Feed::Both];
+    // cpu[feed][rate]: ms of server CPU per published message, per run.
+    let mut cpu = vec![vec![Vec::new(); rates.len()]; feeds.len()];
+    let mut delivered = vec![vec![Vec::new(); rates.len()]; feeds.len()];
+    for run in 0..ctx.runs {
+        for (f, &feed) in feeds.iter().enumerate() {
+            let label = format!("viewers-{}-r{run}", feed_arg(feed));
+            eprintln!("bench: {label}");
+            let server = Server::start(ctx, Target::Roomcast, &label)?;
+            let fx = fixture(ctx, &server, 4, 1, &label)?;
+            let mut cmd = ctx.loadgen();
+            cmd.args(["fanout", "--fixture", &fx, "--fixed-steps"])
+                .args(["--conns", &per_room.to_string()])
+                .args(["--start-rate", &rates[0].to_string()])
+                .args(["--factor", &(rates[1] / rates[0]).to_string()])
+                .args(["--max-steps", &steps.to_string()])
+                .args(["--step-secs", &secs.to_string()])
+                .args(["--server-pid", &server.pid.to_string()])
+                .args(["--feed", feed_arg(feed)]);
+            let mut gen = Gen::spawn(cmd)?;
+            let mut i = 0;
+            while let Some(v) = gen.next_json()? {
+                let step: StepReport = serde_json::from_value(v)?;
+                let per_msg_ms = step.server_cpu / step.rate * 1e3;
+                eprintln!(
+                    "bench:   {} at {:.0} msg/s: server cpu {:.3} ({per_msg_ms:.3} ms per message), deliveries {:.0}/s, p99 {}",
+                    feed_name(feed), step.rate, step.server_cpu, step.achieved_dps, ms(step.p99_us as f64)
+                );
+                if i < rates.len() {
+                    cpu[f][i].push(per_msg_ms);
+                    delivered[f][i].push(step.achieved_dps);
+                }
+                i += 1;
+            }
+            gen.finish()?;
+        }
+    }
+    let scen = format!("viewers 1 room × {}", thousands(per_room as f64));
+    let mut rows = Vec::new();
+    for (r, rate) in rates.iter().enumerate() {
+        let m = |f: usize| median(cpu[f][r].clone());
+        let show = |f: usize| m(f).map_or("-".into(), |v| format!("{v:.3} ms"));
+        let ratio = |f: usize| match (m(f), m(0)) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "-".into(),
+        };
+        for (f, target) in [(1, "≤ 1.0 × roomMessages"), (2, "")] {
+            rows.push(Row {
+                scenario: scen.clone(),
+                figure: format!(
+                    "server CPU per message at {rate} msg/s: {} (roomcast) against roomMessages (baseline column)",
+                    feed_name(feeds[f])
+                ),
+                roomcast: show(f),
+                baseline: show(0),
+                ratio: ratio(f),
+                target: target.into(),
+                rawcast: String::new(),
+                agreement: String::new(),
+            });
+        }
+        let d = |f: usize| median(delivered[f][r].clone()).map_or("-".into(), thousands);
+        rows.push(Row {
+            scenario: scen.clone(),
+            figure: format!(
+                "deliveries/s at {rate} msg/s: viewerEvents (paced) against roomMessages"
+            ),
+            roomcast: d(1),
+            baseline: d(0),
+            ratio: String::new(),
+            target: String::new(),
+            rawcast: String::new(),
+            agreement: String::new(),
+        });
+    }
+    // Saturation with the viewer feeds held too, against roomMessages alone (same run).
+    let start = if ctx.opts.smoke { 20.0 } else { 5.0 };
+    let configs = [
+        FanoutConfig::new(1, per_room, start),
+        FanoutConfig::new(1, per_room, start).with_feed(Feed::Both),
+    ];
+    let (sat_rows, _) = fanout_configs(ctx, &configs, "viewers", false)?;
+    rows.extend(sat_rows);
+    Ok(rows)
 }
 
 /// Result of one stage of held connections.

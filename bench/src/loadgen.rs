@@ -51,6 +51,23 @@ pub struct Common {
     /// Size of each message body, bytes.
     #[arg(long, default_value_t = 128)]
     pub body_size: usize,
+    /// What each connection subscribes to.
+    #[arg(long, value_enum, default_value_t = Feed::Messages)]
+    pub feed: Feed,
+}
+
+/// What a subscribed connection listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feed {
+    /// `roomMessages` (every message is a delivery).
+    Messages,
+    /// `viewerEvents` only (each `RoomActivity` carrying a message body is a delivery; the
+    /// server paces them to one per room per 250 ms, so fewer arrive than were sent).
+    Viewer,
+    /// Both on one connection: `roomMessages` deliveries are counted, `viewerEvents` is
+    /// held (the server does its work, the generator only reads it).
+    Both,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -120,6 +137,10 @@ pub struct FanoutArgs {
     /// After saturation, run one longer step at half the saturated rate.
     #[arg(long)]
     pub half: bool,
+    /// Run every step (`--max-steps` of them) even when one does not keep up: for
+    /// measuring cost at fixed rates rather than finding saturation.
+    #[arg(long)]
+    pub fixed_steps: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -355,6 +376,7 @@ async fn open_range(
                     c.wsbuf,
                     fx.token(i),
                     fx.room(i),
+                    c.feed,
                 );
                 match tokio::time::timeout(Duration::from_secs(10), open).await {
                     Ok(r) => r,
@@ -713,7 +735,7 @@ async fn fanout(args: FanoutArgs) -> Result<()> {
             best = Some(report);
         }
         drain(&rec, Duration::from_secs(20)).await;
-        if !kept_up {
+        if !kept_up && !args.fixed_steps {
             break;
         }
         rate *= args.factor;

@@ -55,6 +55,25 @@ pub fn subscribe_room(room_id: &str) -> String {
     .to_string()
 }
 
+/// The viewer's own feed. `counted`: its `RoomActivity` carries the message body (so the
+/// generator counts it as a delivery and measures its latency); otherwise it carries the
+/// same fields but the seq for the body, and is only read.
+pub fn subscribe_viewer(counted: bool) -> String {
+    let last = if counted { "seq body" } else { "seq" };
+    let query = format!(
+        "subscription {{ viewerEvents {{ __typename ... on RoomActivity {{ room {{ id name }} unreadCount lastMessage {{ {last} }} }} }} }}"
+    );
+    json!({
+        "id": VIEWER_SUBSCRIPTION_ID,
+        "type": "subscribe",
+        "payload": {"query": query}
+    })
+    .to_string()
+}
+
+/// Id of the viewer feed on a connection that may also hold `roomMessages`.
+pub const VIEWER_SUBSCRIPTION_ID: &str = "2";
+
 /// A `sendMessage` mutation carried over graphql-ws (a `subscribe` of a mutation operation).
 pub fn subscribe_send_message(id: u64, room_id: &str, body: &str) -> String {
     json!({

@@ -225,8 +225,16 @@ pub async fn open_subscriber(
     wsbuf: usize,
     token: &str,
     room: &str,
+    feed: crate::loadgen::Feed,
 ) -> Result<RawSub> {
+    use crate::loadgen::Feed;
     let mut sub = RawSub::open(server, source, sockbuf, wsbuf, token).await?;
-    sub.send_text(&proto::subscribe_room(room)).await?;
+    if matches!(feed, Feed::Messages | Feed::Both) {
+        sub.send_text(&proto::subscribe_room(room)).await?;
+    }
+    if matches!(feed, Feed::Viewer | Feed::Both) {
+        sub.send_text(&proto::subscribe_viewer(feed == Feed::Viewer))
+            .await?;
+    }
     Ok(sub)
 }
