@@ -832,3 +832,57 @@ async fn a_node_killed_with_sigkill_stops_counting_its_users_online() {
     assert_eq!(online_on(a, &owner, &room, &member).await, (false, 1));
     drop(ws);
 }
+
+/// The viewer's own feed hears across nodes: a request turned down on A, and messages
+/// posted on A to a room they were let into on A, reach their feed on B.
+#[tokio::test]
+async fn viewer_feeds_hear_notices_and_messages_from_other_nodes() {
+    // Arrange
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let owner = a.register(&uname("owner")).await;
+    let carol = a.register(&uname("carol")).await;
+    let room = a.create_room(&owner, "gated", "RESTRICTED").await;
+    let request = "mutation($r: ID!) { requestToJoin(roomId: $r) { createdAt } }";
+    a.post(Some(&carol.token), request, json!({"r": room}))
+        .await
+        .ok();
+    let mut ws = b.ws(Some(&carol.token)).await;
+    ws.subscribe(
+        "v",
+        "subscription { viewerEvents { __typename \
+           ... on JoinRequestRejected { roomId name } ... on JoinRequestApproved { room { id } } \
+           ... on RoomActivity { unreadCount lastMessage { body } } } }",
+        json!({}),
+    )
+    .await;
+    eventually(|| async {
+        (sample(&b.metrics_text().await, "roomcast_viewer_feeds_open") == 1.0).then_some(())
+    })
+    .await;
+
+    // Act and assert: turned down on A, told on B.
+    a.act(&owner, "rejectJoinRequest", &room, &carol.id)
+        .await
+        .ok();
+    assert_eq!(
+        ws.next_data("v").await["viewerEvents"],
+        json!({"__typename": "JoinRequestRejected", "roomId": room, "name": "gated"})
+    );
+    // Asked again and let in on A; a message on A counts on B.
+    a.post(Some(&carol.token), request, json!({"r": room}))
+        .await
+        .ok();
+    a.act(&owner, "approveJoinRequest", &room, &carol.id)
+        .await
+        .ok();
+    assert_eq!(
+        ws.next_data("v").await["viewerEvents"],
+        json!({"__typename": "JoinRequestApproved", "room": {"id": room}})
+    );
+    send_ok(a, &owner, &room, "welcome").await;
+    assert_eq!(
+        ws.next_data("v").await["viewerEvents"],
+        json!({"__typename": "RoomActivity", "unreadCount": 1, "lastMessage": {"body": "welcome"}})
+    );
+}

@@ -2147,3 +2147,54 @@ async fn a_users_ban_is_read_with_who_why_and_until_when() {
         (owner, Some("spam"), Some(until))
     );
 }
+
+#[tokio::test]
+async fn a_users_rooms_come_with_their_read_state_oldest_first() {
+    let f = fixture().await;
+    let owner = f.user("owner").await;
+    let reader = f.user("reader").await;
+    let first = f.room(&owner, "first", RoomType::Public).await;
+    let second = f.room(&owner, "second", RoomType::Private).await;
+    f.room(&owner, "not theirs", RoomType::Public).await;
+    f.join(first, &reader).await;
+    f.join(second, &reader).await;
+    for body in ["a", "b", "c"] {
+        f.store
+            .insert_message(message(first, &owner, body))
+            .await
+            .unwrap();
+    }
+    f.store
+        .insert_message(message(first, &reader, "mine"))
+        .await
+        .unwrap();
+    f.store.mark_read(first, reader.id, 1).await.unwrap();
+
+    let all = f.store.member_rooms(reader.id, None, 10).await.unwrap();
+    let seen: Vec<(RoomId, i64, i64, i64)> = all
+        .iter()
+        .map(|(r, s)| (r.id, r.last_seq, s.read_seq, s.unread))
+        .collect();
+    assert_eq!(seen, [(first, 4, 1, 2), (second, 0, 0, 0)]);
+    let one = f
+        .store
+        .member_rooms(reader.id, Some(second), 10)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].0.id, second);
+    assert_eq!(
+        f.store
+            .member_rooms(reader.id, None, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(f
+        .store
+        .member_rooms(reader.id, Some(RoomId::new()), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
