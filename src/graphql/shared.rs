@@ -34,12 +34,13 @@ use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 
 use super::error::{ensure_codes, to_gql};
-use super::types::Message;
+use super::types::{Message, ViewerEvent};
 use super::{RequestAuth, RoomcastSchema, MAX_COMPLEXITY, MAX_DEPTH};
 use crate::domain::error::DomainError;
 use crate::domain::model;
 use crate::domain::rooms::{Feed, RoomService};
 use crate::domain::values::{MessageCursor, MessageId, RoomId};
+use std::hash::BuildHasher;
 
 /// Counters that show whether sharing happens (read by tests and the benchmark).
 #[derive(Debug, Default)]
@@ -74,9 +75,134 @@ impl RenderRoot {
         })?;
         Ok(Message(message.clone()))
     }
+
+    async fn viewer_events(&self, ctx: &Context<'_>) -> async_graphql::Result<ViewerEvent> {
+        let event = ctx.data::<Arc<model::ViewerEvent>>().map_err(|_| {
+            to_gql(DomainError::Internal(anyhow::anyhow!(
+                "no viewer event to render"
+            )))
+        })?;
+        Ok(ViewerEvent::from((**event).clone()))
+    }
+}
+
+/// What the root field of a shared subscription is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedRoot {
+    RoomMessages {
+        room_id: String,
+        after: Option<String>,
+    },
+    /// Shared only when the selection reads nothing that depends on the viewer beyond
+    /// what the event carries (see `viewer_independent`).
+    ViewerEvents,
+}
+
+/// Fields the viewer's feed may select directly on its events' types.
+const VIEWER_EVENT_FIELDS: &[&str] = &[
+    "__typename",
+    "room",
+    "unreadCount",
+    "lastMessage",
+    "roomId",
+    "name",
+    "reason",
+    "by",
+    "banned",
+];
+
+/// Fields deeper down (in a Room, a Message or a User) that read nothing about the viewer
+/// and change only with the event that carries them.
+const PLAIN_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "name",
+    "topic",
+    "type",
+    "maxUsers",
+    "memberCount",
+    "owner",
+    "createdAt",
+    "slowModeSeconds",
+    "postingPolicy",
+    "username",
+    "roomId",
+    "seq",
+    "cursor",
+    "author",
+    "body",
+];
+
+/// Whether every field under `viewerEvents` is one whose value is the same for every viewer
+/// given the same event (the Room fields that read the viewer's role, ban, unread count or
+/// storage are not). Fragments are followed (to a bounded depth).
+fn viewer_independent(
+    set: &async_graphql::parser::types::SelectionSet,
+    fragments: &HashMap<
+        async_graphql::Name,
+        async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>,
+    >,
+    depth: usize,
+) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(f) => {
+            let allowed = if depth == 0 {
+                VIEWER_EVENT_FIELDS
+            } else {
+                PLAIN_FIELDS
+            };
+            f.node.directives.is_empty()
+                && allowed.contains(&f.node.name.node.as_str())
+                && viewer_independent(&f.node.selection_set.node, fragments, depth + 1)
+        }
+        Selection::InlineFragment(i) => {
+            i.node.directives.is_empty()
+                && viewer_independent(&i.node.selection_set.node, fragments, depth)
+        }
+        Selection::FragmentSpread(spread) => {
+            spread.node.directives.is_empty()
+                && fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|f| {
+                        viewer_independent(&f.node.selection_set.node, fragments, depth)
+                    })
+        }
+    })
+}
+
+/// What a payload was rendered from: a message, or a room's activity as a viewer saw it
+/// (the room's state, its newest message and their unread count: the same for every viewer
+/// who sees the same). The room's other fields go in as a fingerprint under a key this
+/// process chose at random, so no one can make two states look alike.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum ItemKey {
+    Message(MessageId),
+    Activity {
+        room: RoomId,
+        last: Option<MessageId>,
+        unread: i64,
+        room_state: u64,
+    },
 }
 
 type RenderSchema = Schema<RenderRoot, EmptyMutation, EmptySubscription>;
+
+fn room_state(keys: &std::collections::hash_map::RandomState, room: &model::Room) -> u64 {
+    let mut h = keys.build_hasher();
+    (&room.name, &room.topic, room.member_count, room.max_users).hash(&mut h);
+    (
+        room.owner.id.0,
+        &room.owner.username,
+        room.slow_mode_seconds,
+    )
+        .hash(&mut h);
+    room.created_at.timestamp_micros().hash(&mut h);
+    format!("{:?} {:?}", room.room_type, room.posting_policy).hash(&mut h);
+    h.finish()
+}
 
 /// A subscription that can take the shared path.
 #[derive(Clone)]
@@ -92,11 +218,11 @@ pub struct SharedPlan {
     /// Where the root field is and what it answers as, for error items.
     response_key: String,
     field_pos: Pos,
-    pub room_id: String,
-    pub after: Option<String>,
+    pub root: SharedRoot,
 }
 
-type CacheKey = (u64, MessageId);
+/// (operation, what is rendered).
+type CacheKey = (u64, ItemKey);
 
 /// Hashes a cache key by folding its bits: both halves are random already (a keyed hash of
 /// the operation, a v4 UUID the server made), so SipHash's work on every delivery's lookup
@@ -136,6 +262,8 @@ pub struct SharedMessages {
     cache: Mutex<RenderCache>,
     /// One plan per distinct operation, shared by its subscribers (saves memory per socket).
     plans: Mutex<HashMap<u64, Weak<SharedPlan>>>,
+    /// The key of room-state fingerprints (see `ItemKey`).
+    fingerprints: std::collections::hash_map::RandomState,
     pub stats: SharingStats,
 }
 
@@ -192,6 +320,7 @@ impl SharedMessages {
             }),
             stats: SharingStats::default(),
             plans: Mutex::new(HashMap::new()),
+            fingerprints: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -229,7 +358,18 @@ impl SharedMessages {
         let Selection::Field(field) = &item.node else {
             return None;
         };
-        if field.node.name.node.as_str() != "roomMessages" || !field.node.directives.is_empty() {
+        if !field.node.directives.is_empty() {
+            return None;
+        }
+        let viewer = match field.node.name.node.as_str() {
+            "roomMessages" => false,
+            "viewerEvents" => true,
+            _ => return None,
+        };
+        if viewer
+            && (!field.node.arguments.is_empty()
+                || !viewer_independent(&field.node.selection_set.node, &doc.fragments, 0))
+        {
             return None;
         }
         let resolve = |name: &str| -> Option<Option<String>> {
@@ -259,8 +399,14 @@ impl SharedMessages {
                 other => const_string(&other.clone().into_const()?),
             }
         };
-        let room_id = resolve("roomId")??;
-        let after = resolve("after")?;
+        let root = if viewer {
+            SharedRoot::ViewerEvents
+        } else {
+            SharedRoot::RoomMessages {
+                room_id: resolve("roomId")??,
+                after: resolve("after")?,
+            }
+        };
 
         let start = offset_of(query, op.pos)?;
         if !query.get(start..)?.starts_with("subscription") {
@@ -284,8 +430,7 @@ impl SharedMessages {
             variables: variables.clone(),
             response_key: field.node.response_key().node.to_string(),
             field_pos: field.pos,
-            room_id,
-            after,
+            root,
         })
     }
 
@@ -309,10 +454,11 @@ impl SharedMessages {
         plan
     }
 
-    /// The payload for `message` under `plan` if it was rendered already.
-    fn cached(&self, plan: &SharedPlan, message: &model::Message) -> Option<Arc<str>> {
+    /// The payload for `item` under `plan` if it was rendered already.
+    fn cached(&self, plan: &SharedPlan, item: &Item) -> Option<Arc<str>> {
+        let key = item.key(&self.fingerprints)?;
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let payload = cache.entries.get(&(plan.key, message.id))?.get()?.clone();
+        let payload = cache.entries.get(&(plan.key, key))?.get()?.clone();
         self.stats.reuses.fetch_add(1, Ordering::Relaxed);
         Some(payload)
     }
@@ -333,23 +479,36 @@ impl SharedMessages {
         (cell, true)
     }
 
-    /// The serialised `payload` of a `next` message for `message` under `plan`, executed at
-    /// most once per (operation, message) while it stays in the cache.
-    pub async fn render(&self, plan: &SharedPlan, message: &Arc<model::Message>) -> Arc<str> {
-        let (cell, _) = self.slot((plan.key, message.id));
+    /// Executes `plan`'s selection on `item` (no cache).
+    async fn execute(&self, plan: &SharedPlan, item: &Item) -> Arc<str> {
+        let mut request =
+            Request::new(plan.render_query.to_string()).variables(plan.variables.clone());
+        request = match item {
+            Item::Message(m) => request.data(m.clone()),
+            Item::Viewer(e) => request.data(e.clone()),
+        };
+        if let Some(name) = &plan.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        let mut response = self.schema.execute(request).await;
+        ensure_codes(&mut response);
+        serialise(&response)
+    }
+
+    /// The serialised `payload` of a `next` message for `item` under `plan`, executed at
+    /// most once per (operation, item) while it stays in the cache (items without a key,
+    /// the rare viewer events other than room activity, every time).
+    async fn render(&self, plan: &SharedPlan, item: &Item) -> Arc<str> {
+        let Some(key) = item.key(&self.fingerprints) else {
+            self.stats.renders.fetch_add(1, Ordering::Relaxed);
+            return self.execute(plan, item).await;
+        };
+        let (cell, _) = self.slot((plan.key, key));
         let mut executed = false;
         let payload = cell
             .get_or_init(|| async {
                 executed = true;
-                let mut request = Request::new(plan.render_query.to_string())
-                    .variables(plan.variables.clone())
-                    .data(message.clone());
-                if let Some(name) = &plan.operation_name {
-                    request = request.operation_name(name.clone());
-                }
-                let mut response = self.schema.execute(request).await;
-                ensure_codes(&mut response);
-                serialise(&response)
+                self.execute(plan, item).await
             })
             .await
             .clone();
@@ -398,16 +557,28 @@ impl SharedMessages {
         if !valid {
             return None;
         }
-        let room = RoomId::parse(&plan.room_id).ok()?;
-        let after = match &plan.after {
-            Some(a) => Some(MessageCursor::parse("cursor", a).ok()?),
-            None => None,
+        let feed: Feed<Item> = match &plan.root {
+            SharedRoot::RoomMessages { room_id, after } => {
+                let room = RoomId::parse(room_id).ok()?;
+                let after = match after {
+                    Some(a) => Some(MessageCursor::parse("cursor", a).ok()?),
+                    None => None,
+                };
+                self.rooms
+                    .message_feed(&auth.viewer, room, after)
+                    .await
+                    .ok()?
+                    .map(|m| m.map(Item::Message))
+                    .boxed()
+            }
+            SharedRoot::ViewerEvents => self
+                .rooms
+                .viewer_feed(&auth.viewer)
+                .await
+                .ok()?
+                .map(|e| e.map(|e| Item::Viewer(Arc::new(e))))
+                .boxed(),
         };
-        let feed = self
-            .rooms
-            .message_feed(&auth.viewer, room, after)
-            .await
-            .ok()?;
         self.stats
             .shared_subscriptions
             .fetch_add(1, Ordering::Relaxed);
@@ -423,7 +594,7 @@ impl SharedMessages {
 /// The payloads for one shared subscriber: its own feed's messages (its permissions, cursor
 /// and order), each rendered once for every subscriber of the same operation.
 pub struct SharedFeed {
-    feed: Feed<Arc<model::Message>>,
+    feed: Feed<Item>,
     shared: Arc<SharedMessages>,
     plan: Arc<SharedPlan>,
     /// A payload this subscriber is the first to ask for, being rendered (boxed: an
@@ -442,20 +613,44 @@ impl Stream for SharedFeed {
                 this.rendering = None;
                 return Poll::Ready(Some(payload));
             }
-            let message = match ready!(this.feed.poll_next_unpin(cx)) {
+            let item = match ready!(this.feed.poll_next_unpin(cx)) {
                 None => return Poll::Ready(None),
                 Some(Err(error)) => {
                     return Poll::Ready(Some(this.shared.render_error(&this.plan, error)))
                 }
-                Some(Ok(message)) => message,
+                Some(Ok(item)) => item,
             };
-            if let Some(payload) = this.shared.cached(&this.plan, &message) {
+            if let Some(payload) = this.shared.cached(&this.plan, &item) {
                 return Poll::Ready(Some(payload));
             }
             let (shared, plan) = (this.shared.clone(), this.plan.clone());
-            this.rendering = Some(Box::pin(
-                async move { shared.render(&plan, &message).await },
-            ));
+            this.rendering = Some(Box::pin(async move { shared.render(&plan, &item).await }));
+        }
+    }
+}
+
+/// What a shared feed renders.
+enum Item {
+    Message(Arc<model::Message>),
+    Viewer(Arc<model::ViewerEvent>),
+}
+
+impl Item {
+    /// The cache key; None for what is not shared (viewer events other than activity).
+    fn key(&self, fingerprints: &std::collections::hash_map::RandomState) -> Option<ItemKey> {
+        match self {
+            Item::Message(m) => Some(ItemKey::Message(m.id)),
+            Item::Viewer(e) => match &**e {
+                model::ViewerEvent::RoomActivity { room, unread, last } => {
+                    Some(ItemKey::Activity {
+                        room: room.id,
+                        last: last.as_ref().map(|m| m.id),
+                        unread: *unread,
+                        room_state: room_state(fingerprints, room),
+                    })
+                }
+                _ => None,
+            },
         }
     }
 }

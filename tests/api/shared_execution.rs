@@ -181,3 +181,108 @@ async fn each_subscriber_gets_frames_with_its_own_id_under_a_burst() {
         }
     }
 }
+
+const VIEWER_DOC: &str = "subscription Mine { mine: viewerEvents DIRECTIVE { __typename \
+    ... on RoomActivity { unreadCount room { id name memberCount owner { username } } \
+    lastMessage { ...M } } \
+    ... on RemovedFromRoom { roomId name reason banned by { username } } } } \
+    fragment M on Message { id seq body author { username } }";
+
+/// `viewerEvents` is shared too when its selection reads nothing viewer-specific: room
+/// activity renders once per (room state, newest message, unread count), and every payload
+/// equals what per-subscriber execution sends.
+#[tokio::test]
+async fn shared_viewer_feeds_equal_per_subscriber_execution() {
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let member = app.register(&uname("member")).await;
+    let room = app.create_room(&owner, "shared", "PUBLIC").await;
+    app.join(&member, &room).await.ok();
+    let subscribe = |directive: &str| {
+        json!({"id": "v", "type": "subscribe", "payload": {
+            "query": VIEWER_DOC.replace("DIRECTIVE", directive), "operationName": "Mine"}})
+    };
+    let mut shared = Vec::new();
+    for _ in 0..3 {
+        let mut ws = app.ws(Some(&member.token)).await;
+        ws.send(subscribe("")).await;
+        shared.push(ws);
+    }
+    let mut ordinary = app.ws(Some(&member.token)).await;
+    ordinary.send(subscribe("@include(if: true)")).await;
+    eventually(|| async {
+        (sample(&app.metrics_text().await, "roomcast_viewer_feeds_open") == 4.0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.sharing
+            .stats
+            .shared_subscriptions
+            .load(Ordering::Relaxed),
+        3
+    );
+    let renders_before = app.sharing.stats.renders.load(Ordering::Relaxed);
+
+    for n in 1..=3 {
+        app.send(&owner, &room, &format!("message {n} with \"quotes\""))
+            .await
+            .ok();
+        let want = next_payload(&mut ordinary, "v").await;
+        assert_eq!(want.1["data"]["mine"]["unreadCount"], n, "{}", want.1);
+        for ws in &mut shared {
+            assert_eq!(next_payload(ws, "v").await, want, "shared differs");
+        }
+    }
+    let renders = app.sharing.stats.renders.load(Ordering::Relaxed) - renders_before;
+    assert_eq!(renders, 3, "one execution per room state");
+
+    // An event that is not room activity is rendered for each, identically.
+    app.post(
+        Some(&owner.token),
+        "mutation($r: ID!, $u: ID!) { removeMember(roomId: $r, userId: $u, reason: \"bye\") }",
+        json!({"r": room, "u": member.id}),
+    )
+    .await
+    .ok();
+    let want = next_payload(&mut ordinary, "v").await;
+    assert_eq!(want.1["data"]["mine"]["__typename"], "RemovedFromRoom");
+    for ws in &mut shared {
+        assert_eq!(next_payload(ws, "v").await, want);
+    }
+}
+
+/// A viewer feed selecting fields that depend on who asks (the viewer's role, their own
+/// count on the room) is executed for its subscriber alone, and answers for them.
+#[tokio::test]
+async fn viewer_feeds_reading_viewer_specific_fields_are_not_shared() {
+    let app = spawn_app().await;
+    let owner = app.register(&uname("owner")).await;
+    let member = app.register(&uname("member")).await;
+    let room = app.create_room(&owner, "mine", "PUBLIC").await;
+    app.join(&member, &room).await.ok();
+    let mut ws = app.ws(Some(&owner.token)).await;
+    ws.subscribe(
+        "v",
+        "subscription { viewerEvents { ... on RoomActivity { room { viewerRole } } } }",
+        json!({}),
+    )
+    .await;
+    eventually(|| async {
+        (sample(&app.metrics_text().await, "roomcast_viewer_feeds_open") == 1.0).then_some(())
+    })
+    .await;
+
+    app.send(&member, &room, "hello").await.ok();
+
+    assert_eq!(
+        ws.next_data("v").await["viewerEvents"]["room"]["viewerRole"],
+        "OWNER"
+    );
+    assert_eq!(
+        app.sharing
+            .stats
+            .shared_subscriptions
+            .load(Ordering::Relaxed),
+        0
+    );
+}

@@ -49,6 +49,19 @@ async fn activity_until(ws: &mut WsClient, unread: i64) -> Value {
     }
 }
 
+/// A new user who has asked to join `room`.
+async fn asking(app: &TestApp, room: &str) -> Session {
+    let carol = app.register(&uname("carol")).await;
+    app.post(
+        Some(&carol.token),
+        "mutation($r: ID!) { requestToJoin(roomId: $r) { createdAt } }",
+        json!({"r": room}),
+    )
+    .await
+    .ok();
+    carol
+}
+
 /// A public room created by `owner` with `who` as members.
 async fn room_with(app: &TestApp, owner: &Session, name: &str, who: &[&Session]) -> String {
     let room = app.create_room(owner, name, "PUBLIC").await;
@@ -154,14 +167,7 @@ async fn deleting_an_unread_message_lowers_the_count_and_the_newest_follows() {
 async fn an_approved_request_is_told_and_the_room_is_watched_from_then_on() {
     let app = spawn_app().await;
     let c = cast(&app, "RESTRICTED").await;
-    let carol = app.register(&uname("carol")).await;
-    app.post(
-        Some(&carol.token),
-        "mutation($r: ID!) { requestToJoin(roomId: $r) { createdAt } }",
-        json!({"r": c.room}),
-    )
-    .await
-    .ok();
+    let carol = asking(&app, &c.room).await;
     let mut ws = feed(&app, &carol).await;
 
     app.act(&c.admin, "approveJoinRequest", &c.room, &carol.id)
@@ -180,14 +186,7 @@ async fn an_approved_request_is_told_and_the_room_is_watched_from_then_on() {
 async fn a_rejected_request_is_told_with_the_rooms_name() {
     let app = spawn_app().await;
     let c = cast(&app, "RESTRICTED").await;
-    let carol = app.register(&uname("carol")).await;
-    app.post(
-        Some(&carol.token),
-        "mutation($r: ID!) { requestToJoin(roomId: $r) { createdAt } }",
-        json!({"r": c.room}),
-    )
-    .await
-    .ok();
+    let carol = asking(&app, &c.room).await;
     let mut ws = feed(&app, &carol).await;
 
     app.act(&c.admin, "rejectJoinRequest", &c.room, &carol.id)
