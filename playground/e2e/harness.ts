@@ -124,7 +124,7 @@ export function roomItem(page: Page, name: string) {
   return page.locator(`[data-testid="room-item"][data-room-name="${name}"]`);
 }
 
-/** Open a room from the list (waiting for the poll to show it) and join it if needed. */
+/** Open a room from the list (waiting for the live list to show it) and join it if needed. */
 export async function openAndJoin(page: Page, name: string): Promise<void> {
   await roomItem(page, name).click();
   await page.getByTestId('room-title').filter({ hasText: name }).waitFor();

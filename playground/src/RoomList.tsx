@@ -1,22 +1,47 @@
-import { useEffect, useState } from 'react';
-import { useQuery } from 'urql';
+// The room list: read once with `rooms` (with each room's unread count and newest
+// message), then kept live by the viewer's own feed (see live.ts and Shell): activity
+// updates a room's badge and preview in place, and list changes (rooms created, changed,
+// deleted, joined, left) read the list again. There is no polling.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useClient } from 'urql';
+import type { RoomsQuery as RoomsQueryResult } from './gql/graphql';
 import { RoomsQuery } from './operations';
 import { toAppError } from './errors';
 import { TypeBadge, Alert } from './ui';
+import { now, useDocumentVisible, withLive, type LastMessage, type LiveRooms } from './live';
 
-const POLL_MS = 3000;
+type ListedRoom = RoomsQueryResult['rooms']['nodes'][number];
+
+const PREVIEW_CHARS = 80;
+
+/** "bob: hello", "You: on my way", cut to one short line. */
+export function previewOf(m: LastMessage, meId: string): string {
+  const who = m.author.id === meId ? 'You' : m.author.username;
+  const body = m.body.replace(/\s+/g, ' ').trim();
+  return `${who}: ${body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS - 1)}…` : body}`;
+}
 
 export function RoomList({
+  meId,
   selectedId,
   onSelect,
   onCreate,
   version,
+  live,
+  liveSince,
 }: {
+  meId: string;
   selectedId: string | null;
   onSelect: (id: string) => void;
   onCreate: () => void;
+  /** Bumped whenever the list must be read again (our own mutations, the live feed). */
   version: number;
+  /** What the live feed (and the open room) learnt since. */
+  live: LiveRooms;
+  /** When the live feed was last known to be listening (`now()`); null: not yet. */
+  liveSince: number | null;
 }) {
+  const client = useClient();
   const [search, setSearch] = useState('');
   const [debounced, setDebounced] = useState('');
   useEffect(() => {
@@ -24,50 +49,86 @@ export function RoomList({
     return () => clearTimeout(t);
   }, [search]);
 
-  const [{ data, error, fetching }, refetch] = useQuery({
-    query: RoomsQuery,
-    variables: { search: debounced || null, first: 100 },
+  // The list's last answer, and when it was asked for (live values learnt later win).
+  const [list, setList] = useState<{ rooms: readonly ListedRoom[]; askedAt: number; search: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [fetching, setFetching] = useState(false);
+  const latest = useRef(0);
+
+  const load = useCallback(async () => {
+    const mine = ++latest.current;
+    const askedAt = now();
+    setFetching(true);
+    const res = await client.query(RoomsQuery, { search: debounced || null, first: 100 }, { requestPolicy: 'network-only' }).toPromise();
+    // A newer read was started meanwhile: its answer is the one to show.
+    if (mine !== latest.current) return;
+    setFetching(false);
+    if (res.data) {
+      setList({ rooms: res.data.rooms.nodes, askedAt, search: debounced });
+      setError(null);
+    } else setError(toAppError(res.error).message);
+  }, [client, debounced]);
+
+  useEffect(() => {
+    void load();
+  }, [load, version]);
+
+  const visible = useDocumentVisible();
+  const rooms = (list?.rooms ?? []).map((r) => {
+    const shown = withLive(r, live[r.id], list!.askedAt);
+    // The room on screen is being read (markRead follows): no badge for it, so messages
+    // arriving there do not make one flicker up.
+    return r.id === selectedId && visible ? { ...shown, unreadCount: 0 } : shown;
   });
-
-  // There is no room-list subscription: poll, and refetch after our own mutations.
-  useEffect(() => {
-    const t = setInterval(() => refetch({ requestPolicy: 'network-only' }), POLL_MS);
-    return () => clearInterval(t);
-  }, [refetch]);
-  useEffect(() => {
-    if (version > 0) refetch({ requestPolicy: 'network-only' });
-  }, [version, refetch]);
-
-  const rooms = data?.rooms.nodes ?? [];
   const mine = rooms.filter((r) => r.viewerRole);
   const others = rooms.filter((r) => !r.viewerRole);
+  // The list is live once it was read after the feed began listening (`data-live`).
+  const isLive = liveSince !== null && !!list && list.askedAt >= liveSince && !fetching;
 
-  const renderRoom = (r: (typeof rooms)[number]) => (
-    <li key={r.id}>
-      <button
-        type="button"
-        className={`room-item${r.id === selectedId ? ' selected' : ''}`}
-        onClick={() => onSelect(r.id)}
-        data-testid="room-item"
-        data-room-name={r.name}
-        aria-current={r.id === selectedId ? 'page' : undefined}
-      >
-        <span className="room-item-top">
-          <span className="room-item-name">{r.name}</span>
-          <TypeBadge type={r.type} />
-        </span>
-        {r.topic && <span className="room-item-topic">{r.topic}</span>}
-        <span className="room-item-meta">
-          {r.memberCount} {r.memberCount === 1 ? 'member' : 'members'}
-          {r.maxUsers ? ` / ${r.maxUsers}` : ''}
-          {r.viewerRole && <span className="joined-dot"> · joined</span>}
-        </span>
-      </button>
-    </li>
-  );
+  const renderRoom = (r: ListedRoom) => {
+    const unread = r.viewerRole ? (r.unreadCount ?? 0) : 0;
+    const preview = r.viewerRole && r.lastMessage ? previewOf(r.lastMessage, meId) : null;
+    return (
+      <li key={r.id}>
+        <button
+          type="button"
+          className={`room-item${r.id === selectedId ? ' selected' : ''}${unread > 0 ? ' unread' : ''}`}
+          onClick={() => onSelect(r.id)}
+          data-testid="room-item"
+          data-room-name={r.name}
+          data-unread={unread}
+          aria-current={r.id === selectedId ? 'page' : undefined}
+        >
+          <span className="room-item-top">
+            <span className="room-item-name">{r.name}</span>
+            <span className="room-item-badges">
+              {unread > 0 && (
+                <span className="unread-badge" data-testid="unread-badge" data-count={unread} role="img" aria-label={`${unread} unread ${unread === 1 ? 'message' : 'messages'}`}>
+                  {unread > 99 ? '99+' : unread}
+                </span>
+              )}
+              <TypeBadge type={r.type} />
+            </span>
+          </span>
+          {r.topic && <span className="room-item-topic">{r.topic}</span>}
+          {preview && (
+            <span className="room-item-preview" data-testid="last-message" title={r.lastMessage!.body}>
+              {preview}
+            </span>
+          )}
+          <span className="room-item-meta">
+            {r.memberCount} {r.memberCount === 1 ? 'member' : 'members'}
+            {r.maxUsers ? ` / ${r.maxUsers}` : ''}
+            {r.viewerRole && <span className="joined-dot"> · joined</span>}
+          </span>
+        </button>
+      </li>
+    );
+  };
 
+  const shownSearch = list?.search ?? debounced;
   return (
-    <div className="room-list">
+    <div className="room-list" data-live={isLive ? 'true' : 'false'}>
       <div className="room-list-head">
         <input
           type="search"
@@ -81,7 +142,7 @@ export function RoomList({
           + New room
         </button>
       </div>
-      {error && !data && <Alert>{toAppError(error).message}</Alert>}
+      {error && !list && <Alert>{error}</Alert>}
       <div className="room-list-scroll">
         {mine.length > 0 && (
           <>
@@ -94,7 +155,7 @@ export function RoomList({
           <ul className="rooms">{others.map(renderRoom)}</ul>
         ) : (
           <p className="muted small pad">
-            {fetching && !data ? 'Loading…' : debounced ? `No rooms match “${debounced}”.` : 'No other rooms yet.'}
+            {!list ? 'Loading…' : shownSearch ? `No rooms match “${shownSearch}”.` : 'No other rooms yet.'}
           </p>
         )}
       </div>

@@ -27,7 +27,8 @@ import { InvitesTab } from './panel/InvitesTab';
 import { AuditLog } from './panel/AuditLog';
 import { BlockedTermsEditor } from './panel/BlockedTermsEditor';
 
-type Member = MemberFieldsFragment;
+/** A member, with whether they are online when the caller knows it. */
+type Member = MemberFieldsFragment & { online?: boolean };
 type Room = RoomSummaryFieldsFragment;
 type AdminData = NonNullable<RoomAdminQuery['room']>;
 type Reports = NonNullable<RoomReportsQuery['room']>['reports'];
@@ -325,7 +326,18 @@ function MemberRow({ m, me, room, act }: { m: Member; me: Me; room: Room; act: A
   return (
     <li className="member" data-testid="member" data-username={name}>
       <div className="member-row">
-        <Avatar name={name} size={30} />
+        <span className="member-avatar">
+          <Avatar name={name} size={30} />
+          {m.online !== undefined && (
+            <span
+              className={`online-dot presence${m.online ? ' on' : ''}`}
+              data-testid="online-dot"
+              role="img"
+              aria-label={m.online ? 'online' : 'offline'}
+              title={m.online ? 'Online' : 'Offline'}
+            />
+          )}
+        </span>
         <div className="member-info">
           <span className="member-name">
             {name}

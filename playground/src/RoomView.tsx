@@ -1,10 +1,11 @@
 // One room: loads it, shows the join screen to non-members (or, to a banned user, who
 // banned them, why and until when), the chat to members, and an "ended" screen once the
 // viewer can no longer be there (banned, removed, room deleted).
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useQuery } from 'urql';
 import type { Clients } from './client';
-import type { Me } from './Shell';
+import type { JoinDecision, Me, RoomReload } from './Shell';
+import type { RoomFacts } from './live';
 import type { RoomQuery as RoomQueryResult } from './gql/graphql';
 import { RoomAdminQuery, RoomInvitesQuery, RoomMembersQuery, RoomQuery, RoomReportsQuery } from './operations';
 import { toAppError, type AppError } from './errors';
@@ -45,12 +46,24 @@ export function RoomView({
   clients,
   onClose,
   onRoomsChanged,
+  reloadSignal,
+  decision,
+  onRequested,
+  onRoomData,
 }: {
   roomId: string;
   me: Me;
   clients: Clients;
   onClose: () => void;
   onRoomsChanged: () => void;
+  /** Bumped when the live feed says the room changed for the viewer (let in, added, listed). */
+  reloadSignal: RoomReload;
+  /** An admin's answer to the viewer's request to join this room, if one came. */
+  decision: JoinDecision | null;
+  /** The viewer asked to join (again). */
+  onRequested: () => void;
+  /** What the room says of itself, for the room list (so both show the same). */
+  onRoomData: (id: string, facts: RoomFacts) => void;
 }) {
   const [{ data, fetching, error }, refetchRoom] = useQuery({ query: RoomQuery, variables: { id: roomId }, requestPolicy: 'network-only' });
   const [ended, setEnded] = useState<Ended | null>(null);
@@ -61,13 +74,46 @@ export function RoomView({
   const viewerBan = room?.viewerBan ?? null;
   const reloadRoom = useCallback(() => refetchRoom({ requestPolicy: 'network-only' }), [refetchRoom]);
 
-  // While not a member (e.g. waiting for a join request to be approved, or for a ban to
-  // end), poll.
+  // The live feed says when the viewer is let in (or added): read the room again then. A
+  // change in the list only matters to the join panel (a member's view has its own feeds,
+  // and a banned or ended view stays as it is until the viewer leaves it).
+  const firstSignal = useRef(reloadSignal.n);
+  const showsJoinPanel = !!room && !member && !viewerBan && !ended;
+  const joinPanelRef = useRef(showsJoinPanel);
+  joinPanelRef.current = showsJoinPanel;
+  useEffect(() => {
+    if (reloadSignal.n === firstSignal.current) return;
+    if (reloadSignal.kind === 'admitted' || joinPanelRef.current) reloadRoom();
+  }, [reloadSignal, reloadRoom]);
+  // While not a member nothing live covers this room: read it again after a reconnect
+  // (the feed may have missed something), when the page is shown again, and when a timed
+  // ban ends (a ban lifted early is seen on the next of these).
+  const banEnds = viewerBan?.expiresAt ?? null;
   useEffect(() => {
     if (member || ended) return;
-    const t = setInterval(reloadRoom, 3000);
-    return () => clearInterval(t);
-  }, [member, ended, reloadRoom]);
+    const off = clients.ws.on('connected', reloadRoom);
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') reloadRoom();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (banEnds) {
+      const wait = Date.parse(banEnds) - Date.now() + 1000;
+      if (wait > 0 && wait < 2 ** 31 - 1) timer = setTimeout(reloadRoom, wait);
+    }
+    return () => {
+      off();
+      document.removeEventListener('visibilitychange', onVisible);
+      clearTimeout(timer);
+    };
+  }, [member, ended, reloadRoom, clients, banEnds]);
+
+  // The list shows what the room header shows.
+  const roomName = room?.name;
+  const memberCount = room?.memberCount;
+  useEffect(() => {
+    if (roomName !== undefined && memberCount !== undefined) onRoomData(roomId, { name: roomName, memberCount });
+  }, [roomId, roomName, memberCount, onRoomData]);
 
   // A ban's (or a kick's) feed errors and its event race each other: keep whichever says
   // more (see mergeEnded), not just the first.
@@ -160,6 +206,8 @@ export function RoomView({
     return (
       <JoinPanel
         room={room}
+        decision={decision}
+        onRequested={onRequested}
         onJoined={() => {
           reloadRoom();
           onRoomsChanged();
@@ -211,7 +259,37 @@ function ChatRoom({
   const reloadReports = useCallback(() => {
     if (admin) refetchReports({ requestPolicy: 'network-only' });
   }, [admin, refetchReports]);
-  const members = membersRes.data?.roomMembers ?? [];
+  const fetchedMembers = membersRes.data?.roomMembers;
+
+  // Who is online: the members' answer, corrected by the PresenceChanged events that came
+  // after it. An event's value is dropped once an answer agrees with it (then the answer
+  // says the same); all are dropped after a reconnect (events may have been missed, and
+  // the members are read again then).
+  const [presence, setPresence] = useState<Readonly<Record<string, boolean>>>({});
+  useEffect(() => {
+    if (!fetchedMembers) return;
+    setPresence((p) => {
+      const keep = Object.entries(p).filter(([id, online]) => fetchedMembers.find((m) => m.user.id === id)?.online !== online);
+      return keep.length === Object.keys(p).length ? p : Object.fromEntries(keep);
+    });
+  }, [fetchedMembers]);
+  useEffect(() => clients.ws.on('connected', () => setPresence({})), [clients]);
+  // The online count is the room's own (it counts readers who are not members too): read
+  // again shortly after presence changes (a burst is read once).
+  const presenceReload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(presenceReload.current), []);
+  const onPresence = useCallback(
+    (user: { id: string }, online: boolean) => {
+      setPresence((p) => (p[user.id] === online ? p : { ...p, [user.id]: online }));
+      clearTimeout(presenceReload.current);
+      presenceReload.current = setTimeout(reloadRoom, 200);
+    },
+    [reloadRoom],
+  );
+  const members = useMemo(
+    () => (fetchedMembers ?? []).map((m) => (m.user.id in presence ? { ...m, online: presence[m.user.id] } : m)),
+    [fetchedMembers, presence],
+  );
   const meMember = members.find((m) => m.user.id === me.id);
 
   const roomName = room.name;
@@ -242,6 +320,7 @@ function ChatRoom({
     onNotice: setNotice,
     onSystem: messages.addSystem,
     onTyping,
+    onPresence,
     reloadRoom,
     reloadMembers,
     reloadAdmin,
@@ -266,7 +345,7 @@ function ChatRoom({
   return (
     <section className={`room${panelOpen ? ' panel-open' : ''}`}>
       <div className="room-main">
-        <RoomHeader room={room} onClose={onClose}>
+        <RoomHeader room={room} onClose={onClose} online={room.onlineCount}>
           <button
             type="button"
             className={`btn btn-sm${panelOpen ? ' btn-active' : ''}`}

@@ -56,6 +56,19 @@ export const RoomSummaryFields = graphql(`
   }
 `);
 
+// What the room list shows of a room's newest message (its preview line).
+export const LastMessageFields = graphql(`
+  fragment LastMessageFields on Message {
+    id
+    body
+    createdAt
+    author {
+      id
+      username
+    }
+  }
+`);
+
 export const ReportFields = graphql(`
   fragment ReportFields on Report {
     id
@@ -138,11 +151,29 @@ export const LogoutMutation = graphql(`
   }
 `);
 
+// What the room list shows of a room: only that, since the server prices the list as a
+// full page of it (a query over its complexity limit is refused).
+export const RoomListFields = graphql(`
+  fragment RoomListFields on Room {
+    id
+    name
+    topic
+    type
+    maxUsers
+    memberCount
+    viewerRole
+    unreadCount
+    lastMessage {
+      ...LastMessageFields
+    }
+  }
+`);
+
 export const RoomsQuery = graphql(`
   query Rooms($search: String, $first: Int) {
     rooms(first: $first, search: $search) {
       nodes {
-        ...RoomSummaryFields
+        ...RoomListFields
       }
       pageInfo {
         hasNextPage
@@ -159,6 +190,7 @@ export const RoomQuery = graphql(`
   query Room($id: ID!) {
     room(id: $id) {
       ...RoomSummaryFields
+      onlineCount
       viewerBan {
         reason
         expiresAt
@@ -190,6 +222,7 @@ export const RoomMembersQuery = graphql(`
   query RoomMembers($roomId: ID!) {
     roomMembers(roomId: $roomId) {
       ...MemberFields
+      online
     }
   }
 `);
@@ -640,6 +673,65 @@ export const RoomEventsSubscription = graphql(`
           id
           username
         }
+      }
+      ... on PresenceChanged {
+        roomId
+        online
+        user {
+          id
+          username
+        }
+      }
+    }
+  }
+`);
+
+// The viewer's own feed: it replaces polling the room list. `RoomActivity` carries the
+// count and the newest message itself (asking the room for them would read storage);
+// its room is the feed's own copy, so only plain fields are asked of it.
+export const ViewerEventsSubscription = graphql(`
+  subscription ViewerEventsLive {
+    viewerEvents {
+      __typename
+      ... on RoomActivity {
+        unreadCount
+        lastMessage {
+          ...LastMessageFields
+        }
+        room {
+          id
+          name
+          memberCount
+        }
+      }
+      ... on JoinRequestApproved {
+        room {
+          id
+          name
+        }
+      }
+      ... on JoinRequestRejected {
+        roomId
+        name
+      }
+      ... on AddedToRoom {
+        room {
+          id
+          name
+        }
+      }
+      ... on RemovedFromRoom {
+        roomId
+        name
+        reason
+        banned
+        by {
+          id
+          username
+        }
+      }
+      ... on RoomListChanged {
+        roomId
       }
     }
   }

@@ -1,8 +1,11 @@
 // The room as seen before joining: join (public) or ask to join (restricted). A BANNED
-// refusal (a ban made meanwhile) is handed up, to show who banned the viewer and why.
-import { useState, type FormEvent } from 'react';
+// refusal (a ban made meanwhile) is handed up, to show who banned the viewer and why. An
+// admin's answer comes on the viewer's live feed: approved, the room reloads as a member;
+// declined, the panel says so and offers to ask again.
+import { useEffect, useState, type FormEvent } from 'react';
 import { useClient } from 'urql';
 import type { RoomSummaryFieldsFragment } from '../gql/graphql';
+import type { JoinDecision } from '../Shell';
 import { JoinRoomMutation, RequestToJoinMutation } from '../operations';
 import { fieldErrors, toAppError, type AppError, type FieldLabels } from '../errors';
 import { Alert } from '../ui';
@@ -13,11 +16,17 @@ const FIELDS: FieldLabels = { message: 'Message to the admins' };
 
 export function JoinPanel({
   room,
+  decision,
+  onRequested,
   onJoined,
   onBanned,
   onClose,
 }: {
   room: RoomSummaryFieldsFragment;
+  /** An admin's answer to the viewer's request, if one came. */
+  decision: JoinDecision | null;
+  /** The request was sent (an earlier answer no longer applies). */
+  onRequested: () => void;
   onJoined: () => void;
   /** The join was refused with BANNED. */
   onBanned: (e: AppError) => void;
@@ -29,6 +38,11 @@ export function JoinPanel({
   const [noteErr, setNoteErr] = useState<string | null>(null);
   const [requested, setRequested] = useState(false);
   const [note, setNote] = useState('');
+  const declined = decision?.kind === 'rejected';
+  // Turned down: no longer "Request sent".
+  useEffect(() => {
+    if (decision?.kind === 'rejected') setRequested(false);
+  }, [decision]);
 
   const join = async () => {
     setBusy(true);
@@ -49,8 +63,10 @@ export function JoinPanel({
     setNoteErr(null);
     const res = await client.mutation(RequestToJoinMutation, { roomId: room.id, message: note.trim() || null }).toPromise();
     setBusy(false);
-    if (res.data) setRequested(true);
-    else {
+    if (res.data) {
+      setRequested(true);
+      onRequested();
+    } else {
       const ae = toAppError(res.error);
       if (ae.code === 'CONFLICT') setRequested(true);
       else if (ae.code === 'BANNED') onBanned(ae);
@@ -78,7 +94,13 @@ export function JoinPanel({
               <Alert kind="info">Request sent. You will get in as soon as an admin approves it.</Alert>
             ) : (
               <form onSubmit={request} className="stack">
-                <p className="muted">This room is restricted: an admin has to approve your request.</p>
+                {declined ? (
+                  <Alert kind="warn">
+                    <span data-testid="join-declined">Your request to join “{room.name}” was declined. You can ask again.</span>
+                  </Alert>
+                ) : (
+                  <p className="muted">This room is restricted: an admin has to approve your request.</p>
+                )}
                 <label className="sr-only" htmlFor="join-note">
                   Message to the admins
                 </label>
@@ -96,7 +118,7 @@ export function JoinPanel({
                   </div>
                 )}
                 <button type="submit" className="btn btn-primary" disabled={busy}>
-                  Request to join
+                  {declined ? 'Ask again' : 'Request to join'}
                 </button>
               </form>
             )

@@ -2,7 +2,18 @@ import type { ReactNode } from 'react';
 import type { RoomSummaryFieldsFragment } from '../gql/graphql';
 import { TypeBadge } from '../ui';
 
-export function RoomHeader({ room, onClose, children }: { room: RoomSummaryFieldsFragment; onClose: () => void; children?: ReactNode }) {
+export function RoomHeader({
+  room,
+  onClose,
+  online,
+  children,
+}: {
+  room: RoomSummaryFieldsFragment;
+  onClose: () => void;
+  /** How many have the room open now (members' view only). */
+  online?: number;
+  children?: ReactNode;
+}) {
   return (
     <header className="room-header">
       <button type="button" className="icon-btn back-btn" aria-label="Back to rooms" onClick={onClose}>
@@ -19,6 +30,12 @@ export function RoomHeader({ room, onClose, children }: { room: RoomSummaryField
             {room.memberCount} {room.memberCount === 1 ? 'member' : 'members'}
             {room.maxUsers ? ` of ${room.maxUsers}` : ''}
           </span>
+          {online !== undefined && (
+            <span className="room-online" data-testid="online-count" data-count={online}>
+              <span className={`online-dot${online > 0 ? ' on' : ''}`} aria-hidden="true" />
+              {online} online
+            </span>
+          )}
         </div>
       </div>
       <div className="room-header-actions">{children}</div>

@@ -32,10 +32,15 @@ export function useMarkRead(roomId: string): (newestOnScreen: Msg) => void {
     });
   }, [client, roomId]);
 
+  // Leaving the room sends what was seen but not sent yet (the room list's badge for it
+  // then goes to 0 instead of counting messages the viewer saw).
   useEffect(() => {
     const s = st.current;
-    return () => clearTimeout(s.timer);
-  }, []);
+    return () => {
+      clearTimeout(s.timer);
+      if (s.pending) flush();
+    };
+  }, [flush]);
 
   return useCallback(
     (m: Msg) => {

@@ -1,7 +1,7 @@
 // The live `roomEvents` subscription of one room (moderation and membership) and what
 // each event does to the room view: drop deleted (or purged) messages, end the view when
 // the viewer is banned or removed or the room is deleted, put a line in the timeline
-// (joins, leaves, kicks, bans, renames, purges), show who is typing, show a notice,
+// (joins, leaves, kicks, bans, renames, purges), show who is typing and who is online, show a notice,
 // refetch what changed (reports reach admins only).
 import { useEffect, useRef } from 'react';
 import type { Clients } from '../client';
@@ -29,6 +29,8 @@ export interface RoomEventEffects {
   onSystem: (line: NewSystemLine) => void;
   /** Someone (never the viewer) started or stopped typing, or can no longer type here. */
   onTyping: (user: { id: string; username: string }, typing: boolean) => void;
+  /** Someone came online in the room or went offline. */
+  onPresence: (user: { id: string; username: string }, online: boolean) => void;
   reloadRoom: () => void;
   reloadMembers: () => void;
   reloadAdmin: () => void;
@@ -56,6 +58,9 @@ export function applyRoomEvent(ev: RoomEvent, fx: RoomEventEffects, seen: Events
       return;
     case 'ReadMarkerMoved':
       // Someone's read position moved: nothing on screen shows it.
+      return;
+    case 'PresenceChanged':
+      fx.onPresence(ev.user, ev.online);
       return;
     case 'MessageDeleted':
       fx.onMessagesDeleted([ev.messageId]);
