@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const here = import.meta.dirname;
@@ -183,6 +184,54 @@ export function roomIdOf(page: Page): string {
   return decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
 }
 
+/**
+ * The one browser a test file's tests share: launched before them and closed after them.
+ * Call it at the top level of the file; the function it returns gives the browser (once the
+ * tests have begun).
+ */
+export function sharedBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('the shared browser is only there while the tests run');
+    return browser;
+  };
+}
+
+/** The session token a signed-in page keeps. */
+export async function tokenOf(page: Page): Promise<string> {
+  return (await page.evaluate(() => localStorage.getItem('roomcast.token')))!;
+}
+
+/** A user for `startUsers`: a name, or a name and the size of that user's window. */
+export type UserSpec = string | { name: string; viewport?: { width: number; height: number } };
+
+/** A fresh server (with `serverOpts`) plus one signed-up browser user per spec (each in
+ * their own context), all stopped and closed when the test `t` ends. */
+export async function startUsers(
+  browser: Browser,
+  t: { after: (fn: () => Promise<void>) => void },
+  users: UserSpec[],
+  serverOpts: Parameters<typeof startServer>[0] = {},
+): Promise<{ srv: Server; pages: Page[] }> {
+  const srv = await startServer(serverOpts);
+  t.after(() => srv.stop());
+  const pages: Page[] = [];
+  for (const user of users) {
+    const { name, viewport } = typeof user === 'string' ? { name: user, viewport: undefined } : user;
+    const { context, page } = await newUserPage(browser, viewport);
+    t.after(() => context.close());
+    await signUp(page, srv.url, name);
+    pages.push(page);
+  }
+  return { srv, pages };
+}
+
 /** A fresh server plus one signed-up browser user per name (in their own contexts), all
  * stopped and closed when the test `t` ends. */
 export async function browserUsers(
@@ -190,16 +239,7 @@ export async function browserUsers(
   t: { after: (fn: () => Promise<void>) => void },
   ...names: string[]
 ): Promise<{ srv: Server; pages: Page[] }> {
-  const srv = await startServer();
-  t.after(() => srv.stop());
-  const pages: Page[] = [];
-  for (const name of names) {
-    const { context, page } = await newUserPage(browser);
-    t.after(() => context.close());
-    await signUp(page, srv.url, name);
-    pages.push(page);
-  }
-  return { srv, pages };
+  return startUsers(browser, t, names);
 }
 
 /** The room's side panel (members, settings and the admin tabs). */

@@ -3,22 +3,12 @@
 // opening it, online dots and the online count from `PresenceChanged`, and the requester's
 // side of a join request turned down (a notice, and the panel offers to ask again) or
 // approved (the room opens as a member, live).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
-import { browserUsers, createRoom, gql, launchBrowser, messages, openAndJoin, panelOf, roomIdOf, roomItem, screenshot, sendMessage } from './harness';
+import type { Page } from 'playwright-core';
+import { browserUsers, createRoom, gql, messages, openAndJoin, panelOf, roomIdOf, roomItem, screenshot, sendMessage, sharedBrowser, tokenOf } from './harness';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
-
-async function tokenOf(page: Page): Promise<string> {
-  return (await page.evaluate(() => localStorage.getItem('roomcast.token')))!;
-}
+const browser = sharedBrowser();
 
 /** Polls `read` until it returns `want` (an API answer has no locator to wait on). */
 async function until<T>(read: () => Promise<T>, want: T, what: string, timeoutMs = 10_000): Promise<void> {
@@ -72,7 +62,7 @@ const JOIN = 'mutation($r: ID!) { joinRoom(roomId: $r) { role } }';
 
 describe('roomcast playground: the live room list and presence', () => {
   test('unread badges, bold names and previews come live and clear on opening the room; the list does not poll', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'alice', 'bob', 'carol');
+    const { srv, pages } = await browserUsers(browser(), t, 'alice', 'bob', 'carol');
     const [a, b, c] = pages;
     await createRoom(a, 'news', 'PUBLIC');
     const newsId = roomIdOf(a);
@@ -159,7 +149,7 @@ describe('roomcast playground: the live room list and presence', () => {
   });
 
   test('presence: a member opening the room shows online with the count up; closing it shows offline after the grace', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'alice', 'bob');
+    const { srv, pages } = await browserUsers(browser(), t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'porch', 'PUBLIC');
     const roomId = roomIdOf(a);
@@ -198,7 +188,7 @@ describe('roomcast playground: the live room list and presence', () => {
   });
 
   test('a declined join request: the requester is told at once and may ask again', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice', 'bob', 'carol');
+    const { pages } = await browserUsers(browser(), t, 'alice', 'bob', 'carol');
     const [a, , c] = pages;
     await createRoom(a, 'stage', 'RESTRICTED');
     await listIsLive(c);
@@ -235,7 +225,7 @@ describe('roomcast playground: the live room list and presence', () => {
   });
 
   test('an approved join request opens the room for the requester live, and a notice offers rooms opened elsewhere', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice', 'carol');
+    const { pages } = await browserUsers(browser(), t, 'alice', 'carol');
     const [a, c] = pages;
     await createRoom(a, 'backstage', 'RESTRICTED');
     await createRoom(a, 'green-room', 'RESTRICTED');

@@ -2,16 +2,15 @@
 // reason, author and end shown every time (whichever of the feed's error and the ban's
 // event arrives first), the owner's way out of a room, deleting with a confirmation,
 // banners that never cover the newest message, and field errors in the form's own words.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import {
   apiUser,
   browserUsers,
   panelOf,
   createRoom,
   gql,
-  launchBrowser,
   manageMember,
   messages,
   openAndJoin,
@@ -19,19 +18,11 @@ import {
   roomItem,
   screenshot,
   sendMessage,
+  sharedBrowser,
+  tokenOf,
 } from './harness';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
-
-async function tokenOf(page: Page): Promise<string> {
-  return (await page.evaluate(() => localStorage.getItem('roomcast.token')))!;
-}
+const browser = sharedBrowser();
 
 /** The banned view's heading and facts, read in one go (no waiting: they must come with the view). */
 async function banFacts(view: Locator): Promise<{ title: string; by?: string; reason?: string; until?: string; expiresAt?: string }> {
@@ -70,7 +61,7 @@ const DURATIONS = [3600, 86_400, 604_800, 2_592_000];
 
 describe('roomcast playground: living with moderation', () => {
   test('a ban shows its reason, who banned and until when, every time (20 bans in a row)', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'bob');
+    const { srv, pages } = await browserUsers(browser(), t, 'bob');
     const [b] = pages;
     // alice moderates through the API: the banned user's view is what is under test.
     const alice = await apiUser(srv.url, 'alice');
@@ -136,7 +127,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('a ban that lands before the live connection is up still ends the view as banned, with who and why (5 rounds)', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'bob');
+    const { srv, pages } = await browserUsers(browser(), t, 'bob');
     const [b] = pages;
     const alice = await apiUser(srv.url, 'alice');
     const roomId = (
@@ -176,7 +167,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('the owner\'s Leave explains that ownership must be transferred first, with a shortcut to do it', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'alice');
+    const { srv, pages } = await browserUsers(browser(), t, 'alice');
     const [a] = pages;
     await createRoom(a, 'owned-room', 'PUBLIC');
     const bob = await apiUser(srv.url, 'bob');
@@ -208,7 +199,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('deleting a message asks first (Esc keeps it, Enter deletes); banners never cover the newest message; a kick says why', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice', 'bob');
+    const { pages } = await browserUsers(browser(), t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'tidy-room', 'PUBLIC');
     // Opening a room puts the cursor in the composer.
@@ -267,7 +258,7 @@ describe('roomcast playground: living with moderation', () => {
   });
 
   test('field errors use the form\'s words: the member limit, max uses; inputs in error are marked', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice');
+    const { pages } = await browserUsers(browser(), t, 'alice');
     const [a] = pages;
     const apiNames = /maxUsers|maxUses|slowModeSeconds|expiresInSeconds|durationSeconds|deleteMessagesSeconds/;
 

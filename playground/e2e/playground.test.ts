@@ -1,13 +1,12 @@
 // End-to-end tests: a real roomcast server per test, two browser users.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   createRoom,
-  launchBrowser,
   manageMember,
   messages,
   newUserPage,
@@ -15,35 +14,23 @@ import {
   roomItem,
   screenshot,
   sendMessage,
+  sharedBrowser,
   signUp,
   startServer,
+  startUsers,
   type Server,
 } from './harness';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser();
 
 /** A server plus two signed-up users (alice = A, bob = B) in separate browser contexts. */
 async function twoUsers(
   t: { after: (fn: () => Promise<void>) => void },
   opts: { phoneB?: boolean; dbDir?: string } = {},
 ): Promise<{ srv: Server; a: Page; b: Page }> {
-  const srv = await startServer({ dbDir: opts.dbDir });
-  t.after(() => srv.stop());
-  const a = await newUserPage(browser);
-  const b = await newUserPage(browser, opts.phoneB ? { width: 390, height: 844 } : undefined);
-  t.after(async () => {
-    await a.context.close();
-    await b.context.close();
-  });
-  await signUp(a.page, srv.url, 'alice');
-  await signUp(b.page, srv.url, 'bob');
-  return { srv, a: a.page, b: b.page };
+  const bob = { name: 'bob', viewport: opts.phoneB ? { width: 390, height: 844 } : undefined };
+  const { srv, pages } = await startUsers(browser(), t, ['alice', bob], { dbDir: opts.dbDir });
+  return { srv, a: pages[0], b: pages[1] };
 }
 
 /** alice creates a public room and bob joins it; both have it open. */
@@ -263,7 +250,7 @@ describe('roomcast playground', () => {
     // 70 messages are seeded through the API at once: faster than one user may post.
     const srv = await startServer({ args: ['--message-rate', 'off'] });
     t.after(() => srv.stop());
-    const { context, page } = await newUserPage(browser);
+    const { context, page } = await newUserPage(browser());
     t.after(() => context.close());
     await signUp(page, srv.url, 'dave');
     await createRoom(page, 'archive', 'PUBLIC');
@@ -318,7 +305,7 @@ describe('roomcast playground', () => {
   test('GraphiQL at /graphiql runs a query and a subscription', async (t) => {
     const srv = await startServer();
     t.after(() => srv.stop());
-    const { context, page } = await newUserPage(browser);
+    const { context, page } = await newUserPage(browser());
     t.after(() => context.close());
     await signUp(page, srv.url, 'carol');
     await createRoom(page, 'api-room', 'PUBLIC');

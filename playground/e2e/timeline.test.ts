@@ -2,15 +2,14 @@
 // bans, renames and purges among the messages, a time on every message and day dividers,
 // the start-of-conversation marker, "Jump to latest" with its count, the read marker
 // (`markRead`: a room opened is read), and the room on a phone-sized screen.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   apiUser,
   browserUsers,
   createRoom,
   gql,
-  launchBrowser,
   manageMember,
   messages,
   newUserPage,
@@ -20,21 +19,13 @@ import {
   roomItem,
   screenshot,
   sendMessage,
+  sharedBrowser,
   signUp,
   startServer,
+  tokenOf,
 } from './harness';
 
-let browser: Browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
-
-async function tokenOf(page: Page): Promise<string> {
-  return (await page.evaluate(() => localStorage.getItem('roomcast.token')))!;
-}
+const browser = sharedBrowser();
 
 /** Waits until the typing line says exactly `text` ('' : nobody is typing). */
 async function typingSays(page: Page, text: string): Promise<void> {
@@ -87,7 +78,7 @@ async function uncovered(page: Page, selector: string): Promise<boolean> {
 
 describe('roomcast playground: the timeline', () => {
   test('who is typing: "bob is typing…", "bob and carol are typing…", cleared by sending and by emptying the box', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice', 'bob', 'carol');
+    const { pages } = await browserUsers(browser(), t, 'alice', 'bob', 'carol');
     const [a, b, c] = pages;
     await createRoom(a, 'typing-room', 'PUBLIC');
     await openAndJoin(b, 'typing-room');
@@ -122,7 +113,7 @@ describe('roomcast playground: the timeline', () => {
   });
 
   test('joins, a kick with its reason, a rename, a ban with a purge and an unban are lines in the timeline, in arrival order', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'alice', 'bob', 'carol');
+    const { srv, pages } = await browserUsers(browser(), t, 'alice', 'bob', 'carol');
     const [a, b, c] = pages;
     await createRoom(a, 'events-room', 'PUBLIC');
     const roomId = roomIdOf(a);
@@ -195,7 +186,7 @@ describe('roomcast playground: the timeline', () => {
   });
 
   test('every message has its time on hover, and days are divided', async (t) => {
-    const { pages } = await browserUsers(browser, t, 'alice', 'bob');
+    const { pages } = await browserUsers(browser(), t, 'alice', 'bob');
     const [a, b] = pages;
     await createRoom(a, 'clock-room', 'PUBLIC');
     await openAndJoin(b, 'clock-room');
@@ -233,7 +224,7 @@ describe('roomcast playground: the timeline', () => {
     // 63 messages from one user: past the default send rate.
     const srv = await startServer({ args: ['--message-rate', 'off'] });
     t.after(() => srv.stop());
-    const { context, page: a } = await newUserPage(browser);
+    const { context, page: a } = await newUserPage(browser());
     t.after(() => context.close());
     await signUp(a, srv.url, 'alice');
     await createRoom(a, 'long-room', 'PUBLIC');
@@ -281,7 +272,7 @@ describe('roomcast playground: the timeline', () => {
   });
 
   test('opening a room marks it read (unreadCount 0), as do messages arriving while it is open; at most about once a second', async (t) => {
-    const { srv, pages } = await browserUsers(browser, t, 'alice');
+    const { srv, pages } = await browserUsers(browser(), t, 'alice');
     const [a] = pages;
     const alice = await tokenOf(a);
     const roomId = (await gql<{ createRoom: { id: string } }>(srv.url, alice, 'mutation { createRoom(input: { name: "unread-room", type: PUBLIC }) { id } }')).createRoom.id;
@@ -308,8 +299,8 @@ describe('roomcast playground: the timeline', () => {
   });
 
   test('on a phone-sized screen the composer and the newest message are in view and uncovered, and the room list is one tap away', async (t) => {
-    const { srv } = await browserUsers(browser, t);
-    const { context, page } = await newUserPage(browser, { width: 390, height: 844 });
+    const { srv } = await browserUsers(browser(), t);
+    const { context, page } = await newUserPage(browser(), { width: 390, height: 844 });
     t.after(() => context.close());
     await signUp(page, srv.url, 'carol');
     const alice = await apiUser(srv.url, 'alice');

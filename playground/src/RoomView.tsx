@@ -273,19 +273,30 @@ function ChatRoom({
       return keep.length === Object.keys(p).length ? p : Object.fromEntries(keep);
     });
   }, [fetchedMembers]);
-  useEffect(() => clients.ws.on('connected', () => setPresence({})), [clients]);
-  // The online count is the room's own (it counts readers who are not members too): read
-  // again shortly after presence changes (a burst is read once).
-  const presenceReload = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(presenceReload.current), []);
-  const onPresence = useCallback(
-    (user: { id: string }, online: boolean) => {
-      setPresence((p) => (p[user.id] === online ? p : { ...p, [user.id]: online }));
-      clearTimeout(presenceReload.current);
-      presenceReload.current = setTimeout(reloadRoom, 200);
-    },
-    [reloadRoom],
+  // The online count starts from the room's own answer (it counts readers who are not
+  // members too) and is kept here from the PresenceChanged events that come after it, so a
+  // presence change costs no request. Only the room read again after a (re)connect (events
+  // may have been missed) starts it again: other reads of the room may have been answered
+  // before an event that is already counted here.
+  const [onlineCount, setOnlineCount] = useState(room.onlineCount);
+  const recount = useRef(false);
+  useEffect(
+    () =>
+      clients.ws.on('connected', () => {
+        setPresence({});
+        recount.current = true;
+      }),
+    [clients],
   );
+  useEffect(() => {
+    if (!recount.current) return;
+    recount.current = false;
+    setOnlineCount(room.onlineCount);
+  }, [room]);
+  const onPresence = useCallback((user: { id: string }, online: boolean) => {
+    setPresence((p) => (p[user.id] === online ? p : { ...p, [user.id]: online }));
+    setOnlineCount((n) => Math.max(0, n + (online ? 1 : -1)));
+  }, []);
   const members = useMemo(
     () => (fetchedMembers ?? []).map((m) => (m.user.id in presence ? { ...m, online: presence[m.user.id] } : m)),
     [fetchedMembers, presence],
@@ -345,7 +356,7 @@ function ChatRoom({
   return (
     <section className={`room${panelOpen ? ' panel-open' : ''}`}>
       <div className="room-main">
-        <RoomHeader room={room} onClose={onClose} online={room.onlineCount}>
+        <RoomHeader room={room} onClose={onClose} online={onlineCount}>
           <button
             type="button"
             className={`btn btn-sm${panelOpen ? ' btn-active' : ''}`}
