@@ -663,6 +663,7 @@ fn feed_name(feed: Feed) -> &'static str {
     match feed {
         Feed::Messages => "roomMessages",
         Feed::Viewer => "viewerEvents",
+        Feed::ViewerUnshared => "viewerEvents, each executed alone",
         Feed::Both => "roomMessages + viewerEvents",
     }
 }
@@ -902,6 +903,7 @@ fn feed_arg(feed: Feed) -> &'static str {
     match feed {
         Feed::Messages => "messages",
         Feed::Viewer => "viewer",
+        Feed::ViewerUnshared => "viewer-unshared",
         Feed::Both => "both",
     }
 }
@@ -919,7 +921,12 @@ fn viewers(ctx: &Ctx) -> Result<Vec<Row>> {
     } else {
         (1000, [10.0, 40.0], 2, 5.0)
     };
-    let feeds = [Feed::Messages, Feed::Viewer, Feed::Both];
+    let feeds = [
+        Feed::Messages,
+        Feed::Viewer,
+        Feed::ViewerUnshared,
+        Feed::Both,
+    ];
     // cpu[feed][rate]: ms of server CPU per published message, per run.
     let mut cpu = vec![vec![Vec::new(); rates.len()]; feeds.len()];
     let mut delivered = vec![vec![Vec::new(); rates.len()]; feeds.len()];
@@ -965,7 +972,11 @@ fn viewers(ctx: &Ctx) -> Result<Vec<Row>> {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
             _ => "-".into(),
         };
-        for (f, target) in [(1, "≤ 1.0 × roomMessages"), (2, "")] {
+        for (f, target) in [
+            (1, "≤ 1.0 × roomMessages"),
+            (2, "≤ 1.0 × roomMessages"),
+            (3, ""),
+        ] {
             rows.push(Row {
                 scenario: scen.clone(),
                 figure: format!(

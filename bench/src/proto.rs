@@ -57,11 +57,13 @@ pub fn subscribe_room(room_id: &str) -> String {
 
 /// The viewer's own feed. `counted`: its `RoomActivity` carries the message body (so the
 /// generator counts it as a delivery and measures its latency); otherwise it carries the
-/// same fields but the seq for the body, and is only read.
-pub fn subscribe_viewer(counted: bool) -> String {
+/// same fields but the seq for the body, and is only read. `shared`: false puts a directive
+/// on the root field, which keeps the subscription off the shared path.
+pub fn subscribe_viewer(counted: bool, shared: bool) -> String {
     let last = if counted { "seq body" } else { "seq" };
+    let directive = if shared { "" } else { " @include(if: true)" };
     let query = format!(
-        "subscription {{ viewerEvents {{ __typename ... on RoomActivity {{ room {{ id name }} unreadCount lastMessage {{ {last} }} }} }} }}"
+        "subscription {{ viewerEvents{directive} {{ __typename ... on RoomActivity {{ room {{ id name }} unreadCount lastMessage {{ {last} }} }} }} }}"
     );
     json!({
         "id": VIEWER_SUBSCRIPTION_ID,

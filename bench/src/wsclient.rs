@@ -232,9 +232,11 @@ pub async fn open_subscriber(
     if matches!(feed, Feed::Messages | Feed::Both) {
         sub.send_text(&proto::subscribe_room(room)).await?;
     }
-    if matches!(feed, Feed::Viewer | Feed::Both) {
-        sub.send_text(&proto::subscribe_viewer(feed == Feed::Viewer))
-            .await?;
+    match feed {
+        Feed::Messages => {}
+        Feed::Viewer => sub.send_text(&proto::subscribe_viewer(true, true)).await?,
+        Feed::ViewerUnshared => sub.send_text(&proto::subscribe_viewer(true, false)).await?,
+        Feed::Both => sub.send_text(&proto::subscribe_viewer(false, true)).await?,
     }
     Ok(sub)
 }
