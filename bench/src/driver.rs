@@ -573,6 +573,7 @@ pub fn run(opts: RunOpts) -> Result<()> {
             Scenario::Memory,
             Scenario::Connections,
             Scenario::Ingest,
+            Scenario::Viewers,
         ],
         s => vec![s],
     };

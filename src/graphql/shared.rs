@@ -173,19 +173,40 @@ fn viewer_independent(
     })
 }
 
-/// What a payload was rendered from: a message, or a room's activity as a viewer saw it
-/// (the room's state, its newest message and their unread count: the same for every viewer
-/// who sees the same). The room's other fields go in as a fingerprint under a key this
-/// process chose at random, so no one can make two states look alike.
+/// What a payload was rendered from: a message, or a room's activity (the room's state and
+/// its newest message: the same for every viewer who sees the same; each viewer's unread
+/// count is put in afterwards, see `Rendered`). The room's other fields go in as a
+/// fingerprint under a key this process chose at random, so no one can make two states
+/// look alike.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum ItemKey {
     Message(MessageId),
     Activity {
         room: RoomId,
         last: Option<MessageId>,
-        unread: i64,
         room_state: u64,
     },
+}
+
+/// A rendered payload: whole, or (a room's activity whose selection has `unreadCount`) cut
+/// where the count goes. The cut is made at a placeholder count this process chose at
+/// random (a negative number of 16 digits, which no real count is, and which no one can
+/// put in a message or a room name on purpose); each viewer's own count is put back in.
+#[derive(Clone)]
+enum Rendered {
+    Whole(Arc<str>),
+    Cut(Arc<[String]>),
+}
+
+impl Rendered {
+    fn fill(&self, unread: Option<i64>) -> Arc<str> {
+        match (self, unread) {
+            (Rendered::Whole(payload), _) => payload.clone(),
+            (Rendered::Cut(parts), Some(n)) => parts.join(&n.to_string()).into(),
+            // Only room activity is cut, and it always has a count.
+            (Rendered::Cut(parts), None) => parts.concat().into(),
+        }
+    }
 }
 
 type RenderSchema = Schema<RenderRoot, EmptyMutation, EmptySubscription>;
@@ -264,11 +285,14 @@ pub struct SharedMessages {
     plans: Mutex<HashMap<u64, Weak<SharedPlan>>>,
     /// The key of room-state fingerprints (see `ItemKey`).
     fingerprints: std::collections::hash_map::RandomState,
+    /// The count room activity is rendered with, to be replaced by each viewer's (see
+    /// `Rendered`).
+    placeholder: i64,
     pub stats: SharingStats,
 }
 
 struct RenderCache {
-    entries: HashMap<CacheKey, Arc<OnceCell<Arc<str>>>, BuildHasherDefault<RandomBits>>,
+    entries: HashMap<CacheKey, Arc<OnceCell<Rendered>>, BuildHasherDefault<RandomBits>>,
     order: VecDeque<CacheKey>,
     capacity: usize,
 }
@@ -321,6 +345,10 @@ impl SharedMessages {
             stats: SharingStats::default(),
             plans: Mutex::new(HashMap::new()),
             fingerprints: std::collections::hash_map::RandomState::new(),
+            placeholder: -rand::Rng::gen_range(
+                &mut rand::thread_rng(),
+                1_000_000_000_000_000..10_000_000_000_000_000i64,
+            ),
         }
     }
 
@@ -457,13 +485,15 @@ impl SharedMessages {
     /// The payload for `item` under `plan` if it was rendered already.
     fn cached(&self, plan: &SharedPlan, item: &Item) -> Option<Arc<str>> {
         let key = item.key(&self.fingerprints)?;
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let payload = cache.entries.get(&(plan.key, key))?.get()?.clone();
+        let rendered = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.entries.get(&(plan.key, key))?.get()?.clone()
+        };
         self.stats.reuses.fetch_add(1, Ordering::Relaxed);
-        Some(payload)
+        Some(rendered.fill(item.unread()))
     }
 
-    fn slot(&self, key: CacheKey) -> (Arc<OnceCell<Arc<str>>>, bool) {
+    fn slot(&self, key: CacheKey) -> (Arc<OnceCell<Rendered>>, bool) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(cell) = cache.entries.get(&key) {
             return (cell.clone(), false);
@@ -487,6 +517,37 @@ impl SharedMessages {
             Item::Message(m) => request.data(m.clone()),
             Item::Viewer(e) => request.data(e.clone()),
         };
+        self.execute_request(plan, request).await
+    }
+
+    /// Executes `plan`'s selection on a room's activity with the placeholder count, and
+    /// cuts the payload where the count goes.
+    async fn execute_template(&self, plan: &SharedPlan, item: &Item) -> Rendered {
+        let Item::Viewer(event) = item else {
+            return Rendered::Whole(self.execute(plan, item).await);
+        };
+        let model::ViewerEvent::RoomActivity { room, last, .. } = &**event else {
+            return Rendered::Whole(self.execute(plan, item).await);
+        };
+        let placeholder = Arc::new(model::ViewerEvent::RoomActivity {
+            room: room.clone(),
+            unread: self.placeholder,
+            last: last.clone(),
+        });
+        let request = Request::new(plan.render_query.to_string())
+            .variables(plan.variables.clone())
+            .data(placeholder);
+        let payload = self.execute_request(plan, request).await;
+        let mark = self.placeholder.to_string();
+        let parts: Vec<String> = payload.split(mark.as_str()).map(str::to_owned).collect();
+        if parts.len() == 1 {
+            Rendered::Whole(payload)
+        } else {
+            Rendered::Cut(parts.into())
+        }
+    }
+
+    async fn execute_request(&self, plan: &SharedPlan, mut request: Request) -> Arc<str> {
         if let Some(name) = &plan.operation_name {
             request = request.operation_name(name.clone());
         }
@@ -505,13 +566,14 @@ impl SharedMessages {
         };
         let (cell, _) = self.slot((plan.key, key));
         let mut executed = false;
-        let payload = cell
+        let rendered = cell
             .get_or_init(|| async {
                 executed = true;
-                self.execute(plan, item).await
+                self.execute_template(plan, item).await
             })
             .await
             .clone();
+        let payload = rendered.fill(item.unread());
         let counter = if executed {
             &self.stats.renders
         } else {
@@ -636,19 +698,27 @@ enum Item {
 }
 
 impl Item {
+    /// The viewer's count, for room activity.
+    fn unread(&self) -> Option<i64> {
+        match self {
+            Item::Viewer(e) => match &**e {
+                model::ViewerEvent::RoomActivity { unread, .. } => Some(*unread),
+                _ => None,
+            },
+            Item::Message(_) => None,
+        }
+    }
+
     /// The cache key; None for what is not shared (viewer events other than activity).
     fn key(&self, fingerprints: &std::collections::hash_map::RandomState) -> Option<ItemKey> {
         match self {
             Item::Message(m) => Some(ItemKey::Message(m.id)),
             Item::Viewer(e) => match &**e {
-                model::ViewerEvent::RoomActivity { room, unread, last } => {
-                    Some(ItemKey::Activity {
-                        room: room.id,
-                        last: last.as_ref().map(|m| m.id),
-                        unread: *unread,
-                        room_state: room_state(fingerprints, room),
-                    })
-                }
+                model::ViewerEvent::RoomActivity { room, last, .. } => Some(ItemKey::Activity {
+                    room: room.id,
+                    last: last.as_ref().map(|m| m.id),
+                    room_state: room_state(fingerprints, room),
+                }),
                 _ => None,
             },
         }

@@ -210,8 +210,13 @@ async fn shared_viewer_feeds_equal_per_subscriber_execution() {
     }
     let mut ordinary = app.ws(Some(&member.token)).await;
     ordinary.send(subscribe("@include(if: true)")).await;
+    // The owner shares the same document with another count (their own messages).
+    let mut owner_shared = app.ws(Some(&owner.token)).await;
+    owner_shared.send(subscribe("")).await;
+    let mut owner_ordinary = app.ws(Some(&owner.token)).await;
+    owner_ordinary.send(subscribe("@include(if: true)")).await;
     eventually(|| async {
-        (sample(&app.metrics_text().await, "roomcast_viewer_feeds_open") == 4.0).then_some(())
+        (sample(&app.metrics_text().await, "roomcast_viewer_feeds_open") == 6.0).then_some(())
     })
     .await;
     assert_eq!(
@@ -219,7 +224,7 @@ async fn shared_viewer_feeds_equal_per_subscriber_execution() {
             .stats
             .shared_subscriptions
             .load(Ordering::Relaxed),
-        3
+        4
     );
     let renders_before = app.sharing.stats.renders.load(Ordering::Relaxed);
 
@@ -232,9 +237,19 @@ async fn shared_viewer_feeds_equal_per_subscriber_execution() {
         for ws in &mut shared {
             assert_eq!(next_payload(ws, "v").await, want, "shared differs");
         }
+        let owners = next_payload(&mut owner_ordinary, "v").await;
+        assert_eq!(owners.1["data"]["mine"]["unreadCount"], 0, "{}", owners.1);
+        assert_eq!(
+            next_payload(&mut owner_shared, "v").await,
+            owners,
+            "the owner's shared payload carries the owner's count"
+        );
     }
     let renders = app.sharing.stats.renders.load(Ordering::Relaxed) - renders_before;
-    assert_eq!(renders, 3, "one execution per room state");
+    assert_eq!(
+        renders, 3,
+        "one execution per room state, whatever the counts"
+    );
 
     // An event that is not room activity is rendered for each, identically.
     app.post(
