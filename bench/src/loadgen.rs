@@ -66,8 +66,8 @@ pub enum Feed {
     /// server paces them to one per room per 250 ms, so fewer arrive than were sent).
     Viewer,
     /// As `Viewer`, but each subscriber's feed is executed for it alone (a root-field
-    /// directive keeps it off the shared path): the cost when every member's unread count
-    /// differs, so no two payloads are alike.
+    /// directive keeps it off the shared path, as a viewer-specific field would): the cost
+    /// without sharing.
     ViewerUnshared,
     /// Both on one connection: `roomMessages` deliveries are counted, `viewerEvents` is
     /// held (the server does its work, the generator only reads it).
