@@ -664,7 +664,9 @@ fn feed_name(feed: Feed) -> &'static str {
     match feed {
         Feed::Messages => "roomMessages",
         Feed::Viewer => "viewerEvents",
-        Feed::ViewerUnshared => "viewerEvents executed per subscriber (a selection that is not shared)",
+        Feed::ViewerUnshared => {
+            "viewerEvents executed per subscriber (a selection that is not shared)"
+        }
         Feed::Both => "roomMessages + viewerEvents",
     }
 }
@@ -973,11 +975,7 @@ fn viewers(ctx: &Ctx) -> Result<Vec<Row>> {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
             _ => "-".into(),
         };
-        for (f, target) in [
-            (1, "≤ 1.0 × roomMessages"),
-            (2, ""),
-            (3, ""),
-        ] {
+        for (f, target) in [(1, "≤ 1.0 × roomMessages"), (2, ""), (3, "")] {
             rows.push(Row {
                 scenario: scen.clone(),
                 figure: format!(
