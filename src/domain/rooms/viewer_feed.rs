@@ -43,17 +43,14 @@ enum Channel {
     Events,
 }
 
-fn messages_source(rx: broadcast::Receiver<Arc<Message>>) -> Source {
-    let live = BroadcastStream::new(rx).map(|item| match item {
-        Ok(m) => Input::Message(m),
-        Err(BroadcastStreamRecvError::Lagged(_)) => Input::Missed,
-    });
-    Box::pin(live.chain(stream::once(async { Input::Missed })))
-}
-
-fn events_source(rx: broadcast::Receiver<Arc<RoomEvent>>) -> Source {
-    let live = BroadcastStream::new(rx).map(|item| match item {
-        Ok(e) => Input::Event(e),
+/// A live channel as a source of inputs (`wrap` says which kind); a lag, or the channel's
+/// end (the bus was reset), is a `Missed`.
+fn source<T: Send + Sync + 'static>(
+    rx: broadcast::Receiver<Arc<T>>,
+    wrap: fn(Arc<T>) -> Input,
+) -> Source {
+    let live = BroadcastStream::new(rx).map(move |item| match item {
+        Ok(v) => wrap(v),
         Err(BroadcastStreamRecvError::Lagged(_)) => Input::Missed,
     });
     Box::pin(live.chain(stream::once(async { Input::Missed })))
@@ -81,11 +78,11 @@ impl ViewerFeed {
         let bus = &self.service.bus;
         self.sources.insert(
             (room, Channel::Messages),
-            messages_source(bus.subscribe_messages(room)),
+            source(bus.subscribe_messages(room), Input::Message),
         );
         self.sources.insert(
             (room, Channel::Events),
-            events_source(bus.subscribe_events(room)),
+            source(bus.subscribe_events(room), Input::Event),
         );
     }
 
@@ -124,6 +121,29 @@ impl ViewerFeed {
             rooms.push(room);
         }
         Ok(rooms)
+    }
+
+    /// Reads the viewer's rooms, listens to those not heard yet, then reads every count
+    /// (after listening, so what came in between is counted by storage; the horizon keeps it
+    /// from being counted twice). Returns the rooms newly watched.
+    async fn watch_all(&mut self) -> DomainResult<Vec<RoomId>> {
+        let before: std::collections::HashSet<RoomId> = self.rooms.keys().copied().collect();
+        let found = self
+            .service
+            .store
+            .member_rooms(self.me.id, None, MAX_WATCHED_ROOMS)
+            .await?;
+        for (room, _) in &found {
+            if !before.contains(&room.id) {
+                self.listen(room.id);
+            }
+        }
+        let rooms = self.load(None).await?;
+        Ok(rooms
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| !before.contains(id))
+            .collect())
     }
 
     /// Reads one room's count (and newest message) again; marks it changed.
@@ -333,16 +353,7 @@ impl RoomService {
             pacer: Pacer::new(ACTIVITY_EVERY),
             out: VecDeque::new(),
         };
-        let found = self
-            .store
-            .member_rooms(feed.me.id, None, MAX_WATCHED_ROOMS)
-            .await?;
-        for (room, _) in &found {
-            feed.listen(room.id);
-        }
-        // Read again now that every room is listened to: what came in between is counted
-        // by storage (the horizon keeps it from being counted twice).
-        feed.load(None).await?;
+        feed.watch_all().await?;
         let stats = self.feeds.clone();
         let stream = async_stream::stream! {
             let _open = OpenFeed::new(&stats, |s| &s.viewer_open);
@@ -359,28 +370,11 @@ impl RoomService {
                                 notices = feed.service.bus.subscribe_notices();
                             }
                             // Missed notices: read the rooms again; any new one is a change.
-                            let before: Vec<RoomId> = feed.rooms.keys().copied().collect();
-                            match feed.service.store.member_rooms(feed.me.id, None, MAX_WATCHED_ROOMS).await {
-                                Ok(found) => {
-                                    for (room, _) in &found {
-                                        if !before.contains(&room.id) {
-                                            feed.listen(room.id);
-                                        }
-                                    }
-                                    match feed.load(None).await {
-                                        Ok(rooms) => {
-                                            for room in rooms {
-                                                if !before.contains(&room.id) {
-                                                    feed.out.push_back(ViewerEvent::RoomListChanged(room.id));
-                                                }
-                                            }
-                                            Ok(())
-                                        }
-                                        Err(e) => Err(e),
-                                    }
+                            feed.watch_all().await.map(|new| {
+                                for room in new {
+                                    feed.out.push_back(ViewerEvent::RoomListChanged(room));
                                 }
-                                Err(e) => Err(e.into()),
-                            }
+                            })
                         }
                     },
                     Some(((room, _), input)) = feed.sources.next(), if !feed.sources.is_empty() => {
